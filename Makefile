@@ -1,0 +1,69 @@
+# The one entry point: `make dev` and `make test` are all a newcomer needs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON312 ?= $(shell PYENV_VERSION=3.12.1 pyenv which python3.12 2>/dev/null || command -v python3.12)
+TOOLS := .tools
+UV := $(TOOLS)/uv/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+SAM := $(TOOLS)/sam/bin/sam
+CHECKOV := $(TOOLS)/checkov/bin/checkov
+PYTEST_ARGS ?=
+
+.PHONY: help install dev test unit integration e2e check lint typecheck validate build tools clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(UV):
+	@test -n "$(PYTHON312)" || { echo "python3.12 not found (pyenv: PYENV_VERSION=3.12.1)"; exit 1; }
+	$(PYTHON312) -m venv $(TOOLS)/uv && $(TOOLS)/uv/bin/pip install -q --disable-pip-version-check uv
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --locked --python $(PYTHON312)
+	@touch $@
+
+install: $(VENV)/.synced ## Install the app and dev dependencies (uv, Python 3.12)
+
+dev: install ## Start the embedded local stack (moto + API on :3000 + SQS pollers)
+	$(PY) -m plutus_dev.stack
+
+test: install ## Run every test: unit, integration (moto server over HTTP) and e2e (embedded stack)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+unit: install ## Unit tests only (no sockets)
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+integration: install ## Integration tests only
+	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+
+e2e: install ## e2e tests; set PLUTUS_API_URL (and STACK) to target a deployed stack
+	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
+
+$(SAM): $(UV)
+	$(UV) venv -q --python $(PYTHON312) $(TOOLS)/sam && VIRTUAL_ENV=$(TOOLS)/sam $(UV) pip install -q aws-sam-cli
+
+$(CHECKOV): $(UV)
+	$(UV) venv -q --python $(PYTHON312) $(TOOLS)/checkov && VIRTUAL_ENV=$(TOOLS)/checkov $(UV) pip install -q checkov
+
+tools: $(SAM) $(CHECKOV) ## Install the SAM CLI and checkov, each in its own venv
+
+lint: install ## ruff check + format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: install ## mypy --strict on the plutus package
+	$(VENV)/bin/mypy layers/plutus/plutus
+
+validate: install $(SAM) ## sam validate --lint and cfn-lint
+	$(SAM) validate --lint --region us-east-1
+	$(VENV)/bin/cfn-lint template.yaml
+
+build: $(SAM) ## sam build (makefile build methods: precompiled bytecode)
+	PATH="$(dir $(PYTHON312)):$$PATH" $(SAM) build --region us-east-1
+
+check: lint typecheck validate build ## Every static check CI runs
+
+clean: ## Remove build output and local state
+	rm -rf .aws-sam .plutus .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Plutus: idempotent, asynchronous event ingestion and processing on AWS Lambda."""

@@ -1,0 +1,32 @@
+"""boto3 clients, built once per execution environment with bounded, standard-mode retries.
+
+``AWS_ENDPOINT_URL`` (read by boto3 itself) points every client at moto, LocalStack or real AWS.
+"""
+
+from __future__ import annotations
+
+from functools import cache, lru_cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from plutus.settings import get_settings
+
+
+@lru_cache(maxsize=1)
+def client_config() -> Config:
+    """Retry and timeout policy shared by every client."""
+    settings = get_settings()
+    return Config(
+        retries={"mode": "standard", "max_attempts": settings.aws_max_attempts},
+        connect_timeout=settings.aws_connect_timeout,
+        read_timeout=settings.aws_read_timeout,
+        tcp_keepalive=True,
+    )
+
+
+@cache
+def client(service: str) -> Any:
+    """A cached low-level client for ``service`` ("dynamodb", "sqs", ...)."""
+    return boto3.session.Session().client(service, config=client_config())  # type: ignore[call-overload]

@@ -1,0 +1,71 @@
+"""Exceptions shared by ingest and consumer. Mapped to HTTP by type, never by message text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class PlutusError(Exception):
+    """Base of every error Plutus raises on purpose."""
+
+
+class InvalidEventError(PlutusError):
+    """The request or payload failed validation. ``errors`` lists ``{field, message}``."""
+
+    def __init__(self, detail: str, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors or []
+
+
+class MalformedBodyError(PlutusError):
+    """The body is not JSON (or not UTF-8, or nested beyond reason)."""
+
+
+class UnsupportedMediaTypeError(PlutusError):
+    """The body is not declared as JSON."""
+
+
+class BodyTooLargeError(PlutusError):
+    """The body exceeds ``max_body_bytes``."""
+
+
+class UnknownEventTypeError(PlutusError):
+    """The event type is not registered and unregistered types are not allowed."""
+
+    def __init__(self, event_type: str, known: list[str]) -> None:
+        super().__init__(f"unknown event_type {event_type!r}")
+        self.event_type = event_type
+        self.known = known
+
+
+class EventNotFoundError(PlutusError):
+    """No event has that id."""
+
+
+class PoisonMessageError(PlutusError):
+    """A queued message that can never be processed (unparseable body, unknown type)."""
+
+
+class EffectRejectedError(PlutusError):
+    """A handler's effect was refused by its own condition (e.g. a balance would go negative)."""
+
+
+class ConcurrentUpdateError(PlutusError):
+    """Optimistic concurrency kept failing; SQS will redeliver."""
+
+
+def describe(exc: BaseException, limit: int = 1000) -> str:
+    """A payload-free, bounded description of ``exc`` for ``last_error`` and logs.
+
+    pydantic's messages embed the offending input, which may be a card number or a diagnosis, so validation
+    errors are reduced to their locations and types.
+    """
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):
+        parts = [f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['type']}" for e in exc.errors()]
+        text = f"ValidationError: {'; '.join(parts)}"
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    return text[:limit]

@@ -1,0 +1,138 @@
+"""Adapter for the events table: one item per event, holding its status.
+
+Every status change is a conditional write, so concurrent consumers cannot lose an update and nothing ever
+moves an event out of PROCESSED.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer
+
+from plutus.envelope import IngestResult, QueuedEvent
+
+STATUS_INDEX = "by-status"
+_deserializer = TypeDeserializer()
+
+
+class EventStatus(StrEnum):
+    """Lifecycle of an event. PROCESSED and FAILED are terminal until an operator replays."""
+
+    RECEIVED = "RECEIVED"
+    PROCESSING = "PROCESSING"
+    PROCESSED = "PROCESSED"
+    FAILED = "FAILED"
+
+
+def _metadata_update(
+    source: str, event_type: str | None, schema_version: str, received_at: str
+) -> tuple[list[str], dict[str, Any], dict[str, str]]:
+    # Both ingest and consumer may write an event's item first (the consumer can win the race on a crash
+    # retry), so each writes the immutable metadata with if_not_exists and never overwrites the other.
+    clauses = [
+        "#source = if_not_exists(#source, :source)",
+        "schema_version = if_not_exists(schema_version, :schema_version)",
+        "received_at = if_not_exists(received_at, :received_at)",
+    ]
+    values: dict[str, Any] = {
+        ":source": {"S": source},
+        ":schema_version": {"S": schema_version},
+        ":received_at": {"S": received_at},
+    }
+    if event_type is not None:
+        clauses.append("event_type = if_not_exists(event_type, :event_type)")
+        values[":event_type"] = {"S": event_type}
+    return clauses, values, {"#source": "source"}
+
+
+def accepted_update(table: str, result: IngestResult) -> dict[str, Any]:
+    """Transact item that records an accepted event as RECEIVED, unless the consumer got there first."""
+    clauses, values, names = _metadata_update(
+        result.source, result.event_type, result.schema_version, result.received_at
+    )
+    clauses += ["#status = if_not_exists(#status, :received)", "attempts = if_not_exists(attempts, :zero)"]
+    values |= {":received": {"S": EventStatus.RECEIVED}, ":zero": {"N": "0"}}
+    return {
+        "TableName": table,
+        "Key": {"event_id": {"S": result.event_id}},
+        "UpdateExpression": "SET " + ", ".join(clauses),
+        "ExpressionAttributeNames": names | {"#status": "status"},
+        "ExpressionAttributeValues": values,
+    }
+
+
+def processed_update(table: str, event: QueuedEvent, now: str) -> dict[str, Any]:
+    """Transact item moving an event to PROCESSED; its condition is the consumer's exactly-once marker."""
+    clauses, values, names = _metadata_update(
+        event.source, event.event_type, event.schema_version, event.received_at
+    )
+    clauses += ["#status = :processed", "processed_at = :now", "updated_at = :now"]
+    values |= {":processed": {"S": EventStatus.PROCESSED}, ":now": {"S": now}, ":one": {"N": "1"}}
+    return {
+        "TableName": table,
+        "Key": {"event_id": {"S": event.event_id}},
+        "UpdateExpression": "SET " + ", ".join(clauses) + " ADD attempts :one",
+        "ConditionExpression": "attribute_not_exists(#status) OR #status <> :processed",
+        "ExpressionAttributeNames": names | {"#status": "status"},
+        "ExpressionAttributeValues": values,
+    }
+
+
+def failure_update(
+    table: str, event: QueuedEvent, error: str, status: EventStatus, now: str
+) -> dict[str, Any]:
+    """Update recording a failed attempt: PROCESSING while SQS will retry, FAILED on the last receive."""
+    clauses, values, names = _metadata_update(
+        event.source, event.event_type, event.schema_version, event.received_at
+    )
+    clauses += ["#status = :status", "last_error = :error", "updated_at = :now"]
+    values |= {
+        ":status": {"S": status},
+        ":error": {"S": error},
+        ":now": {"S": now},
+        ":one": {"N": "1"},
+        ":processed": {"S": EventStatus.PROCESSED},
+    }
+    return {
+        "TableName": table,
+        "Key": {"event_id": {"S": event.event_id}},
+        "UpdateExpression": "SET " + ", ".join(clauses) + " ADD attempts :one",
+        "ConditionExpression": "attribute_not_exists(#status) OR #status <> :processed",
+        "ExpressionAttributeNames": names | {"#status": "status"},
+        "ExpressionAttributeValues": values,
+    }
+
+
+def deserialize(item: dict[str, Any]) -> dict[str, Any]:
+    """A DynamoDB item as plain Python values (numbers as int where whole)."""
+    out: dict[str, Any] = {}
+    for key, raw in item.items():
+        value = _deserializer.deserialize(raw)
+        if key == "attempts":
+            value = int(value)
+        out[key] = value
+    return out
+
+
+def get_event(client: Any, table: str, event_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
+    """The event's item, or ``None``."""
+    response = client.get_item(TableName=table, Key={"event_id": {"S": event_id}}, ConsistentRead=consistent)
+    item = response.get("Item")
+    return deserialize(item) if item else None
+
+
+def public_view(item: dict[str, Any]) -> dict[str, Any]:
+    """The event as ``GET /api/v1/events/{id}`` shows it."""
+    return {
+        "event_id": item["event_id"],
+        "source": item.get("source"),
+        "event_type": item.get("event_type"),
+        "schema_version": item.get("schema_version"),
+        "status": item.get("status"),
+        "attempts": int(item.get("attempts", 0)),
+        "last_error": item.get("last_error"),
+        "received_at": item.get("received_at"),
+        "processed_at": item.get("processed_at"),
+    }

@@ -1,0 +1,1 @@
+"""Ingest: validate, deduplicate and enqueue. Never process inline."""

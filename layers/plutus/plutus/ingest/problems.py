@@ -1,0 +1,153 @@
+"""RFC 9457 problem details: one table maps exception types to responses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
+from botocore.exceptions import BotoCoreError, ClientError
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from plutus.errors import (
+    BodyTooLargeError,
+    EventNotFoundError,
+    InvalidEventError,
+    MalformedBodyError,
+    PlutusError,
+    UnknownEventTypeError,
+    UnsupportedMediaTypeError,
+)
+from plutus.observability import logger
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "https://plutus.dev/problems/"
+RETRY_AFTER_SECONDS = "1"
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """How one exception type is answered."""
+
+    status: int
+    slug: str
+    title: str
+    retry_after: bool = False
+
+
+PROBLEMS: dict[type[BaseException], Problem] = {
+    MalformedBodyError: Problem(400, "malformed-body", "The body is not valid JSON"),
+    InvalidEventError: Problem(422, "invalid-event", "The event failed validation"),
+    UnknownEventTypeError: Problem(422, "unknown-event-type", "The event type is not registered"),
+    IdempotencyValidationError: Problem(
+        422, "idempotency-key-reused", "The idempotency key was already used with a different request"
+    ),
+    IdempotencyAlreadyInProgressError: Problem(
+        409,
+        "request-in-progress",
+        "A request with this idempotency key is still in progress",
+        retry_after=True,
+    ),
+    BodyTooLargeError: Problem(413, "body-too-large", "The body is larger than the configured limit"),
+    UnsupportedMediaTypeError: Problem(415, "unsupported-media-type", "The body must be application/json"),
+    EventNotFoundError: Problem(404, "event-not-found", "No event has this id"),
+    ClientError: Problem(503, "dependency-unavailable", "A backing service is unavailable", retry_after=True),
+    BotoCoreError: Problem(
+        503, "dependency-unavailable", "A backing service is unavailable", retry_after=True
+    ),
+}
+INTERNAL = Problem(500, "internal-error", "Internal error")
+
+# Reason classes for metrics: bounded, so they are safe as a dimension.
+REJECTION_REASONS: dict[str, str] = {
+    "malformed-body": "malformed",
+    "invalid-event": "validation",
+    "unknown-event-type": "unknown_type",
+    "idempotency-key-reused": "payload_mismatch",
+    "body-too-large": "too_large",
+    "unsupported-media-type": "media_type",
+}
+
+
+def problem_for(exc: BaseException) -> Problem:
+    """The problem of the nearest mapped class in ``exc``'s MRO."""
+    for cls in type(exc).__mro__:
+        if cls in PROBLEMS:
+            return PROBLEMS[cls]
+    return INTERNAL
+
+
+def problem_response(
+    problem: Problem, detail: str, extra: dict[str, Any] | None = None, instance: str | None = None
+) -> JSONResponse:
+    """A problem+json response."""
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + problem.slug,
+        "title": problem.title,
+        "status": problem.status,
+        "detail": detail,
+    }
+    if instance:
+        body["instance"] = instance
+    body.update(extra or {})
+    headers = {"Retry-After": RETRY_AFTER_SECONDS} if problem.retry_after else None
+    return JSONResponse(body, status_code=problem.status, headers=headers, media_type=PROBLEM_JSON)
+
+
+def _detail(exc: BaseException, problem: Problem) -> tuple[str, dict[str, Any]]:
+    if isinstance(exc, InvalidEventError):
+        return exc.detail, {"errors": exc.errors}
+    if isinstance(exc, UnknownEventTypeError):
+        return str(exc), {
+            "errors": [{"field": "event_type", "message": "unknown event type"}],
+            "known_event_types": exc.known,
+        }
+    if isinstance(exc, IdempotencyValidationError):
+        return (
+            "this idempotency_key was already used by this source with a different event_type, "
+            "schema_version or payload"
+        ), {"errors": [{"field": "idempotency_key", "message": "reused"}]}
+    if problem.status >= 500 or problem.status == 409:
+        # Never echo internal or AWS error text to callers.
+        return problem.title, {}
+    return str(exc), {}
+
+
+def install(app: FastAPI, on_problem: Callable[[Problem], None]) -> None:
+    """Register the handlers that turn every exception into problem+json."""
+
+    async def handle(request: Request, exc: Exception) -> JSONResponse:
+        problem = problem_for(exc)
+        if problem.status >= 500:
+            logger.exception("request failed", extra={"problem": problem.slug})
+        on_problem(problem)
+        detail, extra = _detail(exc, problem)
+        return problem_response(problem, detail, extra, instance=request.url.path)
+
+    async def handle_request_validation(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        errors = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
+        problem = PROBLEMS[InvalidEventError]
+        on_problem(problem)
+        return problem_response(
+            problem, "request validation failed", {"errors": errors}, instance=request.url.path
+        )
+
+    async def handle_http(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        problem = Problem(exc.status_code, "http-" + str(exc.status_code), str(exc.detail))
+        return problem_response(problem, str(exc.detail), instance=request.url.path)
+
+    app.add_exception_handler(RequestValidationError, handle_request_validation)
+    app.add_exception_handler(StarletteHTTPException, handle_http)
+    # Mapped types go through Starlette's ExceptionMiddleware (answered, not re-raised); Exception is last.
+    for exc_type in (*PROBLEMS, PlutusError):
+        app.add_exception_handler(exc_type, handle)
+    app.add_exception_handler(Exception, handle)

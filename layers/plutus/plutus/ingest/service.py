@@ -1,0 +1,149 @@
+"""The idempotent ingest use case (Powertools idempotency on DynamoDB, then SQS)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
+from pydantic import BaseModel, ConfigDict
+
+from plutus import events_store
+from plutus.envelope import IngestRequest, IngestResult, QueuedEvent, content_digest, derive_event_id, utc_now
+from plutus.settings import Settings
+
+# The idempotency key is (source, idempotency_key); the stored digest detects a reused key with new content.
+EVENT_KEY_JMESPATH = "[source, idempotency_key]"
+VALIDATION_JMESPATH = "digest"
+
+
+class IngestCommand(BaseModel):
+    """What the idempotent function receives: small, so Powertools hashes little."""
+
+    model_config = ConfigDict(frozen=True)
+
+    source: str
+    idempotency_key: str
+    digest: str
+    event_id: str
+    event_type: str | None
+    schema_version: str
+    payload: dict[str, Any]
+
+
+def command_for(request: IngestRequest) -> IngestCommand:
+    """The command of a validated request, with its content digest and derived event id."""
+    digest = content_digest(request)
+    return IngestCommand(
+        source=request.source,
+        idempotency_key=request.idempotency_key,
+        digest=digest,
+        event_id=derive_event_id(request.source, request.idempotency_key, digest),
+        event_type=request.event_type,
+        schema_version=request.schema_version,
+        payload=request.payload,
+    )
+
+
+class EventRecordingPersistenceLayer(DynamoDBPersistenceLayer):
+    """Powertools' DynamoDB layer whose completion also records the event, in one transaction.
+
+    Completing the idempotency record and writing the event as RECEIVED are one ``TransactWriteItems``: a new
+    event costs three calls (conditional put, send, transaction) instead of four, and the client never sees a
+    202 for an event whose status cannot be read.
+    """
+
+    def __init__(self, table_name: str, events_table: str, boto3_client: Any) -> None:
+        super().__init__(table_name=table_name, boto3_client=boto3_client)
+        self.events_table = events_table
+
+    def _update_record(self, data_record: DataRecord) -> None:
+        if data_record.status != "COMPLETED" or not data_record.response_data:
+            super()._update_record(data_record)
+            return
+        result = IngestResult.model_validate_json(data_record.response_data)
+        idempotency_update: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Key": self._get_key(data_record.idempotency_key),
+            "UpdateExpression": "SET #response_data = :response_data, #expiry = :expiry, #status = :status",
+            "ExpressionAttributeNames": {
+                "#expiry": self.expiry_attr,
+                "#response_data": self.data_attr,
+                "#status": self.status_attr,
+            },
+            "ExpressionAttributeValues": {
+                ":expiry": {"N": str(data_record.expiry_timestamp)},
+                ":response_data": {"S": data_record.response_data},
+                ":status": {"S": data_record.status},
+            },
+        }
+        if self.payload_validation_enabled:
+            idempotency_update["UpdateExpression"] += ", #validation_key = :validation_key"
+            idempotency_update["ExpressionAttributeNames"]["#validation_key"] = self.validation_key_attr
+            idempotency_update["ExpressionAttributeValues"][":validation_key"] = {
+                "S": data_record.payload_hash
+            }
+        items: list[Any] = [
+            {"Update": idempotency_update},
+            {"Update": events_store.accepted_update(self.events_table, result)},
+        ]
+        self.client.transact_write_items(TransactItems=items)
+
+
+def _mark_replayed(response: Any, idempotent_data: DataRecord) -> Any:
+    # Called by Powertools only when it answers from a stored record: that is a replay.
+    return response.model_copy(update={"replayed": True}) if isinstance(response, IngestResult) else response
+
+
+def build_accept_event(
+    settings: Settings, dynamodb: Any, sqs: Any
+) -> tuple[Callable[..., IngestResult], IdempotencyConfig]:
+    """The idempotent ``accept_event(command=...)`` and its config (to register the Lambda context on)."""
+    persistence = EventRecordingPersistenceLayer(settings.idempotency_table, settings.events_table, dynamodb)
+    config = IdempotencyConfig(
+        event_key_jmespath=EVENT_KEY_JMESPATH,
+        payload_validation_jmespath=VALIDATION_JMESPATH,
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=settings.idempotency_expiry_seconds,
+        response_hook=_mark_replayed,
+    )
+
+    # A fixed key_prefix: renaming the function must not silently reset deduplication.
+    @idempotent_function(  # type: ignore[untyped-decorator]
+        data_keyword_argument="command",
+        persistence_store=persistence,
+        config=config,
+        output_serializer=PydanticSerializer(IngestResult),
+        key_prefix=settings.idempotency_key_prefix,
+    )
+    def accept_event(command: IngestCommand) -> IngestResult:
+        received_at = utc_now()
+        message = QueuedEvent(
+            event_id=command.event_id,
+            source=command.source,
+            event_type=command.event_type,
+            schema_version=command.schema_version,
+            received_at=received_at,
+            payload=command.payload,
+        )
+        attributes = {"event_id": {"DataType": "String", "StringValue": command.event_id}}
+        if command.event_type:
+            attributes["event_type"] = {"DataType": "String", "StringValue": command.event_type}
+        sqs.send_message(
+            QueueUrl=settings.queue_url, MessageBody=message.to_message_body(), MessageAttributes=attributes
+        )
+        return IngestResult(
+            event_id=command.event_id,
+            source=command.source,
+            event_type=command.event_type,
+            schema_version=command.schema_version,
+            received_at=received_at,
+        )
+
+    return accept_event, config

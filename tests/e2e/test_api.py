@@ -1,0 +1,83 @@
+"""The HTTP contract, end to end: ingest -> queue -> consumer -> PROCESSED, over real HTTP."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+
+
+def _event(key: str, **changes: Any) -> dict[str, Any]:
+    return {
+        "source": "payment_service",
+        "schema_version": "1.0",
+        "idempotency_key": key,
+        "payload": {"amount": 100, "currency": "KES"},
+        **changes,
+    }
+
+
+def wait_for_status(
+    api: httpx.Client, event_id: str, wanted: set[str], timeout: float = 30
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        view: dict[str, Any] = api.get(f"/api/v1/events/{event_id}").json()
+        if view.get("status") in wanted or time.monotonic() > deadline:
+            return view
+        time.sleep(0.2)
+
+
+def test_an_event_is_accepted_then_processed_asynchronously(api: httpx.Client) -> None:
+    key = f"evt_{uuid.uuid4().hex}"
+    response = api.post("/api/v1/ingest", json=_event(key))
+    assert response.status_code == 202
+    event_id = response.json()["event_id"]
+
+    view = wait_for_status(api, event_id, {"PROCESSED"})
+    assert view["status"] == "PROCESSED"
+    assert view["attempts"] == 1
+
+    again = api.post("/api/v1/ingest", json=_event(key))
+    assert again.status_code == 200
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == {"event_id": event_id}
+
+
+def test_concurrent_duplicates_make_one_event(api: httpx.Client, api_url: str) -> None:
+    key = f"evt_{uuid.uuid4().hex}"
+
+    def post(_: int) -> httpx.Response:
+        with httpx.Client(base_url=api_url, timeout=30) as client:
+            return client.post("/api/v1/ingest", json=_event(key))
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        responses = list(pool.map(post, range(20)))
+
+    codes = [r.status_code for r in responses]
+    assert set(codes) <= {200, 202, 409}
+    assert codes.count(202) == 1
+    ids = {r.json()["event_id"] for r in responses if r.status_code in (200, 202)}
+    assert len(ids) == 1
+    assert wait_for_status(api, ids.pop(), {"PROCESSED"})["attempts"] == 1
+
+
+def test_bad_input_is_a_problem_document(api: httpx.Client) -> None:
+    response = api.post("/api/v1/ingest", content=b"{not json", headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert response.headers["Content-Type"].startswith("application/problem+json")
+    assert response.json()["status"] == 400
+
+    response = api.post("/api/v1/ingest", json=_event(""))
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "idempotency_key"
+
+
+def test_unknown_event_is_404_and_health_and_docs_answer(api: httpx.Client) -> None:
+    assert api.get(f"/api/v1/events/{uuid.uuid4()}").status_code == 404
+    assert api.get("/health").json()["status"] == "ok"
+    assert api.get("/openapi.json").json()["paths"]["/api/v1/ingest"]["post"]
+    assert api.get("/docs").status_code == 200

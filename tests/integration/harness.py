@@ -1,0 +1,210 @@
+"""In-process handlers against a template-provisioned stack on the emulator, over HTTP."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from plutus.registry import Registry
+from plutus_dev.apigw import build_event
+from plutus_dev.lambda_runtime import InProcessFunction
+from plutus_dev.poller import Poller
+from plutus_dev.template import Stack, provision
+
+
+def reset_caches() -> None:
+    """Forget every per-environment singleton, as a new Lambda execution environment would."""
+    from plutus import aws, consumer, domains, settings
+    from plutus.ingest import api
+
+    for fn in (
+        settings.get_settings,
+        aws.client,
+        aws.client_config,
+        api.get_app,
+        consumer.get_consumer,
+        domains.get_registry,
+    ):
+        fn.cache_clear()
+
+
+@dataclass
+class Response:
+    """An API Gateway proxy response, decoded."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Harness:
+    """A fresh stack (tables and queues from template.yaml) and the two real handlers wired to it."""
+
+    endpoint: str
+    stack: Stack
+    ingest: InProcessFunction
+    consumer: InProcessFunction
+    env: dict[str, str] = field(default_factory=dict)
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.endpoint)  # type: ignore[call-overload]
+
+    @property
+    def queue_url(self) -> str:
+        return self.stack.refs["EventsQueue"]
+
+    @property
+    def dlq_url(self) -> str:
+        return self.stack.refs["EventsDeadLetterQueue"]
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | str | dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        """Send one HTTP request through the API Gateway event shape to the real ingest handler."""
+        if isinstance(body, dict):
+            body = json.dumps(body)
+        raw = body.encode() if isinstance(body, str) else (body or b"")
+        hdrs = {"Content-Type": "application/json", **(headers or {})}
+        status, result, _ = self.ingest.invoke(build_event(method, path, hdrs, raw, "127.0.0.1"))
+        assert status == "ok", result
+        data = result.get("body") or ""
+        payload = base64.b64decode(data) if result.get("isBase64Encoded") else data.encode()
+        merged = {k.lower(): v for k, v in (result.get("headers") or {}).items()}
+        for k, values in (result.get("multiValueHeaders") or {}).items():
+            merged[k.lower()] = ", ".join(values)
+        return Response(result["statusCode"], merged, payload)
+
+    def post_event(self, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+        return self.request("POST", "/api/v1/ingest", body, headers)
+
+    def get_event(self, event_id: str) -> Response:
+        return self.request("GET", f"/api/v1/events/{event_id}")
+
+    def poller(self) -> Poller:
+        import threading
+
+        return Poller(
+            self.client("sqs"),
+            self.queue_url,
+            self.stack.arns["EventsQueue"],
+            self.consumer,
+            batch_size=10,
+            wait_seconds=0,
+            on_output=lambda *_: None,
+            stop=threading.Event(),
+            name="test-poller",
+        )
+
+    def drain(self, *, expire_failures: bool = True, max_batches: int = 100) -> int:
+        """Run the event source mapping until the queue is empty; returns the records delivered.
+
+        With ``expire_failures`` a failed record's visibility timeout is made to elapse at once, so SQS
+        redelivers it (and counts the receive) without the test waiting out the real timeout.
+        """
+        sqs = self.client("sqs")
+        poller = self.poller()
+        delivered = 0
+        for _ in range(max_batches):
+            records, failed = poller.poll_once()
+            if not records:
+                return delivered
+            delivered += len(records)
+            if failed and expire_failures:
+                sqs.change_message_visibility_batch(
+                    QueueUrl=self.queue_url,
+                    Entries=[
+                        {"Id": str(i), "ReceiptHandle": r["receiptHandle"], "VisibilityTimeout": 0}
+                        for i, r in enumerate(records)
+                        if r["messageId"] in failed
+                    ],
+                )
+        raise AssertionError("queue did not drain")
+
+    def queue_depth(self, url: str | None = None) -> int:
+        attrs = self.client("sqs").get_queue_attributes(
+            QueueUrl=url or self.queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )
+        a = attrs["Attributes"]
+        return int(a["ApproximateNumberOfMessages"]) + int(a["ApproximateNumberOfMessagesNotVisible"])
+
+    def scan(self, logical_table: str) -> list[dict[str, Any]]:
+        from plutus.state_store import from_item
+
+        ddb = self.client("dynamodb")
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"TableName": self.stack.refs[logical_table], "ConsistentRead": True}
+        while True:
+            page = ddb.scan(**kwargs)
+            items += [from_item(i) for i in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+@contextmanager
+def harness(
+    endpoint: str,
+    parameters: dict[str, str] | None = None,
+    environment: dict[str, str] | None = None,
+    registry: Registry | None = None,
+) -> Iterator[Harness]:
+    """Provision a uniquely named stack from template.yaml and build both handlers against it."""
+    session = boto3.session.Session(region_name="us-east-1")
+
+    class _Session:
+        region_name = "us-east-1"
+
+        def client(self, service: str) -> Any:
+            return session.client(service, endpoint_url=endpoint)  # type: ignore[call-overload]
+
+    stack = provision(_Session(), f"t{uuid.uuid4().hex[:10]}", parameters)
+    env = stack.function_environment("IngestFunction")
+    env.update(stack.function_environment("ConsumerFunction"))
+    env.update(environment or {})
+    env["AWS_ENDPOINT_URL"] = endpoint
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    reset_caches()
+    try:
+        from plutus.consumer import Consumer, get_consumer
+        from plutus.consumer import build_lambda_handler as build_consumer
+        from plutus.ingest.api import build_lambda_handler as build_ingest
+
+        def consumer_factory() -> Consumer:
+            if registry is None:
+                return get_consumer()
+            from plutus.aws import client
+            from plutus.settings import get_settings
+
+            return Consumer(get_settings(), registry, client("dynamodb"))
+
+        yield Harness(
+            endpoint,
+            stack,
+            InProcessFunction("IngestFunction", build_ingest()),
+            InProcessFunction("ConsumerFunction", build_consumer(consumer_factory)),
+            env,
+        )
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        reset_caches()
