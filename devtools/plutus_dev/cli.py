@@ -1,0 +1,17 @@
+"""``plutus``: the operator CLI (typer + rich). Dev tooling; never deployed.
+
+Each command group lives in its own module and is added here with one line.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from plutus_dev import cli_dev
+
+app = typer.Typer(name="plutus", help="Operate a Plutus stack: the embedded one, LocalStack or AWS.",
+                  no_args_is_help=True)
+app.add_typer(cli_dev.app, name="dev")
+
+if __name__ == "__main__":
+    app()
