@@ -9,8 +9,9 @@ import typer
 
 from plutus_dev import cli_dev
 
-app = typer.Typer(name="plutus", help="Operate a Plutus stack: the embedded one, LocalStack or AWS.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    name="plutus", help="Operate a Plutus stack: the embedded one, LocalStack or AWS.", no_args_is_help=True
+)
 app.add_typer(cli_dev.app, name="dev")
 
 if __name__ == "__main__":
