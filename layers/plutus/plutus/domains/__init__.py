@@ -1,15 +1,31 @@
-"""Every domain pack, included in the registry with one line each."""
+"""Every domain pack, included with one line each.
+
+A pack is a module or package exposing ``router`` (its event registrations) and, optionally, ``api`` (a
+FastAPI ``APIRouter`` of read endpoints under ``/api/v1/<domain>/``).
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
+from types import ModuleType
+
+from fastapi import APIRouter
 
 from plutus.domains import default
 from plutus.registry import Registry
+
+PACKS: tuple[ModuleType, ...] = ()
 
 
 @lru_cache(maxsize=1)
 def get_registry() -> Registry:
     """The registry of this execution environment, built once."""
     registry = Registry(default_handler=default.handle_record_receipt)
+    for pack in PACKS:
+        registry.include_router(pack.router)
     return registry
+
+
+def read_routers() -> list[APIRouter]:
+    """The read endpoints of every pack that has them."""
+    return [pack.api for pack in PACKS if hasattr(pack, "api")]

@@ -224,6 +224,11 @@ def create_app(
             raise EventNotFoundError(f"no event {event_id!r}")
         return events_store.public_view(item)
 
+    from plutus.domains import read_routers
+
+    for router in read_routers():
+        app.include_router(router)
+
     @app.get("/health")
     def health() -> dict[str, str]:
         """Liveness: the function is up and configured."""

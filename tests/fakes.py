@@ -1,0 +1,155 @@
+"""In-memory fakes for unit tests (no sockets): the state table, and a runner that feeds event sequences
+through the registry exactly as the consumer does (resolve, upcast, run handlers, commit their effects
+atomically with an exactly-once marker per event id)."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from plutus.domains import default
+from plutus.effects import Effect, Put
+from plutus.envelope import utc_now
+from plutus.errors import EffectRejectedError
+from plutus.registry import EventContext, Registry, Router
+from plutus.settings import Settings
+
+
+def _number(value: Any) -> Any:
+    # DynamoDB hands numbers back as Decimal; so does the fake, so handlers are tested against the real types.
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    if isinstance(value, dict):
+        return {k: _number(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_number(v) for v in value]
+    return value
+
+
+class FakeState:
+    """The state table in memory, with the semantics of the effects the consumer commits."""
+
+    def __init__(self) -> None:
+        self.items: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        item = self.items.get((pk, sk))
+        return copy.deepcopy(item) if item is not None else None
+
+    def query(
+        self, pk: str, sk_prefix: str = "", *, limit: int = 100, newest_first: bool = False
+    ) -> list[dict[str, Any]]:
+        keys = sorted(k for k in self.items if k[0] == pk and k[1].startswith(sk_prefix))
+        if newest_first:
+            keys.reverse()
+        return [copy.deepcopy(self.items[k]) for k in keys[:limit]]
+
+    def _check(self, effect: Effect) -> None:
+        current = self.items.get((effect.pk, effect.sk))
+        if isinstance(effect, Put):
+            if effect.if_absent and current is not None:
+                raise EffectRejectedError(f"{effect.pk}/{effect.sk} exists")
+            return
+        if effect.expect_version is not None:
+            version = int((current or {}).get("version", 0))
+            exists = current is not None and "version" in current
+            if (effect.expect_version == 0 and exists) or (
+                effect.expect_version and version != effect.expect_version
+            ):
+                raise EffectRejectedError(f"version conflict on {effect.pk}/{effect.sk}")
+        if effect.floor is not None:
+            attr, minimum = effect.floor
+            value = Decimal((current or {}).get(attr, 0)) + Decimal(effect.add.get(attr, 0))
+            if value < minimum:
+                raise EffectRejectedError(f"{attr} would fall below {minimum}")
+
+    def _apply(self, effect: Effect) -> None:
+        key = (effect.pk, effect.sk)
+        if isinstance(effect, Put):
+            self.items[key] = _number({"pk": effect.pk, "sk": effect.sk, **effect.attributes})
+            return
+        item = self.items.setdefault(key, {"pk": effect.pk, "sk": effect.sk})
+        for attr, value in effect.set.items():
+            item[attr] = _number(value)
+        for attr, value in effect.set_if_absent.items():
+            item.setdefault(attr, _number(value))
+        for attr, value in effect.add.items():
+            item[attr] = Decimal(item.get(attr, 0)) + Decimal(value)
+        if effect.expect_version is not None:
+            item["version"] = Decimal(item.get("version", 0)) + 1
+
+    def commit(self, effects: list[Effect]) -> None:
+        """All or nothing, like TransactWriteItems."""
+        seen = set()
+        for effect in effects:
+            key = (effect.pk, effect.sk)
+            if key in seen:
+                raise ValueError(f"a transaction cannot touch {key} twice")
+            seen.add(key)
+            self._check(effect)
+        for effect in effects:
+            self._apply(effect)
+
+
+@dataclass
+class DomainRunner:
+    """Feeds events through a registry the way the consumer does, against a :class:`FakeState`."""
+
+    routers: list[Router]
+    settings: Settings = field(
+        default_factory=lambda: Settings(
+            events_table="events", state_table="state", idempotency_table="idempotency", queue_url="queue"
+        )
+    )
+    state: FakeState = field(default_factory=FakeState)
+    processed: set[str] = field(default_factory=set)
+    _ids: itertools.count[int] = field(default_factory=itertools.count)
+
+    def __post_init__(self) -> None:
+        self.registry = Registry(default_handler=default.handle_record_receipt)
+        for router in self.routers:
+            self.registry.include_router(router)
+
+    def send(
+        self,
+        event_type: str,
+        payload: dict[str, Any],
+        *,
+        schema_version: str = "1.0",
+        source: str = "test",
+        event_id: str | None = None,
+        received_at: str | None = None,
+    ) -> str:
+        """Process one event; returns its id. A known id is skipped, as the consumer's marker does."""
+        event_id = event_id or f"evt-{next(self._ids):06d}"
+        if event_id in self.processed:
+            return event_id
+        registration, parsed = self.registry.resolve(event_type, schema_version, payload)
+        ctx = EventContext(
+            event_id, source, event_type, schema_version, received_at or utc_now(), self.state, self.settings
+        )
+        effects: list[Effect] = []
+        for handler in registration.handlers:
+            effects.extend(handler(parsed, ctx) or ())
+        self.state.commit(effects)
+        self.processed.add(event_id)
+        return event_id
+
+
+def settings(**overrides: Any) -> Settings:
+    """Settings for unit tests, with ``overrides``."""
+    base: dict[str, Any] = {
+        "events_table": "events",
+        "state_table": "state",
+        "idempotency_table": "idem",
+        "queue_url": "queue",
+    }
+    return Settings(**(base | overrides))
+
+
+__all__ = ["DomainRunner", "FakeState", "settings"]
