@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
+
 from plutus_dev.emulator import LOCAL_CREDENTIALS, Emulator, start_emulator
 
 # Credentials for the emulator only; never real ones.

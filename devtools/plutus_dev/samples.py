@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from plutus.registry import Registration
-
 from plutus_dev.apigw import build_event
 from plutus_dev.template import ROOT
 

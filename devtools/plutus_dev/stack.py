@@ -226,6 +226,7 @@ def main() -> None:
         endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
         api_concurrency=int(os.environ.get("PLUTUS_API_CONCURRENCY", "4")),
         consumer_pollers=int(os.environ.get("PLUTUS_CONSUMER_POLLERS", "2")),
+        stack_name=os.environ.get("PLUTUS_STACK_NAME", "plutus-local"),
     )
     stack = LocalStack(config).start()
     stopping = threading.Event()

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+
 from plutus_dev.emulator import free_port
 from plutus_dev.stack import LocalStack, StackConfig
 

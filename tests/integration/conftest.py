@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from plutus_dev.emulator import Emulator
 
+from plutus_dev.emulator import Emulator
 from tests.integration.harness import Harness, harness
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+
 from plutus.registry import Registry
 from plutus_dev.apigw import build_event
 from plutus_dev.lambda_runtime import InProcessFunction

@@ -6,7 +6,6 @@ import threading
 import uuid
 
 from plutus.domains import default
-
 from tests.integration.harness import Harness
 
 SEED = {

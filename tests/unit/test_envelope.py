@@ -7,6 +7,7 @@ import uuid
 import pytest
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
+
 from plutus.envelope import (
     IngestRequest,
     canonical_json,

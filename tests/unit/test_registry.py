@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from plutus.domains import default
 from plutus.registry import DuplicateRegistrationError, EventContext, EventModel, Registry, Router
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from plutus.domains import default
 from plutus.errors import (
     BodyTooLargeError,

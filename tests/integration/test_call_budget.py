@@ -1,0 +1,55 @@
+"""What one event costs in AWS calls, counted with botocore event hooks on the handlers' own clients."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from plutus.aws import client
+from tests.integration.harness import Harness
+
+SEED = {
+    "source": "payment_service",
+    "schema_version": "1.0",
+    "idempotency_key": "evt_123456",
+    "payload": {"amount": 100, "currency": "KES"},
+}
+
+
+@contextmanager
+def counting() -> Iterator[Counter[str]]:
+    calls: Counter[str] = Counter()
+
+    def count(event_name: str, **_: object) -> None:
+        calls[event_name.split(".", 1)[1]] += 1  # "before-call.dynamodb.PutItem" -> "dynamodb.PutItem"
+
+    clients = [client("dynamodb"), client("sqs")]
+    for c in clients:
+        c.meta.events.register("before-call", count)
+    try:
+        yield calls
+    finally:
+        for c in clients:
+            c.meta.events.unregister("before-call", count)
+
+
+def test_a_new_event_costs_three_calls_and_a_duplicate_one(stack: Harness) -> None:
+    stack.request("GET", "/health")  # build the app and its clients first
+    with counting() as new:
+        assert stack.post_event(SEED).status == 202
+    with counting() as duplicate:
+        assert stack.post_event(SEED).status == 200
+
+    assert new == {"dynamodb.PutItem": 1, "sqs.SendMessage": 1, "dynamodb.TransactWriteItems": 1}
+    assert duplicate == {"dynamodb.PutItem": 1}
+
+
+def test_processing_an_event_with_the_default_handler_costs_one_call(stack: Harness) -> None:
+    for i in range(5):
+        stack.post_event({**SEED, "idempotency_key": f"evt_{i}"})
+    stack.request("GET", "/health")
+    with counting() as calls:
+        assert stack.drain() == 5
+
+    assert calls == {"dynamodb.TransactWriteItems": 5}
