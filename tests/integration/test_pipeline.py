@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import threading
+import time
 import uuid
 
 from plutus.domains import default
-from tests.integration.harness import Harness
+from plutus_dev.apigw import build_event
+from plutus_dev.lambda_runtime import InProcessFunction
+from tests.integration.harness import Harness, Response
 
 SEED = {
     "source": "payment_service",
@@ -142,3 +146,53 @@ def test_unknown_event_id_is_404(stack: Harness) -> None:
 def test_health(stack: Harness) -> None:
     response = stack.request("GET", "/health")
     assert response.status == 200 and response.json()["status"] == "ok"
+
+
+def test_a_failed_completion_is_a_clean_503_and_the_retry_converges(stack: Harness) -> None:
+    from botocore.exceptions import ClientError
+
+    from plutus.aws import client
+
+    # Given DynamoDB fails the completion transaction once, after the message was already sent
+    def fail(**_: object) -> None:
+        raise ClientError({"Error": {"Code": "InternalServerError", "Message": "boom"}}, "TransactWriteItems")
+
+    # (a 1 s Lambda timeout, so the in-progress record expires quickly)
+    short = InProcessFunction("IngestFunction", stack.ingest.handler, timeout=1)
+    ddb = client("dynamodb")
+    ddb.meta.events.register_first("before-call.dynamodb.TransactWriteItems", fail)
+    try:
+        status, result, _ = short.invoke(
+            build_event(
+                "POST",
+                "/api/v1/ingest",
+                {"Content-Type": "application/json"},
+                json.dumps(SEED).encode(),
+                "127.0.0.1",
+            )
+        )
+    finally:
+        ddb.meta.events.unregister("before-call.dynamodb.TransactWriteItems", fail)
+    response = Response(
+        result["statusCode"], {k.lower(): v for k, v in result["headers"].items()}, result["body"].encode()
+    )
+
+    # Then the client is told to retry, never a 500 and never an internal message
+    assert response.status == 503
+    assert response.headers["retry-after"] == "1"
+    assert "boom" not in response.body.decode()
+    # And the queued event is processed
+    stack.drain()
+    [recorded] = stack.scan("EventsTable")
+    assert recorded["status"] == "PROCESSED"
+
+    # When the client retries after the in-progress record expired
+    time.sleep(1.2)
+    retry = stack.post_event(SEED)
+
+    # Then it gets the same event, and the second message it caused is absorbed: the effect applied once
+    assert retry.status == 202 and retry.json()["event_id"] == recorded["event_id"]
+    stack.drain()
+    assert [e["event_id"] for e in stack.scan("EventsTable")] == [recorded["event_id"]]
+    [receipt] = stack.scan("StateTable")
+    assert receipt["applied"] == 1

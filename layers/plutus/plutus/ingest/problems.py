@@ -8,6 +8,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
+    IdempotencyInconsistentStateError,
+    IdempotencyPersistenceLayerError,
     IdempotencyValidationError,
 )
 from botocore.exceptions import BotoCoreError, ClientError
@@ -58,6 +60,14 @@ PROBLEMS: dict[type[BaseException], Problem] = {
     BodyTooLargeError: Problem(413, "body-too-large", "The body is larger than the configured limit"),
     UnsupportedMediaTypeError: Problem(415, "unsupported-media-type", "The body must be application/json"),
     EventNotFoundError: Problem(404, "event-not-found", "No event has this id"),
+    # The idempotency record could not be completed (or changed under us): the event may already be queued,
+    # and the client's retry converges on the same event id.
+    IdempotencyPersistenceLayerError: Problem(
+        503, "dependency-unavailable", "A backing service is unavailable", retry_after=True
+    ),
+    IdempotencyInconsistentStateError: Problem(
+        503, "dependency-unavailable", "A backing service is unavailable", retry_after=True
+    ),
     ClientError: Problem(503, "dependency-unavailable", "A backing service is unavailable", retry_after=True),
     BotoCoreError: Problem(
         503, "dependency-unavailable", "A backing service is unavailable", retry_after=True
