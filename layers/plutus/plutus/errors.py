@@ -43,6 +43,10 @@ class EventNotFoundError(PlutusError):
     """No event has that id."""
 
 
+class ResourceNotFoundError(PlutusError):
+    """A read endpoint's entity (account, product, vehicle, player...) has no state."""
+
+
 class PoisonMessageError(PlutusError):
     """A queued message that can never be processed (unparseable body, unknown type)."""
 

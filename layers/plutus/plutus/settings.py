@@ -36,6 +36,16 @@ class Settings(BaseSettings):
     aws_connect_timeout: float = Field(default=2.0, gt=0)
     aws_read_timeout: float = Field(default=3.0, gt=0)
 
+    # E-commerce pack (domains/ecommerce). The caps keep one payment's effects within one transaction:
+    # at most 25 funnel counters + pairs + view window + 1 <= 99.
+    ecommerce_also_bought_top_n: int = Field(default=10, ge=1, le=50)
+    ecommerce_view_history: int = Field(default=20, ge=1, le=100)
+    ecommerce_also_bought_view_window: int = Field(default=10, ge=1, le=10)
+    ecommerce_also_bought_max_pairs: int = Field(default=40, ge=1, le=60)
+    ecommerce_credited_pairs_cap: int = Field(default=500, ge=10, le=2_000)
+    ecommerce_fraud_checkouts: int = Field(default=3, ge=2, le=50)
+    ecommerce_fraud_window_seconds: int = Field(default=600, ge=1)
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -11,10 +11,11 @@ from types import ModuleType
 
 from fastapi import APIRouter
 
+import plutus.domains.ecommerce as ecommerce
 from plutus.domains import default
 from plutus.registry import Registry
 
-PACKS: tuple[ModuleType, ...] = ()
+PACKS: tuple[ModuleType, ...] = (ecommerce,)
 
 
 @lru_cache(maxsize=1)

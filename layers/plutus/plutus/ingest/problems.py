@@ -24,6 +24,7 @@ from plutus.errors import (
     InvalidEventError,
     MalformedBodyError,
     PlutusError,
+    ResourceNotFoundError,
     UnknownEventTypeError,
     UnsupportedMediaTypeError,
 )
@@ -60,6 +61,7 @@ PROBLEMS: dict[type[BaseException], Problem] = {
     BodyTooLargeError: Problem(413, "body-too-large", "The body is larger than the configured limit"),
     UnsupportedMediaTypeError: Problem(415, "unsupported-media-type", "The body must be application/json"),
     EventNotFoundError: Problem(404, "event-not-found", "No event has this id"),
+    ResourceNotFoundError: Problem(404, "resource-not-found", "No such resource"),
     # The idempotency record could not be completed (or changed under us): the event may already be queued,
     # and the client's retry converges on the same event id.
     IdempotencyPersistenceLayerError: Problem(
