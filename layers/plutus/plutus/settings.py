@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -45,6 +47,19 @@ class Settings(BaseSettings):
     ecommerce_credited_pairs_cap: int = Field(default=500, ge=10, le=2_000)
     ecommerce_fraud_checkouts: int = Field(default=3, ge=2, le=50)
     ecommerce_fraud_window_seconds: int = Field(default=600, ge=1)
+
+    # Fintech pack (domains/fintech). Amounts are in each transaction's own currency (no FX).
+    fintech_overdraft_limit: Decimal = Field(default=Decimal(0), ge=0)
+    fintech_unverified_debit_limit: Decimal = Field(default=Decimal(1000), ge=0)
+    fintech_kyc_required: tuple[Literal["identity", "address", "liveness"], ...] = ("identity", "address")
+    fintech_anomaly_min_history: int = Field(default=5, ge=2)
+    fintech_anomaly_z_threshold: float = Field(default=3.0, gt=0)
+    fintech_anomaly_min_std_ratio: float = Field(default=0.1, ge=0)
+    fintech_velocity_window_seconds: int = Field(default=600, ge=1)
+    fintech_velocity_limit: int = Field(default=6, ge=2, le=100)
+    fintech_aml_reporting_threshold: Decimal = Field(default=Decimal(10_000), gt=0)
+    fintech_aml_structuring_ratio: Decimal = Field(default=Decimal("0.9"), gt=0, lt=1)
+    fintech_aml_structuring_count: int = Field(default=3, ge=2)
 
 
 @lru_cache(maxsize=1)

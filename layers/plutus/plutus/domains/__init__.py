@@ -12,10 +12,14 @@ from types import ModuleType
 from fastapi import APIRouter
 
 import plutus.domains.ecommerce as ecommerce
+import plutus.domains.fintech as fintech
 from plutus.domains import default
 from plutus.registry import Registry
 
-PACKS: tuple[ModuleType, ...] = (ecommerce,)
+PACKS: tuple[ModuleType, ...] = (
+    ecommerce,
+    fintech,
+)
 
 
 @lru_cache(maxsize=1)

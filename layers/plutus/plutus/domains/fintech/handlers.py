@@ -1,0 +1,333 @@
+"""Fintech processors. Payloads are sensitive: nothing here logs, and state holds no card data.
+
+Every money movement (a transaction, a card swipe, each leg of a transfer) goes through the same steps, all
+committed in the event's one transaction:
+
+- exactly-once posting: the consumer's marker on the event id stops a redelivered or replayed event, and a
+  marker per transaction id (``POSTED#<id>``) stops the same transaction sent again under another key;
+- a decision (debits need funds, and KYC above a limit), then the balance update, with a floor so a
+  concurrent debit can never overdraw (the record then retries and is declined on a fresh read);
+- an anomaly score against the account's own history: a streaming z-score (Welford mean and variance per
+  currency and direction) combined with velocity (attempts in a sliding window);
+- AML aggregates: daily totals per account and currency, flagged when a side crosses the reporting threshold,
+  and when several amounts just under it (structuring) land on one day.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from plutus.domains.fintech.models import (
+    CardSwipeV1,
+    KycDocumentUploadedV1,
+    TransactionInitiatedV1,
+    TransferRequestedV1,
+    document_category,
+)
+from plutus.domains.kit import as_float, as_int, epoch, event_time, iso, num, version_of
+from plutus.effects import Effect, Put, Update
+from plutus.registry import EventContext, Router
+
+router = Router("fintech")
+
+BALANCE_PREFIX = "BALANCE#"
+POSTED_PREFIX = "POSTED#"
+TXN_PREFIX = "TXN#"
+STATS_PREFIX = "STATS#"
+DAY_PREFIX = "DAY#"
+FLAG_PREFIX = "FLAG#"
+KYC = "KYC"
+
+
+def account_pk(account_id: str) -> str:
+    """Partition of one account: balances, ledger, baselines, daily aggregates, flags, KYC."""
+    return f"FIN#ACCOUNT#{account_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Movement:
+    """One leg of money moving in or out of one account."""
+
+    account_id: str
+    entry_id: str
+    kind: str
+    direction: str
+    amount: Decimal
+    currency: str
+    at: datetime
+    counterparty: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Whether a movement posts, and why not."""
+
+    posted: bool
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    """How unusual a movement is for its account: ``score >= 1`` is anomalous."""
+
+    zscore: float
+    velocity: int
+    score: float
+    baseline_n: int
+
+    @property
+    def anomalous(self) -> bool:
+        """Whether either component reached its threshold."""
+        return self.score >= 1
+
+
+def kyc_status(item: dict[str, Any] | None, required: tuple[str, ...]) -> str:
+    """``none``, ``incomplete`` or ``complete`` (every required category has a document)."""
+    documents = (item or {}).get("documents", {})
+    if not documents:
+        return "none"
+    covered = {document_category(t) for t in documents}
+    return "complete" if set(required) <= covered else "incomplete"
+
+
+def decide(m: Movement, ctx: EventContext) -> Decision:
+    """Credits always post; a debit needs KYC above the unverified limit, and funds (plus overdraft)."""
+    if m.direction == "credit":
+        return Decision(True)
+    settings = ctx.settings
+    pk = account_pk(m.account_id)
+    if m.amount > settings.fintech_unverified_debit_limit:
+        if kyc_status(ctx.state.get(pk, KYC), settings.fintech_kyc_required) != "complete":
+            return Decision(False, "kyc_required")
+    balance = Decimal((ctx.state.get(pk, BALANCE_PREFIX + m.currency) or {}).get("balance", 0))
+    if balance + settings.fintech_overdraft_limit < m.amount:
+        return Decision(False, "insufficient_funds")
+    return Decision(True)
+
+
+def score_movement(m: Movement, ctx: EventContext) -> tuple[Score, Update]:
+    """Score ``m`` against the account's history before it, and fold ``m`` into that history (Welford)."""
+    settings = ctx.settings
+    pk, sk = account_pk(m.account_id), f"{STATS_PREFIX}{m.currency}#{m.direction}"
+    item = ctx.state.get(pk, sk) or {}
+    n, mean, m2 = as_int(item.get("n")), as_float(item.get("mean")), as_float(item.get("m2"))
+    x = float(m.amount)
+    z = 0.0
+    if n >= settings.fintech_anomaly_min_history:
+        std = math.sqrt(m2 / (n - 1))
+        # A perfectly regular history (rent, payroll) has std 0; the floor keeps a cent's difference from
+        # scoring as infinitely unusual.
+        z = max(0.0, (x - mean) / max(std, settings.fintech_anomaly_min_std_ratio * mean, 0.01))
+    now = epoch(m.at)
+    window = settings.fintech_velocity_window_seconds
+    recent = sorted([as_float(t) for t in item.get("recent", [])] + [now])
+    velocity = sum(1 for t in recent if now - window <= t <= now)
+    combined = max(z / settings.fintech_anomaly_z_threshold, velocity / settings.fintech_velocity_limit)
+    n1 = n + 1
+    delta = x - mean
+    mean1 = mean + delta / n1
+    update = Update(
+        pk,
+        sk,
+        set={
+            "n": n1,
+            "mean": num(mean1),
+            "m2": num(m2 + delta * (x - mean1)),
+            "recent": [num(t, 3) for t in recent[-settings.fintech_velocity_limit :]],
+        },
+        expect_version=version_of(item or None),
+    )
+    return Score(round(z, 3), velocity, round(combined, 3), n), update
+
+
+def aggregate_day(m: Movement, ctx: EventContext) -> Iterator[Effect]:
+    """Fold a posted movement into the account's daily totals; flag threshold crossings and structuring."""
+    settings = ctx.settings
+    day = m.at.date().isoformat()
+    pk, sk = account_pk(m.account_id), f"{DAY_PREFIX}{day}#{m.currency}"
+    item = ctx.state.get(pk, sk) or {}
+    side = m.direction
+    threshold: Decimal = settings.fintech_aml_reporting_threshold
+    total = Decimal(item.get(f"{side}_total", 0)) + m.amount
+    near = settings.fintech_aml_structuring_ratio * threshold <= m.amount < threshold
+    near_count = as_int(item.get("near_threshold_count")) + int(near)
+    flagged = [str(k) for k in item.get("flagged", [])]
+    new_flags = []
+    if total >= threshold and f"threshold_{side}" not in flagged:
+        new_flags.append(f"threshold_{side}")
+    if near_count >= settings.fintech_aml_structuring_count and "structuring" not in flagged:
+        new_flags.append("structuring")
+    for kind in new_flags:
+        yield _flag(m, ctx, kind, {"day": day, "total": total, "threshold": threshold, "near": near_count})
+    yield Update(
+        pk,
+        sk,
+        set={
+            "day": day,
+            "currency": m.currency,
+            f"{side}_total": total,
+            f"{side}_count": as_int(item.get(f"{side}_count")) + 1,
+            "near_threshold_count": near_count,
+            "flagged": flagged + new_flags,
+        },
+        expect_version=version_of(item or None),
+    )
+
+
+def _flag(m: Movement, ctx: EventContext, kind: str, details: dict[str, Any]) -> Put:
+    return Put(
+        account_pk(m.account_id),
+        f"{FLAG_PREFIX}{iso(m.at)}#{kind}#{m.entry_id}",
+        {
+            "kind": kind,
+            "account_id": m.account_id,
+            "entry_id": m.entry_id,
+            "amount": m.amount,
+            "currency": m.currency,
+            "at": iso(m.at),
+            "event_id": ctx.event_id,
+            "details": details,
+        },
+    )
+
+
+def apply_movement(m: Movement, decision: Decision, ctx: EventContext) -> Iterator[Effect]:
+    """Every effect of one movement: marker, ledger entry, baseline, balance, aggregates, flags."""
+    pk = account_pk(m.account_id)
+    entry_sk = f"{TXN_PREFIX}{iso(m.at)}#{m.entry_id}"
+    score, baseline = score_movement(m, ctx)
+    yield baseline
+    # if_absent: a concurrent delivery of the same transaction id under another event fails this
+    # transaction; its retry then finds the marker and posts nothing.
+    yield Put(
+        pk, POSTED_PREFIX + m.entry_id, {"ledger_sk": entry_sk, "event_id": ctx.event_id}, if_absent=True
+    )
+    yield Put(
+        pk,
+        entry_sk,
+        {
+            "entry_id": m.entry_id,
+            "kind": m.kind,
+            "direction": m.direction,
+            "amount": m.amount,
+            "currency": m.currency,
+            "counterparty": m.counterparty,
+            "at": iso(m.at),
+            "status": "posted" if decision.posted else "declined",
+            "decline_reason": decision.reason,
+            "anomaly_score": num(score.score, 3),
+            "zscore": num(score.zscore, 3),
+            "velocity": score.velocity,
+            "baseline_n": score.baseline_n,
+            "anomalous": score.anomalous,
+            "event_id": ctx.event_id,
+        },
+    )
+    if score.anomalous:
+        yield _flag(m, ctx, "anomaly", {"zscore": num(score.zscore, 3), "velocity": score.velocity})
+    if decision.posted:
+        sign = 1 if m.direction == "credit" else -1
+        yield Update(
+            pk,
+            BALANCE_PREFIX + m.currency,
+            add={"balance": sign * m.amount},
+            set_if_absent={"currency": m.currency},
+            floor=None if sign > 0 else ("balance", -ctx.settings.fintech_overdraft_limit),
+        )
+        yield from aggregate_day(m, ctx)
+
+
+def _already_posted(m: Movement, ctx: EventContext) -> bool:
+    return ctx.state.get(account_pk(m.account_id), POSTED_PREFIX + m.entry_id) is not None
+
+
+@router.on(TransactionInitiatedV1)
+def handle_post_transaction(event: TransactionInitiatedV1, ctx: EventContext) -> Iterator[Effect]:
+    """A credit or debit of one account."""
+    m = Movement(
+        event.account_id,
+        event.transaction_id,
+        "transaction",
+        event.direction,
+        event.amount,
+        event.currency,
+        event_time(event.occurred_at, ctx),
+        event.counterparty,
+    )
+    if not _already_posted(m, ctx):
+        yield from apply_movement(m, decide(m, ctx), ctx)
+
+
+@router.on(CardSwipeV1)
+def handle_post_card_swipe(event: CardSwipeV1, ctx: EventContext) -> Iterator[Effect]:
+    """A card payment: a debit of the card's account, declined rather than overdrawn."""
+    m = Movement(
+        event.account_id,
+        event.swipe_id,
+        "card_swipe",
+        "debit",
+        event.amount,
+        event.currency,
+        event_time(event.occurred_at, ctx),
+        event.merchant_name,
+    )
+    if not _already_posted(m, ctx):
+        yield from apply_movement(m, decide(m, ctx), ctx)
+
+
+@router.on(TransferRequestedV1)
+def handle_post_transfer(event: TransferRequestedV1, ctx: EventContext) -> Iterator[Effect]:
+    """Both legs of a transfer in one transaction; a declined transfer touches only the payer's ledger."""
+    at = event_time(event.occurred_at, ctx)
+    out = Movement(
+        event.from_account_id,
+        f"{event.transfer_id}:out",
+        "transfer_out",
+        "debit",
+        event.amount,
+        event.currency,
+        at,
+        event.to_account_id,
+    )
+    into = Movement(
+        event.to_account_id,
+        f"{event.transfer_id}:in",
+        "transfer_in",
+        "credit",
+        event.amount,
+        event.currency,
+        at,
+        event.from_account_id,
+    )
+    if _already_posted(out, ctx):
+        return
+    decision = decide(out, ctx)
+    yield from apply_movement(out, decision, ctx)
+    if decision.posted:
+        yield from apply_movement(into, decision, ctx)
+
+
+@router.on(KycDocumentUploadedV1)
+def handle_record_kyc_document(event: KycDocumentUploadedV1, ctx: EventContext) -> Iterator[Effect]:
+    """Keep the newest document per type (metadata only) and the account's KYC status."""
+    pk = account_pk(event.account_id)
+    item = ctx.state.get(pk, KYC)
+    uploaded = iso(event_time(event.occurred_at, ctx))
+    documents: dict[str, Any] = dict((item or {}).get("documents", {}))
+    current = documents.get(event.document_type)
+    if current is None or str(current["uploaded_at"]) <= uploaded:
+        documents[event.document_type] = {
+            "document_id": event.document_id,
+            "issuing_country": event.issuing_country,
+            "uploaded_at": uploaded,
+        }
+    status = kyc_status({"documents": documents}, ctx.settings.fintech_kyc_required)
+    changes: dict[str, Any] = {"documents": documents, "status": status}
+    if status == "complete" and (item or {}).get("status") != "complete":
+        changes["completed_at"] = uploaded
+    yield Update(pk, KYC, set=changes, expect_version=version_of(item))
