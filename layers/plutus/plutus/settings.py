@@ -61,6 +61,28 @@ class Settings(BaseSettings):
     fintech_aml_structuring_ratio: Decimal = Field(default=Decimal("0.9"), gt=0, lt=1)
     fintech_aml_structuring_count: int = Field(default=3, ge=2)
 
+    # IoT / fleet pack (domains/iot). Temperatures in degrees Celsius, fuel in percent of the tank.
+    iot_temperature_window: int = Field(default=12, ge=2, le=200)
+    iot_trend_min_readings: int = Field(default=5, ge=2)
+    iot_engine_overheat_c: float = 110.0
+    iot_engine_hysteresis_c: float = Field(default=5.0, ge=0)
+    iot_engine_trend_c_per_min: float = Field(default=1.0, gt=0)
+    iot_engine_operating_c: float = 85.0
+    iot_fuel_low_pct: float = Field(default=15.0, ge=0, le=100)
+    iot_fuel_drop_pct: float = Field(default=20.0, gt=0, le=100)
+    iot_fuel_drop_window_seconds: int = Field(default=900, ge=1)
+    iot_max_plausible_kph: float = Field(default=300.0, gt=0)
+    iot_speeding_kph: float = Field(default=120.0, gt=0)
+    iot_harsh_brake_mps2: float = Field(default=3.0, gt=0)
+    iot_harsh_accel_mps2: float = Field(default=3.0, gt=0)
+    iot_harsh_max_gap_seconds: float = Field(default=10.0, gt=0)
+    iot_night_start_hour: int = Field(default=22, ge=0, le=23)
+    iot_night_end_hour: int = Field(default=5, ge=0, le=23)
+    iot_ubi_min_km: float = Field(default=10.0, gt=0)
+    iot_ubi_harsh_penalty_per_100km: float = Field(default=5.0, ge=0)
+    iot_ubi_night_weight: float = Field(default=20.0, ge=0)
+    iot_ubi_speeding_weight: float = Field(default=30.0, ge=0)
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -13,12 +13,14 @@ from fastapi import APIRouter
 
 import plutus.domains.ecommerce as ecommerce
 import plutus.domains.fintech as fintech
+import plutus.domains.iot as iot
 from plutus.domains import default
 from plutus.registry import Registry
 
 PACKS: tuple[ModuleType, ...] = (
     ecommerce,
     fintech,
+    iot,
 )
 
 

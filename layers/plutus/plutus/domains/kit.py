@@ -62,3 +62,14 @@ def as_float(value: Any, default: float = 0.0) -> float:
 def as_int(value: Any, default: int = 0) -> int:
     """A number read from state (Decimal) as an int."""
     return default if value is None else int(value)
+
+
+def plain(value: Any) -> Any:
+    """State values as JSON-friendly numbers (Decimal -> int or float), recursively. Not for money."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
