@@ -83,6 +83,18 @@ class Settings(BaseSettings):
     iot_ubi_night_weight: float = Field(default=20.0, ge=0)
     iot_ubi_speeding_weight: float = Field(default=30.0, ge=0)
 
+    # Gaming pack (domains/gaming). A match's effects: marker, profile, score, top-N, two histogram buckets,
+    # two flags and at most gaming_feed_fanout_cap feed entries: <= 99.
+    gaming_leaderboard_size: int = Field(default=100, ge=1, le=500)
+    gaming_rank_bucket_width: int = Field(default=100, ge=1)
+    gaming_rank_buckets: int = Field(default=1_000, ge=2, le=1_000)
+    gaming_max_score_per_second: float = Field(default=50.0, gt=0)
+    gaming_max_win_streak: int = Field(default=20, ge=2)
+    gaming_withhold_flagged_scores: bool = True
+    gaming_feed_fanout_cap: int = Field(default=50, ge=1, le=90)
+    gaming_feed_ttl_seconds: int = Field(default=7 * 86_400, ge=3_600)
+    gaming_feed_share_purchases: bool = True
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -13,6 +13,7 @@ from fastapi import APIRouter
 
 import plutus.domains.ecommerce as ecommerce
 import plutus.domains.fintech as fintech
+import plutus.domains.gaming as gaming
 import plutus.domains.iot as iot
 from plutus.domains import default
 from plutus.registry import Registry
@@ -21,6 +22,7 @@ PACKS: tuple[ModuleType, ...] = (
     ecommerce,
     fintech,
     iot,
+    gaming,
 )
 
 
