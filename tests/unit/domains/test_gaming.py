@@ -10,7 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 from plutus.domains import gaming
 from plutus.domains.gaming.api import estimate_rank, wall_clock
-from plutus.domains.gaming.handlers import BUCKET_PREFIX, histogram_pk, player_pk
+from plutus.domains.gaming.handlers import BUCKET_PREFIX, handle_record_match, histogram_pk, player_pk
+from plutus.domains.gaming.models import MatchCompletedV1
+from plutus.errors import EffectRejectedError
+from plutus.registry import EventContext
 
 from tests.fakes import DomainRunner, settings
 from tests.unit.domains.readclient import read_client
@@ -306,3 +309,34 @@ def test_unknown_players_are_404_and_self_friendship_is_refused() -> None:
     assert client.get("/api/v1/gaming/players/nobody/feed").json() == []
     with pytest.raises(ValueError, match="themselves"):
         friend(runner(), "ana", "ana", 0)
+
+
+def test_two_results_computed_on_one_snapshot_cannot_both_rewrite_the_top_list() -> None:
+    # Given two consumers computing results for different players against the same board state
+    r = runner(gaming_leaderboard_size=2)
+    match(r, "ana", 1000)
+    match(r, "bo", 800)
+
+    def effects_of(player: str, score: int, match_id: str) -> list[Any]:
+        event = MatchCompletedV1.model_validate(
+            {
+                "match_id": match_id,
+                "player_id": player,
+                "board": "ranked-s7",
+                "score": score,
+                "result": "win",
+                "duration_seconds": 600,
+            }
+        )
+        received = "2026-11-26T19:05:00.000000Z"
+        ctx = EventContext(f"evt-{match_id}", "game", "match_completed", "1.0", received, r.state, r.settings)
+        return list(handle_record_match(event, ctx))
+
+    cy, dee = effects_of("cy", 900, "x1"), effects_of("dee", 950, "x2")
+    r.state.commit(cy)
+    # Then the second commit is refused on the top list's version (the consumer re-runs the handler)...
+    with pytest.raises(EffectRejectedError, match="version conflict on GAME#BOARD#ranked-s7/TOP"):
+        r.state.commit(dee)
+    # ...and the re-run on fresh state produces the true top 2
+    r.state.commit(effects_of("dee", 950, "x2"))
+    assert board(client_for(r)) == [(1, "ana", 1000), (2, "dee", 950)]
