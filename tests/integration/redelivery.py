@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from plutus.consumer import REPLAY_ATTRIBUTE
 from plutus_dev.poller import to_record
-
 from tests.integration.harness import Harness
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from plutus.domains.iot.handlers import haversine_km
 
+from plutus.domains.iot.handlers import haversine_km
 from tests.integration.harness import Harness
 from tests.integration.redelivery import drain_capturing, redeliver_after_commit, send_duplicate, send_replay
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
+
 from plutus.domains.reads import state_reader
 from plutus.ingest import problems
-
 from tests.fakes import FakeState
 
 

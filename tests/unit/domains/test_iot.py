@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
+
 from plutus.domains import iot
 from plutus.domains.iot.handlers import ENGINE, haversine_km, insurance_score, is_night, vehicle_pk
 from plutus.domains.iot.models import EngineTemperatureV1, FuelLevelV1
 from plutus.domains.iot.units import parse_fuel_level, parse_temperature, split_reading
-from pydantic import ValidationError
-
 from tests.fakes import DomainRunner, settings
 from tests.unit.domains.readclient import read_client
 
