@@ -119,10 +119,12 @@ def _credit_pairs(viewed_id: str, also: list[str], ctx: EventContext) -> Iterato
     top = ctx.state.get(pk, ALSO_TOP)
     counts = {str(e["product_id"]): as_int(e["customers"]) for e in (top or {}).get("items", [])}
     for bought in also:
-        counter = ctx.state.get(pk, ALSO_PREFIX + bought)
         # The counters are the truth; every write to them also rewrites the top list under its version, so
-        # concurrent purchases of one viewed product serialise and the list never drifts from the counters.
-        counts[bought] = as_int((counter or {}).get("customers")) + 1
+        # concurrent purchases of one viewed product serialise and a listed count always equals its counter
+        # (only an unlisted pair needs its counter read).
+        if bought not in counts:
+            counts[bought] = as_int((ctx.state.get(pk, ALSO_PREFIX + bought) or {}).get("customers"))
+        counts[bought] += 1
         yield Update(pk, ALSO_PREFIX + bought, add={"customers": 1})
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     ranked = ranked[: ctx.settings.ecommerce_also_bought_top_n]
