@@ -56,11 +56,14 @@ def wait_ready(url: str, timeout: float = 30.0) -> None:
 
 
 def start_emulator(port: int | None = None) -> Emulator:
-    """Start moto server on ``127.0.0.1:port`` in its own session (Ctrl-C reaches the stack, not moto)."""
+    """Start moto (with DynamoDB's atomicity, see ``moto_server``) on ``127.0.0.1:port`` in its own session.
+
+    Its own session: Ctrl-C reaches the stack, not moto.
+    """
     port = port or free_port()
     env = {**os.environ, **LOCAL_CREDENTIALS}
     process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, "-m", "plutus_dev.moto_server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=env,
