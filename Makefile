@@ -44,10 +44,10 @@ e2e: install ## e2e tests; set PLUTUS_API_URL (and STACK) to target a deployed s
 samples: install ## Rewrite events/<event_type>.json for every registered type
 	$(PY) -m plutus_dev.samples
 
-$(SAM): $(UV)
+$(SAM): | $(UV)
 	$(UV) venv -q --python $(PYTHON312) $(TOOLS)/sam && VIRTUAL_ENV=$(TOOLS)/sam $(UV) pip install -q aws-sam-cli
 
-$(CHECKOV): $(UV)
+$(CHECKOV): | $(UV)
 	$(UV) venv -q --python $(PYTHON312) $(TOOLS)/checkov && VIRTUAL_ENV=$(TOOLS)/checkov $(UV) pip install -q checkov
 
 tools: $(SAM) $(CHECKOV) ## Install the SAM CLI and checkov, each in its own venv
