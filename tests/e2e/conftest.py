@@ -24,10 +24,10 @@ from urllib.parse import urlsplit
 import boto3
 import httpx
 import pytest
+from standardwebhooks.webhooks import Webhook
 
 from plutus_dev.emulator import free_port
 from plutus_dev.stack import LocalStack, StackConfig
-from standardwebhooks.webhooks import Webhook
 
 SOURCE = "payment_service"
 

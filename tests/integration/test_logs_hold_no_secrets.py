@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from plutus_dev.emulator import Emulator
 
+from plutus_dev.emulator import Emulator
 from tests.integration.harness import Harness, harness
 from tests.integration.test_webhook_auth import event_body, new_secret, post, signed, store_secret
 

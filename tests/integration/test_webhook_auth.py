@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from plutus_dev.emulator import Emulator
 from standardwebhooks.webhooks import Webhook
 
+from plutus_dev.emulator import Emulator
 from tests.integration.harness import Harness, Response, harness
 
 SOURCE = "payment_service"

@@ -8,6 +8,7 @@ import tomllib
 from typing import Any
 
 import pytest
+
 from plutus_dev.template import ROOT, load_template
 
 PARAMETERS: dict[str, Any] = load_template()["Parameters"]

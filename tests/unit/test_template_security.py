@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from plutus_dev.template import Stack, default_parameters, load_template
 
 TEMPLATE = load_template()

@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.parameters import SecretsProvider, SSMProvider
 from botocore.exceptions import ClientError
+from standardwebhooks.webhooks import Webhook
+
 from plutus.errors import BodyTooLargeError, UnauthenticatedError
 from plutus.ingest.auth import (
     ParameterSecretStore,
@@ -21,7 +23,6 @@ from plutus.ingest.auth import (
     decode_secret,
     parse_secrets,
 )
-from standardwebhooks.webhooks import Webhook
 
 NOW = 1_750_000_000
 TOLERANCE = 300
