@@ -49,6 +49,16 @@ def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
         return yaml.load(fh, Loader=_Loader)  # noqa: S506 - SafeLoader subclass with CFN tags only
 
 
+class _NoValue:
+    """``!Ref AWS::NoValue``: the property it stands for is removed."""
+
+    def __repr__(self) -> str:
+        return "AWS::NoValue"
+
+
+NO_VALUE = _NoValue()
+
+
 @dataclass
 class Stack:
     """Physical names and attributes of the provisioned resources, by logical id."""
@@ -60,9 +70,36 @@ class Stack:
     arns: dict[str, str] = field(default_factory=dict)
     template: dict[str, Any] = field(default_factory=dict)
 
-    def resolve(self, value: Any) -> Any:
-        """Evaluate ``!Ref`` / ``!GetAtt`` / ``!Sub`` against what was provisioned."""
+    def condition(self, name: str) -> bool:
+        """Evaluate one of the template's ``Conditions`` with this stack's parameters."""
+        return bool(self._evaluate(self.template.get("Conditions", {})[name]))
+
+    def _evaluate(self, value: Any) -> Any:
         if isinstance(value, _Tag):
+            args = value.value
+            if value.tag == "Equals":
+                return self._evaluate(args[0]) == self._evaluate(args[1])
+            if value.tag == "Not":
+                return not self._evaluate(args[0])
+            if value.tag == "And":
+                return all(self._evaluate(a) for a in args)
+            if value.tag == "Or":
+                return any(self._evaluate(a) for a in args)
+            if value.tag == "Condition":
+                return self.condition(args)
+        return self.resolve(value)
+
+    def resolve(self, value: Any) -> Any:
+        """Evaluate ``!Ref`` / ``!GetAtt`` / ``!Sub`` / ``!If`` against what was provisioned.
+
+        Properties that resolve to ``AWS::NoValue`` are dropped, as CloudFormation drops them.
+        """
+        if isinstance(value, _Tag):
+            if value.tag == "If":
+                name, then, otherwise = value.value
+                return self.resolve(then if self.condition(name) else otherwise)
+            if value.tag == "Ref" and value.value == "AWS::NoValue":
+                return NO_VALUE
             if value.tag == "Ref":
                 return self.refs.get(value.value, self.parameters.get(value.value))
             if value.tag == "GetAtt":
@@ -79,9 +116,10 @@ class Stack:
                 return text
             raise KeyError(f"unsupported intrinsic {value!r}")
         if isinstance(value, dict):
-            return {k: self.resolve(v) for k, v in value.items()}
+            resolved = {k: self.resolve(v) for k, v in value.items()}
+            return {k: v for k, v in resolved.items() if v is not NO_VALUE}
         if isinstance(value, list):
-            return [self.resolve(v) for v in value]
+            return [v for v in (self.resolve(v) for v in value) if v is not NO_VALUE]
         return value
 
     def function_environment(self, logical_id: str) -> dict[str, str]:
@@ -92,7 +130,8 @@ class Stack:
         merged.update(globals_env.get("Variables", {}))
         own = resources[logical_id]["Properties"].get("Environment", {}).get("Variables", {})
         merged.update(own)
-        return {k: str(self.resolve(v)) for k, v in merged.items()}
+        resolved = {k: self.resolve(v) for k, v in merged.items()}
+        return {k: str(v) for k, v in resolved.items() if v is not NO_VALUE}
 
     def output(self, key: str) -> str:
         """A resolved stack output (ApiUrl excepted)."""
@@ -169,6 +208,7 @@ def provision(
                     "ReceiveMessageWaitTimeSeconds",
                     "FifoQueue",
                     "SqsManagedSseEnabled",
+                    "KmsMasterKeyId",
                 }
             }
             url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]

@@ -30,6 +30,18 @@ class BodyTooLargeError(PlutusError):
     """The body exceeds ``max_body_bytes``."""
 
 
+class UnauthenticatedError(PlutusError):
+    """The request is not signed by its source (``AuthMode`` ``WEBHOOK_SIGNATURE``).
+
+    ``reason`` is a bounded class (``missing_headers``, ``stale_timestamp``, ``no_matching_signature``...) for
+    logs and metrics; the message is what the caller is told, and never says whether a source exists.
+    """
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
 class UnknownEventTypeError(PlutusError):
     """The event type is not registered and unregistered types are not allowed."""
 

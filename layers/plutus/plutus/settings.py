@@ -33,6 +33,13 @@ class Settings(BaseSettings):
     allow_unregistered_types: bool = False
     receipt_ttl_seconds: int = Field(default=7 * 86_400, ge=60)
 
+    # Producer authentication (template parameter AuthMode; see plutus/ingest/auth.py).
+    auth_mode: Literal["NONE", "IAM", "WEBHOOK_SIGNATURE"] = "NONE"
+    webhook_secret_store: Literal["SECRETS_MANAGER", "SSM"] = "SECRETS_MANAGER"
+    webhook_secret_prefix: str = Field(default="/plutus/webhooks/", pattern=r"^/([A-Za-z0-9_.\-]+/)+$")
+    webhook_tolerance_seconds: int = Field(default=300, ge=1, le=3600)
+    webhook_secret_max_age_seconds: int = Field(default=300, ge=1, le=3600)
+
     # Bounded retries that fit inside the functions' timeouts (ingest 15 s, consumer 30 s).
     aws_max_attempts: int = Field(default=3, ge=1, le=10)
     aws_connect_timeout: float = Field(default=2.0, gt=0)

@@ -6,12 +6,12 @@ import json
 import uuid
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
@@ -27,6 +27,7 @@ from plutus.errors import (
     UnsupportedMediaTypeError,
 )
 from plutus.ingest import problems
+from plutus.ingest.auth import Authenticator, Caller, Unauthenticated, authenticate, build_authenticator
 from plutus.ingest.service import build_accept_event, command_for
 from plutus.observability import logger, metrics, tracer
 from plutus.registry import Registry
@@ -75,9 +76,18 @@ def _header_key(raw: str | None) -> str | None:
 
 
 def parse_ingest_body(
-    body: bytes, content_type: str | None, header_key: str | None, settings: Settings, registry: Registry
+    body: bytes,
+    content_type: str | None,
+    header_key: str | None,
+    settings: Settings,
+    registry: Registry,
+    default_key: str | None = None,
 ) -> IngestRequest:
-    """Validate a raw request body into an ``IngestRequest``, or raise a mapped ``PlutusError``."""
+    """Validate a raw request body into an ``IngestRequest``, or raise a mapped ``PlutusError``.
+
+    The key is the body's, else the ``Idempotency-Key`` header's, else ``default_key`` (a verified
+    ``webhook-id``).
+    """
     if len(body) > settings.max_body_bytes:
         raise BodyTooLargeError(f"body is {len(body)} bytes; the limit is {settings.max_body_bytes}")
     media = (content_type or "application/json").split(";")[0].strip().lower()
@@ -99,6 +109,8 @@ def parse_ingest_body(
                 [{"field": "idempotency_key", "message": "differs from the header"}],
             )
         data["idempotency_key"] = key
+    elif default_key is not None and "idempotency_key" not in data:
+        data["idempotency_key"] = default_key
     try:
         request = IngestRequest.model_validate(data)
     except ValidationError as exc:
@@ -152,7 +164,11 @@ def _count_problem(problem: problems.Problem) -> None:
 
 
 def create_app(
-    settings: Settings, registry: Registry, accept_event: Callable[..., IngestResult], dynamodb: Any
+    settings: Settings,
+    registry: Registry,
+    accept_event: Callable[..., IngestResult],
+    dynamodb: Any,
+    authenticator: Authenticator | None = None,
 ) -> FastAPI:
     """The FastAPI application, wired to its dependencies."""
     app = FastAPI(
@@ -162,6 +178,7 @@ def create_app(
         "(source, idempotency_key) and queued; processing happens asynchronously.",
     )
     problems.install(app, _count_problem)
+    app.state.authenticator = authenticator or Unauthenticated()
     ingest_schema = IngestRequest.model_json_schema()
 
     @app.post(
@@ -171,6 +188,7 @@ def create_app(
         responses={
             200: {"model": EventAccepted, "description": "Replay of an already accepted event"},
             400: _PROBLEM,
+            401: _PROBLEM,
             409: _PROBLEM,
             413: _PROBLEM,
             415: _PROBLEM,
@@ -181,7 +199,7 @@ def create_app(
             "requestBody": {"required": True, "content": {"application/json": {"schema": ingest_schema}}}
         },
     )
-    async def ingest(request: Request) -> JSONResponse:
+    async def ingest(request: Request, caller: Annotated[Caller, Depends(authenticate)]) -> JSONResponse:
         """Accept one event: 202 when new, 200 (``Idempotent-Replayed: true``) for a duplicate."""
         metrics.add_metric(name="ingest_requests_total", unit=MetricUnit.Count, value=1)
         declared = request.headers.get("content-length")
@@ -194,6 +212,7 @@ def create_app(
             request.headers.get("idempotency-key"),
             settings,
             registry,
+            default_key=caller.webhook_id,
         )
         # Sync on purpose: Powertools idempotency does not support coroutines.
         result = accept_event(command=command_for(parsed))
@@ -245,7 +264,8 @@ def get_app() -> tuple[FastAPI, Any]:
     settings = get_settings()
     dynamodb = client("dynamodb")
     accept_event, config = build_accept_event(settings, dynamodb, client("sqs"))
-    return create_app(settings, get_registry(), accept_event, dynamodb), config
+    app = create_app(settings, get_registry(), accept_event, dynamodb, build_authenticator(settings, client))
+    return app, config
 
 
 def build_lambda_handler() -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:

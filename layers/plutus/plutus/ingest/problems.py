@@ -25,6 +25,7 @@ from plutus.errors import (
     MalformedBodyError,
     PlutusError,
     ResourceNotFoundError,
+    UnauthenticatedError,
     UnknownEventTypeError,
     UnsupportedMediaTypeError,
 )
@@ -43,10 +44,15 @@ class Problem:
     slug: str
     title: str
     retry_after: bool = False
+    challenge: str | None = None
 
 
 PROBLEMS: dict[type[BaseException], Problem] = {
     MalformedBodyError: Problem(400, "malformed-body", "The body is not valid JSON"),
+    # RFC 9110: a 401 names the scheme that would succeed.
+    UnauthenticatedError: Problem(
+        401, "unauthenticated", "The request is not signed by its source", challenge="Standard-Webhooks"
+    ),
     InvalidEventError: Problem(422, "invalid-event", "The event failed validation"),
     UnknownEventTypeError: Problem(422, "unknown-event-type", "The event type is not registered"),
     IdempotencyValidationError: Problem(
@@ -85,6 +91,7 @@ REJECTION_REASONS: dict[str, str] = {
     "idempotency-key-reused": "payload_mismatch",
     "body-too-large": "too_large",
     "unsupported-media-type": "media_type",
+    "unauthenticated": "unauthenticated",
 }
 
 
@@ -109,7 +116,9 @@ def problem_response(
     if instance:
         body["instance"] = instance
     body.update(extra or {})
-    headers = {"Retry-After": RETRY_AFTER_SECONDS} if problem.retry_after else None
+    headers = {"Retry-After": RETRY_AFTER_SECONDS} if problem.retry_after else {}
+    if problem.challenge:
+        headers["WWW-Authenticate"] = problem.challenge
     return JSONResponse(body, status_code=problem.status, headers=headers, media_type=PROBLEM_JSON)
 
 

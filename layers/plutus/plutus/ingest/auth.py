@@ -1,0 +1,313 @@
+"""Producer authentication on the ingest routes, chosen by the template's ``AuthMode`` (``PLUTUS_AUTH_MODE``).
+
+- ``NONE``: Plutus sits behind a trusted gateway; every request is accepted as is.
+- ``IAM``: API Gateway verifies the SigV4 signature before the function runs; nothing is left to do here.
+- ``WEBHOOK_SIGNATURE``: Standard Webhooks (https://www.standardwebhooks.com/) signatures, verified here with
+  the secrets of the source the body names. The secret of source ``S`` is the Secrets Manager secret or SSM
+  parameter named ``<PLUTUS_WEBHOOK_SECRET_PREFIX>S``; it holds one or more ``whsec_`` secrets separated by
+  spaces, commas or newlines, all active at once so a sender can rotate without downtime.
+
+The verification (:func:`verify_signature`, :func:`claimed_source`) is pure; :class:`ParameterSecretStore` is
+the small adapter that fetches secrets through Powertools Parameters, cached for ``max_age`` seconds.
+A route opts in with one parameter: ``caller: Annotated[Caller, Depends(authenticate)]``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+from botocore.exceptions import BotoCoreError, ClientError
+from fastapi import Request
+
+from plutus.errors import BodyTooLargeError, PlutusError, UnauthenticatedError
+from plutus.observability import logger
+from plutus.settings import Settings
+
+WEBHOOK_ID = "webhook-id"
+WEBHOOK_TIMESTAMP = "webhook-timestamp"
+WEBHOOK_SIGNATURE = "webhook-signature"
+SECRET_PREFIX = "whsec_"
+SIGNATURE_VERSION = "v1"
+
+# What a source name must look like to name a secret: no "/" (it would reach outside the prefix), no spaces.
+SOURCE_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
+# The spec's timestamp is integer seconds; anything else (fractions, signs, "1_700") is refused.
+TIMESTAMP = re.compile(r"^[0-9]{1,15}$")
+# Unknown sources must be indistinguishable from bad signatures, or the 401 would list the sources.
+NO_MATCH = "no signature matches a secret of the request's source"
+
+
+class WebhookSecretError(PlutusError):
+    """A stored webhook secret is not valid ``whsec_`` base64: a configuration error, answered 500."""
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who sent a request, as far as authentication tells: the verified source and its ``webhook-id``."""
+
+    source: str | None = None
+    webhook_id: str | None = None
+
+
+class Authenticator(Protocol):
+    """Decides whether a request may be ingested; raises :class:`UnauthenticatedError` if not."""
+
+    def authenticate(self, headers: Mapping[str, str], body: bytes) -> Caller:
+        """The caller of a request with these (lower-case) headers and this raw body."""
+        ...
+
+
+class Unauthenticated:
+    """``NONE`` and ``IAM``: nothing to verify in the function."""
+
+    def authenticate(self, headers: Mapping[str, str], body: bytes) -> Caller:
+        """Everyone is an anonymous caller."""
+        return Caller()
+
+
+def decode_secret(text: str) -> bytes:
+    """The key of a Standard Webhooks secret: base64 after an optional ``whsec_`` prefix."""
+    encoded = text.strip().removeprefix(SECRET_PREFIX)
+    try:
+        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise WebhookSecretError("a webhook secret is not valid base64") from None
+    if not key:
+        raise WebhookSecretError("a webhook secret is empty")
+    return key
+
+
+def parse_secrets(value: str) -> list[bytes]:
+    """Every secret in a stored value: ``whsec_`` secrets separated by whitespace or commas."""
+    return [decode_secret(part) for part in re.split(r"[\s,]+", value) if part]
+
+
+def claimed_source(body: bytes) -> str:
+    """The one source a body's events name (``{"source"}``, ``[{"source"}...]`` or ``{"events": [...]}``).
+
+    The secret is chosen by this name, so a verified request can only carry events of its own source.
+    """
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        raise UnauthenticatedError("unreadable_body", "the body is not JSON naming a source") from None
+    items: Any = data
+    if isinstance(data, dict):
+        items = data["events"] if "source" not in data and isinstance(data.get("events"), list) else [data]
+    if not isinstance(items, list):
+        items = [items]
+    named = (item.get("source") if isinstance(item, dict) else None for item in items)
+    sources = {name if isinstance(name, str) else None for name in named}
+    if len(sources) != 1:
+        raise UnauthenticatedError("no_single_source", "a signed request carries events of one source")
+    source = sources.pop()
+    if not isinstance(source, str) or not SOURCE_NAME.match(source):
+        raise UnauthenticatedError("unknown_source", NO_MATCH)
+    return source
+
+
+def _expected_signatures(secrets: Sequence[bytes], signed: bytes) -> list[bytes]:
+    return [hmac.new(secret, signed, hashlib.sha256).digest() for secret in secrets]
+
+
+def _presented_signatures(header: str) -> list[bytes]:
+    presented = []
+    for item in header.split(" "):
+        version, _, encoded = item.partition(",")
+        if version != SIGNATURE_VERSION:
+            continue  # other schemes (v1a: asymmetric) are not ours to check
+        try:
+            presented.append(base64.b64decode(encoded, validate=True))
+        except (binascii.Error, ValueError):
+            continue
+    return presented
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureHeaders:
+    """The three Standard Webhooks headers of a request, checked for presence and freshness."""
+
+    msg_id: str
+    timestamp: int
+    signatures: str
+
+
+def read_signature_headers(
+    headers: Mapping[str, str], *, now: float, tolerance_seconds: int
+) -> SignatureHeaders:
+    """The signature headers, or :class:`UnauthenticatedError` if one is missing or the timestamp is stale.
+
+    A timestamp further than ``tolerance_seconds`` from ``now`` (either way) is refused: that stops replays
+    of captured requests. Checked before any secret is fetched.
+    """
+    msg_id = headers.get(WEBHOOK_ID)
+    timestamp = headers.get(WEBHOOK_TIMESTAMP)
+    signatures = headers.get(WEBHOOK_SIGNATURE)
+    if not (msg_id and timestamp and signatures):
+        raise UnauthenticatedError(
+            "missing_headers", "webhook-id, webhook-timestamp and webhook-signature are required"
+        )
+    if not TIMESTAMP.match(timestamp):
+        raise UnauthenticatedError("invalid_timestamp", "webhook-timestamp must be integer Unix seconds")
+    sent_at = int(timestamp)
+    if abs(now - sent_at) > tolerance_seconds:
+        raise UnauthenticatedError(
+            "stale_timestamp", f"webhook-timestamp is more than {tolerance_seconds} s from the server's clock"
+        )
+    return SignatureHeaders(msg_id, sent_at, signatures)
+
+
+def verify_signature(secrets: Sequence[bytes], signed: SignatureHeaders, body: bytes) -> None:
+    """Pass if any ``v1`` signature in the header matches any secret; else :class:`UnauthenticatedError`.
+
+    The signed content is ``{webhook-id}.{webhook-timestamp}.{body}`` (the raw body bytes), signed with
+    HMAC-SHA256 and sent base64-encoded as ``v1,<signature>``, several space-separated during a rotation.
+    """
+    if not secrets:
+        raise UnauthenticatedError("unknown_source", NO_MATCH)
+    content = f"{signed.msg_id}.{signed.timestamp}.".encode() + body
+    expected = _expected_signatures(secrets, content)
+    # Every pair is compared in constant time; how long this takes depends on counts only, not on content.
+    matched = False
+    for candidate in _presented_signatures(signed.signatures):
+        for wanted in expected:
+            matched |= hmac.compare_digest(candidate, wanted)
+    if not matched:
+        raise UnauthenticatedError("no_matching_signature", NO_MATCH)
+
+
+SecretLookup = Callable[[str], Sequence[bytes] | None]
+
+
+class WebhookAuthenticator:
+    """``WEBHOOK_SIGNATURE``: the request must be signed with a secret of the source its body names."""
+
+    def __init__(
+        self,
+        secrets: SecretLookup,
+        *,
+        tolerance_seconds: int,
+        max_body_bytes: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.secrets = secrets
+        self.tolerance_seconds = tolerance_seconds
+        self.max_body_bytes = max_body_bytes
+        self.clock = clock
+
+    def authenticate(self, headers: Mapping[str, str], body: bytes) -> Caller:
+        """The verified source and webhook id, or :class:`UnauthenticatedError`."""
+        if len(body) > self.max_body_bytes:
+            # A 413 stays a 413: the size limit is public, and no secret is fetched for an oversize body.
+            raise BodyTooLargeError(f"body is {len(body)} bytes; the limit is {self.max_body_bytes}")
+        signed = read_signature_headers(headers, now=self.clock(), tolerance_seconds=self.tolerance_seconds)
+        source = claimed_source(body)
+        verify_signature(self.secrets(source) or (), signed, body)
+        return Caller(source=source, webhook_id=signed.msg_id)
+
+
+def _not_found(exc: BaseException | None) -> bool:
+    if isinstance(exc, ClientError):
+        return exc.response.get("Error", {}).get("Code") in {"ResourceNotFoundException", "ParameterNotFound"}
+    return False
+
+
+class ParameterSecretStore:
+    """Per-source secrets from Secrets Manager or SSM Parameter Store through Powertools Parameters.
+
+    Found values are cached by Powertools for ``max_age`` seconds; missing ones are remembered here for as
+    long, so a flood of requests naming unknown sources costs one lookup per source and ``max_age``.
+    """
+
+    # Bounds the memory of the negative cache under a flood of distinct unknown names.
+    MAX_MISSING = 1024
+
+    def __init__(
+        self,
+        provider: Any,
+        prefix: str,
+        max_age: int,
+        *,
+        decrypt: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.provider = provider
+        self.prefix = prefix
+        self.max_age = max_age
+        self.options: dict[str, Any] = {"decrypt": True} if decrypt else {}
+        self.clock = clock
+        self._missing: dict[str, float] = {}
+
+    def __call__(self, source: str) -> list[bytes] | None:
+        """The secrets of ``source``, or ``None`` if it has none."""
+        name = self.prefix + source
+        now = self.clock()
+        if self._missing.get(name, 0.0) > now:
+            return None
+        try:
+            value = self.provider.get(name, max_age=self.max_age, **self.options)
+        except GetParameterError as exc:
+            cause = exc.__cause__ or exc.__context__
+            if _not_found(cause):
+                if len(self._missing) >= self.MAX_MISSING:
+                    self._missing.clear()
+                self._missing[name] = now + self.max_age
+                return None
+            if isinstance(cause, ClientError | BotoCoreError):
+                raise cause from None  # answered 503 by the problem table, like any unavailable dependency
+            raise
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", errors="strict")
+        return parse_secrets(str(value or ""))
+
+
+def build_authenticator(settings: Settings, client: Callable[[str], Any]) -> Authenticator:
+    """The authenticator ``settings.auth_mode`` asks for (composition root helper)."""
+    if settings.auth_mode != "WEBHOOK_SIGNATURE":
+        return Unauthenticated()
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider, SSMProvider
+
+    store = (
+        ParameterSecretStore(
+            SSMProvider(boto3_client=client("ssm")),
+            settings.webhook_secret_prefix,
+            settings.webhook_secret_max_age_seconds,
+            decrypt=True,
+        )
+        if settings.webhook_secret_store == "SSM"
+        else ParameterSecretStore(
+            SecretsProvider(boto3_client=client("secretsmanager")),
+            settings.webhook_secret_prefix,
+            settings.webhook_secret_max_age_seconds,
+        )
+    )
+    return WebhookAuthenticator(
+        store,
+        tolerance_seconds=settings.webhook_tolerance_seconds,
+        max_body_bytes=settings.max_body_bytes,
+    )
+
+
+async def authenticate(request: Request) -> Caller:
+    """FastAPI dependency: ``Depends(authenticate)`` makes a route verify its caller (401 if not).
+
+    Uses the authenticator installed on ``app.state.authenticator``. Nothing about the request is logged but
+    the bounded reason class and the claimed source name.
+    """
+    authenticator: Authenticator = request.app.state.authenticator
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    try:
+        return authenticator.authenticate(headers, await request.body())
+    except UnauthenticatedError as exc:
+        logger.warning("request not authenticated", extra={"reason": exc.reason})
+        raise

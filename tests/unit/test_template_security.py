@@ -1,0 +1,113 @@
+"""The template's security invariants, for every AuthMode and with or without a customer-managed key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from plutus_dev.template import Stack, default_parameters, load_template
+
+TEMPLATE = load_template()
+RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
+KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+STATEFUL = {"AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::Logs::LogGroup"}
+
+
+def stack(**parameters: str) -> Stack:
+    """The template resolved with ``parameters``; every resource's ARN is ``arn:test:<logical id>``."""
+    return Stack(
+        "t",
+        "us-east-1",
+        default_parameters(TEMPLATE, parameters),
+        refs={name: f"ref:{name}" for name in RESOURCES},
+        arns={name: f"arn:test:{name}" for name in RESOURCES},
+        template=TEMPLATE,
+    )
+
+
+def of_type(kind: str) -> dict[str, Any]:
+    return {name: res for name, res in RESOURCES.items() if res["Type"] == kind}
+
+
+def props(s: Stack, name: str) -> dict[str, Any]:
+    resolved: dict[str, Any] = s.resolve(RESOURCES[name].get("Properties", {}))
+    return resolved
+
+
+def test_stateful_resources_are_retained_on_delete_and_replacement() -> None:
+    stateful = [name for name, res in RESOURCES.items() if res["Type"] in STATEFUL]
+    assert len(stateful) >= 6
+    for name in stateful:
+        assert RESOURCES[name].get("DeletionPolicy") == "Retain", name
+        assert RESOURCES[name].get("UpdateReplacePolicy") == "Retain", name
+
+
+@pytest.mark.parametrize("key", ["", KEY])
+def test_tables_have_pitr_and_sse_under_the_chosen_key(key: str) -> None:
+    s = stack(KmsKeyArn=key)
+    for name in of_type("AWS::DynamoDB::Table"):
+        p = props(s, name)
+        assert p["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}, name
+        expected = {"SSEEnabled": True, **({"SSEType": "KMS", "KMSMasterKeyId": key} if key else {})}
+        assert p["SSESpecification"] == expected, name
+
+
+@pytest.mark.parametrize("key", ["", KEY])
+def test_queues_are_encrypted_sqs_managed_or_under_the_key(key: str) -> None:
+    s = stack(KmsKeyArn=key)
+    for name in of_type("AWS::SQS::Queue"):
+        p = props(s, name)
+        if key:
+            assert p["KmsMasterKeyId"] == key and "SqsManagedSseEnabled" not in p, name
+        else:
+            assert p["SqsManagedSseEnabled"] is True and "KmsMasterKeyId" not in p, name
+
+
+def test_the_dlq_keeps_messages_longer_than_the_queue_that_feeds_it() -> None:
+    # A dead-lettered message keeps its original enqueue time, so the DLQ's retention must be the longer one.
+    s = stack()
+    queue = props(s, "EventsQueue")
+    dlq_name = queue["RedrivePolicy"]["deadLetterTargetArn"].removeprefix("arn:test:")
+    assert RESOURCES[dlq_name]["Type"] == "AWS::SQS::Queue"
+    assert int(props(s, dlq_name)["MessageRetentionPeriod"]) > int(queue["MessageRetentionPeriod"])
+
+
+def _statements(policies: list[Any]) -> list[dict[str, Any]]:
+    return [st for policy in policies if isinstance(policy, dict) for st in policy.get("Statement", [])]
+
+
+@pytest.mark.parametrize("mode", ["NONE", "IAM", "WEBHOOK_SIGNATURE"])
+@pytest.mark.parametrize("store", ["SECRETS_MANAGER", "SSM"])
+def test_no_wildcard_actions_and_secrets_only_under_the_prefix(mode: str, store: str) -> None:
+    s = stack(AuthMode=mode, WebhookSecretStore=store, KmsKeyArn=KEY)
+    actions: list[str] = []
+    for name in of_type("AWS::Serverless::Function"):
+        for statement in _statements(props(s, name).get("Policies", [])):
+            assert statement["Effect"] == "Allow"
+            action = statement["Action"]
+            actions += [action] if isinstance(action, str) else action
+            assert statement["Resource"] != "*", name
+    assert actions and not [a for a in actions if "*" in a]
+    secret_actions = {a for a in actions if a.startswith(("secretsmanager:", "ssm:"))}
+    if mode != "WEBHOOK_SIGNATURE":
+        assert secret_actions == set()
+    else:
+        assert secret_actions == {"ssm:GetParameter" if store == "SSM" else "secretsmanager:GetSecretValue"}
+
+
+@pytest.mark.parametrize(("mode", "security"), [("NONE", None), ("IAM", [{"sigv4": []}])])
+def test_iam_authorization_is_on_the_ingest_method_only_in_iam_mode(mode: str, security: Any) -> None:
+    body = props(stack(AuthMode=mode), "PlutusApi")["DefinitionBody"]
+    assert body["paths"]["/api/v1/ingest"]["post"].get("security") == security
+    assert body["securityDefinitions"]["sigv4"]["x-amazon-apigateway-authtype"] == "awsSigv4"
+
+
+def test_the_stage_is_throttled_by_parameters_and_the_api_function_fits_its_timeout() -> None:
+    s = stack(ApiThrottlingRateLimit="7", ApiThrottlingBurstLimit="9")
+    api = props(s, "PlutusApi")
+    assert api["MethodSettings"] == [
+        {"ResourcePath": "/*", "HttpMethod": "*", "ThrottlingRateLimit": "7", "ThrottlingBurstLimit": "9"}
+    ]
+    # API Gateway gives up on the integration after 29 s; the function must answer (or fail) before that.
+    assert int(props(s, "IngestFunction")["Timeout"]) < 29
