@@ -19,10 +19,23 @@ from plutus.effects import Effect
 from plutus.envelope import QueuedEvent, parse_timestamp, utc_now
 from plutus.errors import ConcurrentUpdateError, EffectRejectedError, PoisonMessageError, describe
 from plutus.events_store import EventStatus
-from plutus.observability import logger, metrics, tracer
+from plutus.observability import logger, tracer
 from plutus.registry import EventContext, Handler, Registry
 from plutus.settings import Settings, get_settings
 from plutus.state_store import DynamoStateReader, transact_item
+from plutus.telemetry import (
+    DEFAULT_TYPE,
+    DLQ_MESSAGES,
+    PROCESSING_DUPLICATE,
+    PROCESSING_FAILURE,
+    PROCESSING_LAG,
+    PROCESSING_RETRY,
+    PROCESSING_SUCCESS,
+    UNKNOWN_TYPE,
+    TypedMetrics,
+    event_type_label,
+)
+from plutus.tracing import record_trace
 
 REPLAY_ATTRIBUTE = "plutus-replay"
 # Items per TransactWriteItems call; one is the event's own marker.
@@ -38,31 +51,42 @@ class Consumer:
         self.registry = registry
         self.dynamodb = dynamodb
         self.state = DynamoStateReader(dynamodb, settings.state_table)
+        self.metrics = TypedMetrics()
 
     def process_record(self, record: SQSRecord) -> str:
         """Handle one record; raises so the batch processor reports it in ``batchItemFailures``."""
         receive_count = int(record.attributes.approximate_receive_count or 1)
         final = receive_count >= self.settings.max_receive_count
-        if receive_count > 1:
-            metrics.add_metric(name="processing_retry_total", unit=MetricUnit.Count, value=1)
-        try:
-            event = QueuedEvent.model_validate_json(record.body)
-        except ValidationError as exc:
-            self._record_poison(record, exc, final)
-            raise PoisonMessageError(describe(exc)) from exc
+        with record_trace(record) as trace:
+            try:
+                event = QueuedEvent.model_validate_json(record.body)
+            except ValidationError as exc:
+                self._count_delivery(UNKNOWN_TYPE, receive_count)
+                self._record_poison(record, exc, final)
+                raise PoisonMessageError(describe(exc)) from exc
 
-        logger.append_keys(event_id=event.event_id, event_type=event.event_type)
-        tracer.put_annotation("event_id", event.event_id)
-        tracer.put_annotation("event_type", event.event_type or "default")
-        tracer.put_annotation("source", event.source)
-        try:
-            outcome = self._process(event, record, receive_count)
-        except Exception as exc:
-            self._record_failure(event, exc, final)
-            raise
-        finally:
-            logger.remove_keys(["event_id", "event_type"])
-        return outcome
+            self._count_delivery(self._label(event), receive_count)
+            trace.annotate(
+                event_id=event.event_id, event_type=event.event_type or DEFAULT_TYPE, source=event.source
+            )
+            logger.append_keys(
+                event_id=event.event_id, event_type=event.event_type, message_id=record.message_id
+            )
+            logger.debug("record received", extra={"receive_count": receive_count})
+            try:
+                return self._process(event, record, receive_count)
+            except Exception as exc:
+                self._record_failure(event, exc, final)
+                raise
+            finally:
+                logger.remove_keys(["event_id", "event_type", "message_id"])
+
+    def _label(self, event: QueuedEvent) -> str:
+        return event_type_label(event.event_type, self.registry)
+
+    def _count_delivery(self, label: str, receive_count: int) -> None:
+        if receive_count > 1:
+            self.metrics.count(label, PROCESSING_RETRY)
 
     def _process(self, event: QueuedEvent, record: SQSRecord, receive_count: int) -> str:
         # A first delivery cannot have been processed yet, except for a replay, so only redeliveries and
@@ -134,20 +158,21 @@ class Consumer:
         return bool(item and item.get("status") == EventStatus.PROCESSED)
 
     def _skip_duplicate(self, event: QueuedEvent) -> str:
-        metrics.add_metric(name="processing_duplicate_total", unit=MetricUnit.Count, value=1)
+        self.metrics.count(self._label(event), PROCESSING_DUPLICATE)
         logger.info("already processed; acknowledged without running handlers again")
         return "duplicate"
 
     def _record_success(self, event: QueuedEvent, now: str) -> None:
-        metrics.add_metric(name="processing_success_total", unit=MetricUnit.Count, value=1)
+        label = self._label(event)
+        self.metrics.count(label, PROCESSING_SUCCESS)
         lag = (parse_timestamp(now) - parse_timestamp(event.received_at)).total_seconds() * 1000
-        metrics.add_metric(name="event_processing_lag_ms", unit=MetricUnit.Milliseconds, value=lag)
+        self.metrics.observe(label, PROCESSING_LAG, MetricUnit.Milliseconds, lag)
         logger.info("processed")
 
     def _record_failure(self, event: QueuedEvent, exc: BaseException, final: bool) -> None:
         status = EventStatus.FAILED if final else EventStatus.PROCESSING
         error = describe(exc)
-        metrics.add_metric(name="processing_failure_total", unit=MetricUnit.Count, value=1)
+        self._count_failure(self._label(event), final)
         logger.warning("processing failed", extra={"error": error, "final": final})
         try:
             self.dynamodb.update_item(
@@ -158,9 +183,15 @@ class Consumer:
             # record is still reported failed, and SQS keeps the message.
             logger.warning("could not record failure", extra={"error": describe(write_exc)})
 
+    def _count_failure(self, label: str, final: bool) -> None:
+        self.metrics.count(label, PROCESSING_FAILURE)
+        if final:
+            # This was the last receive SQS allows: the message goes to the dead-letter queue next.
+            self.metrics.count(label, DLQ_MESSAGES)
+
     def _record_poison(self, record: SQSRecord, exc: BaseException, final: bool) -> None:
         status = EventStatus.FAILED if final else EventStatus.PROCESSING
-        metrics.add_metric(name="processing_failure_total", unit=MetricUnit.Count, value=1)
+        self._count_failure(UNKNOWN_TYPE, final)
         poison_id = f"message:{record.message_id}"
         logger.warning("unparseable message", extra={"poison_id": poison_id, "error": describe(exc)})
         try:
@@ -201,15 +232,18 @@ def build_lambda_handler(
     # still listed in batchItemFailures.
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
-    @logger.inject_lambda_context(clear_state=True)
+    # log_event=False whatever POWERTOOLS_LOGGER_LOG_EVENT says: records carry payloads. Metrics are flushed
+    # per event type by TypedMetrics, not by Powertools' log_metrics (one dimension value per document).
+    @logger.inject_lambda_context(clear_state=True, log_event=False)
     @tracer.capture_lambda_handler(capture_response=False)
-    @metrics.log_metrics
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        metrics.set_default_dimensions(environment=get_settings().environment)
         consumer = consumer_factory()
-        response = process_partial_response(
-            event=event, record_handler=consumer.process_record, processor=processor, context=context
-        )
+        try:
+            response = process_partial_response(
+                event=event, record_handler=consumer.process_record, processor=processor, context=context
+            )
+        finally:
+            consumer.metrics.flush(get_settings().environment)
         return dict(response)
 
     return cast(Callable[[dict[str, Any], LambdaContext], dict[str, Any]], handler)

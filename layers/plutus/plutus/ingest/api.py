@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Callable
 from functools import lru_cache
@@ -32,6 +33,14 @@ from plutus.ingest.service import build_accept_event, command_for
 from plutus.observability import logger, metrics, tracer
 from plutus.registry import Registry
 from plutus.settings import Settings, get_settings
+from plutus.telemetry import (
+    INGEST_CONFLICT,
+    INGEST_LATENCY,
+    INGEST_REJECTED,
+    INGEST_REQUESTS,
+    RAW_EVENTS_CREATED,
+    RAW_EVENTS_DUPLICATE,
+)
 
 
 class EventAccepted(BaseModel):
@@ -149,13 +158,13 @@ def _validate_typed_payload(request: IngestRequest, settings: Settings, registry
 
 def _count_problem(problem: problems.Problem) -> None:
     if problem.status == 409:
-        metrics.add_metric(name="ingest_conflict_total", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=INGEST_CONFLICT, unit=MetricUnit.Count, value=1)
     reason = problems.REJECTION_REASONS.get(problem.slug)
     if reason:
         from aws_lambda_powertools.metrics import single_metric
 
         with single_metric(
-            name="ingest_rejected_total",
+            name=INGEST_REJECTED,
             unit=MetricUnit.Count,
             value=1,
             default_dimensions=metrics.default_dimensions,
@@ -201,7 +210,16 @@ def create_app(
     )
     async def ingest(request: Request, caller: Annotated[Caller, Depends(authenticate)]) -> JSONResponse:
         """Accept one event: 202 when new, 200 (``Idempotent-Replayed: true``) for a duplicate."""
-        metrics.add_metric(name="ingest_requests_total", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=INGEST_REQUESTS, unit=MetricUnit.Count, value=1)
+        started = time.perf_counter()
+        try:
+            return await accept(request)
+        finally:
+            # Rejections included: they raise out of accept() and are answered by the problem handlers.
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            metrics.add_metric(name=INGEST_LATENCY, unit=MetricUnit.Milliseconds, value=elapsed_ms)
+
+    async def accept(request: Request) -> JSONResponse:
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > settings.max_body_bytes:
             raise BodyTooLargeError(f"body is {declared} bytes; the limit is {settings.max_body_bytes}")
@@ -214,6 +232,14 @@ def create_app(
             registry,
             default_key=caller.webhook_id,
         )
+        logger.debug(
+            "request parsed",
+            extra={
+                "event_type": parsed.event_type,
+                "schema_version": parsed.schema_version,
+                "bytes": len(body),
+            },
+        )
         # Sync on purpose: Powertools idempotency does not support coroutines.
         result = accept_event(command=command_for(parsed))
         tracer.put_annotation("event_id", result.event_id)
@@ -221,12 +247,12 @@ def create_app(
         tracer.put_annotation("event_type", result.event_type or "default")
         logger.append_keys(event_id=result.event_id)
         if result.replayed:
-            metrics.add_metric(name="raw_events_duplicate_total", unit=MetricUnit.Count, value=1)
+            metrics.add_metric(name=RAW_EVENTS_DUPLICATE, unit=MetricUnit.Count, value=1)
             logger.info("duplicate event replayed")
             return JSONResponse(
                 {"event_id": result.event_id}, status_code=200, headers={"Idempotent-Replayed": "true"}
             )
-        metrics.add_metric(name="raw_events_created_total", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=RAW_EVENTS_CREATED, unit=MetricUnit.Count, value=1)
         logger.info("event accepted")
         return JSONResponse({"event_id": result.event_id}, status_code=202)
 
@@ -275,7 +301,10 @@ def build_lambda_handler() -> Callable[[dict[str, Any], LambdaContext], dict[str
     app, config = get_app()
     mangum = Mangum(app, lifespan="off")
 
-    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+    # log_event=False whatever POWERTOOLS_LOGGER_LOG_EVENT says: the event's body is the payload.
+    @logger.inject_lambda_context(
+        correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True, log_event=False
+    )
     @tracer.capture_lambda_handler(capture_response=False)
     @metrics.log_metrics
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

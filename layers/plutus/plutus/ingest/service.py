@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from plutus import events_store
 from plutus.envelope import IngestRequest, IngestResult, QueuedEvent, content_digest, derive_event_id, utc_now
 from plutus.settings import Settings
+from plutus.tracing import SQS_TRACE_HEADER, outgoing_trace_header
 
 # The idempotency key is (source, idempotency_key); the stored digest detects a reused key with new content.
 EVENT_KEY_JMESPATH = "[source, idempotency_key]"
@@ -135,8 +136,18 @@ def build_accept_event(
         attributes = {"event_id": {"DataType": "String", "StringValue": command.event_id}}
         if command.event_type:
             attributes["event_type"] = {"DataType": "String", "StringValue": command.event_type}
+        trace: dict[str, Any] = {}
+        header = outgoing_trace_header()
+        if header:
+            # The consumer's trace is linked to this one through the message (see plutus.tracing).
+            trace["MessageSystemAttributes"] = {
+                SQS_TRACE_HEADER: {"DataType": "String", "StringValue": header}
+            }
         sqs.send_message(
-            QueueUrl=settings.queue_url, MessageBody=message.to_message_body(), MessageAttributes=attributes
+            QueueUrl=settings.queue_url,
+            MessageBody=message.to_message_body(),
+            MessageAttributes=attributes,
+            **trace,
         )
         return IngestResult(
             event_id=command.event_id,
