@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -50,10 +50,18 @@ def build_event(
     }
 
 
+# A route the stack answers itself (GET only), without invoking the function: () -> (status, headers, body).
+LocalRoute = Callable[[], tuple[int, dict[str, str], bytes]]
+
+
 def make_server(
-    function: LambdaFunction, host: str, port: int, on_output: Callable[[str, list[str]], None]
+    function: LambdaFunction,
+    host: str,
+    port: int,
+    on_output: Callable[[str, list[str]], None],
+    local_routes: Mapping[str, LocalRoute] | None = None,
 ) -> ThreadingHTTPServer:
-    """An HTTP server that turns each request into an invocation of ``function``."""
+    """An HTTP server that turns each request into an invocation of ``function``, except ``local_routes``."""
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -62,6 +70,10 @@ def make_server(
             return
 
         def _handle(self) -> None:
+            local = (local_routes or {}).get(urlsplit(self.path).path) if self.command == "GET" else None
+            if local is not None:
+                self._send(*local())
+                return
             length = int(self.headers.get("Content-Length") or 0)
             if length > API_GATEWAY_MAX_BODY:
                 self._send(413, {"Content-Type": "application/json"}, b'{"message":"Request Too Long"}')

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import typer
 
-from plutus_dev import cli_dev
+from plutus_dev import cli_dev, cli_stats
 
 app = typer.Typer(
     name="plutus", help="Operate a Plutus stack: the embedded one, LocalStack or AWS.", no_args_is_help=True
 )
 app.add_typer(cli_dev.app, name="dev")
+app.add_typer(cli_stats.app, name="stats")
 
 if __name__ == "__main__":
     app()

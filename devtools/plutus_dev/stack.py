@@ -10,6 +10,7 @@ import os
 import signal
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import boto3
 from plutus_dev.apigw import make_server
 from plutus_dev.emulator import LOCAL_CREDENTIALS, Emulator, start_emulator
 from plutus_dev.lambda_runtime import LambdaFunction
+from plutus_dev.metrics import CONTENT_TYPE, MetricsRegistry, Sample
 from plutus_dev.poller import Poller
 from plutus_dev.template import ROOT, Stack, provision
 
@@ -41,12 +43,14 @@ class StackConfig:
 
 
 class OutputRouter:
-    """Where the functions' stdout goes: JSON log lines to one file per function, EMF documents kept aside."""
+    """Where the functions' stdout goes: JSON log lines to one file per function, EMF documents to metrics."""
 
     def __init__(self, log_dir: Path) -> None:
         log_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir = log_dir
-        self.emf: list[dict[str, Any]] = []
+        self.metrics = MetricsRegistry()
+        # The latest documents as printed, for inspection; the registry holds the totals.
+        self.emf: deque[dict[str, Any]] = deque(maxlen=10_000)
         self._lock = threading.Lock()
         self._files: dict[str, Any] = {}
 
@@ -62,6 +66,7 @@ class OutputRouter:
                     doc = None
                 if isinstance(doc, dict) and "_aws" in doc:
                     self.emf.append(doc)
+                    self.metrics.add(doc)
                 else:
                     fh.write(line + "\n")
             fh.flush()
@@ -152,7 +157,18 @@ class LocalStack:
         consumer = self.functions["ConsumerFunction"] = self._function(
             "ConsumerFunction", cfg.consumer_pollers
         )
-        self._server = make_server(self.functions["IngestFunction"], cfg.host, cfg.port, self.output)
+        env = self.function_env("IngestFunction")
+        self.output.metrics.default_labels = {
+            "environment": env["PLUTUS_ENVIRONMENT"],
+            "service": env["POWERTOOLS_SERVICE_NAME"],
+        }
+        self._server = make_server(
+            self.functions["IngestFunction"],
+            cfg.host,
+            cfg.port,
+            self.output,
+            local_routes={"/metrics": self._metrics_page},
+        )
         self._server_thread = threading.Thread(target=self._server.serve_forever, name="api", daemon=True)
         self._server_thread.start()
         queue_url = self.stack.refs["EventsQueue"]
@@ -174,6 +190,31 @@ class LocalStack:
             poller.start()
             self.pollers.append(poller)
         return self
+
+    def _metrics_page(self) -> tuple[int, dict[str, str], bytes]:
+        # GET /metrics: the EMF the functions printed, plus the queues' depths read from the endpoint.
+        return 200, {"Content-Type": CONTENT_TYPE}, self.output.metrics.render(self.queue_gauges()).encode()
+
+    def queue_gauges(self) -> list[Sample]:
+        """``queue_messages{queue=...}``: visible plus in-flight messages of the queue and its DLQ."""
+        assert self.stack
+        gauges = []
+        sqs = self.client("sqs")
+        for label, logical in (("events", "EventsQueue"), ("dead_letter", "EventsDeadLetterQueue")):
+            try:
+                attrs = sqs.get_queue_attributes(
+                    QueueUrl=self.stack.refs[logical],
+                    AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+                )["Attributes"]
+            except Exception:  # the endpoint is gone (stopping): serve the EMF figures anyway
+                continue
+            depth = int(attrs["ApproximateNumberOfMessages"]) + int(
+                attrs["ApproximateNumberOfMessagesNotVisible"]
+            )
+            gauges.append(
+                Sample("queue_messages", {**self.output.metrics.default_labels, "queue": label}, depth)
+            )
+        return gauges
 
     def stop(self) -> None:
         """Stop cleanly: no new work, in-flight batches and requests finish, then the emulator stops."""
@@ -240,6 +281,7 @@ def main() -> None:
     print(f"  API:       {stack.url}   (OpenAPI docs at {stack.url}/docs)")
     print(f"  AWS endpoint: {stack.endpoint_url}   (tables and queues from template.yaml)")
     print(f"  Logs:      {config.log_dir}/")
+    print(f"  Metrics:   {stack.url}/metrics   (Prometheus text; 'plutus stats' prints them)")
     print("  Try it:\n" + CURL_EXAMPLE.format(url=stack.url))
     print("  Then:      curl -sS " + stack.url + "/api/v1/events/<event_id>")
     print("Ctrl-C stops it cleanly.", flush=True)
