@@ -11,11 +11,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from typer.testing import CliRunner
+
 from plutus_dev.cli import app
 from plutus_dev.emulator import free_port
 from plutus_dev.metrics import Sample, parse_prometheus
 from plutus_dev.stack import LocalStack, StackConfig
-from typer.testing import CliRunner
 
 pytestmark = pytest.mark.skipif(
     bool(os.environ.get("PLUTUS_API_URL")),

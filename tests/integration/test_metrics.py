@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
 from plutus.domains import default
 from plutus.registry import EventContext, EventModel, Registry, Router
 from plutus_dev.emulator import Emulator
-
 from tests.integration.capture import capture_output, dimension_sets, metric_names, values
 from tests.integration.harness import Harness, harness
 

@@ -11,11 +11,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
 from plutus.domains import default
 from plutus.registry import EventContext, EventModel, Registry, Router
 from plutus_dev.emulator import Emulator
 from plutus_dev.poller import to_record
-
 from tests.integration.capture import capture_output
 from tests.integration.harness import Harness, harness
 
@@ -146,6 +146,7 @@ def test_the_marker_appears_in_no_log_line(h: Harness) -> None:
     } <= messages
     assert {"processed", "request parsed", "record received"} <= messages
     assert "already processed; acknowledged without running handlers again" in messages
+    assert {"request rejected", "request in flight"} <= messages
     assert any(line.get("event_id") == failing for line in out.logs)
     assert len(out.emf) > 10
 

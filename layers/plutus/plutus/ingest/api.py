@@ -159,8 +159,10 @@ def _validate_typed_payload(request: IngestRequest, settings: Settings, registry
 def _count_problem(problem: problems.Problem) -> None:
     if problem.status == 409:
         metrics.add_metric(name=INGEST_CONFLICT, unit=MetricUnit.Count, value=1)
+        logger.info("request in flight", extra={"problem": problem.slug, "status": problem.status})
     reason = problems.REJECTION_REASONS.get(problem.slug)
     if reason:
+        logger.info("request rejected", extra={"problem": problem.slug, "status": problem.status})
         from aws_lambda_powertools.metrics import single_metric
 
         with single_metric(
