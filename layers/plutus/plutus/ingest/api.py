@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import lru_cache
 from typing import Annotated, Any, cast
 
@@ -13,7 +13,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
 
 from plutus import events_store
@@ -41,6 +41,8 @@ from plutus.telemetry import (
     RAW_EVENTS_CREATED,
     RAW_EVENTS_DUPLICATE,
 )
+
+INGEST_PATH = "/api/v1/ingest"
 
 
 class EventAccepted(BaseModel):
@@ -189,11 +191,27 @@ def create_app(
         "(source, idempotency_key) and queued; processing happens asynchronously.",
     )
     problems.install(app, _count_problem)
+
+    @app.middleware("http")
+    async def measure_ingest(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        # Around the whole route, so requests refused before it runs (authentication) count too.
+        if request.method != "POST" or request.url.path != INGEST_PATH:
+            return await call_next(request)
+        metrics.add_metric(name=INGEST_REQUESTS, unit=MetricUnit.Count, value=1)
+        started = time.perf_counter()
+        try:
+            return await call_next(request)
+        finally:
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            metrics.add_metric(name=INGEST_LATENCY, unit=MetricUnit.Milliseconds, value=elapsed_ms)
+
     app.state.authenticator = authenticator or Unauthenticated()
     ingest_schema = IngestRequest.model_json_schema()
 
     @app.post(
-        "/api/v1/ingest",
+        INGEST_PATH,
         status_code=202,
         response_model=EventAccepted,
         responses={
@@ -212,16 +230,6 @@ def create_app(
     )
     async def ingest(request: Request, caller: Annotated[Caller, Depends(authenticate)]) -> JSONResponse:
         """Accept one event: 202 when new, 200 (``Idempotent-Replayed: true``) for a duplicate."""
-        metrics.add_metric(name=INGEST_REQUESTS, unit=MetricUnit.Count, value=1)
-        started = time.perf_counter()
-        try:
-            return await accept(request)
-        finally:
-            # Rejections included: they raise out of accept() and are answered by the problem handlers.
-            elapsed_ms = (time.perf_counter() - started) * 1000
-            metrics.add_metric(name=INGEST_LATENCY, unit=MetricUnit.Milliseconds, value=elapsed_ms)
-
-    async def accept(request: Request) -> JSONResponse:
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > settings.max_body_bytes:
             raise BodyTooLargeError(f"body is {declared} bytes; the limit is {settings.max_body_bytes}")
