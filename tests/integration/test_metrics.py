@@ -223,3 +223,14 @@ def test_unparseable_message_is_counted_as_unknown_type(h: Harness) -> None:
     doc = _only(out.emf)
     assert doc["event_type"] == "unknown"
     assert values(doc, "processing_failure_total") == [1.0]
+
+
+def test_a_request_refused_by_authentication_is_counted(emulator: Emulator) -> None:
+    parameters = {"AuthMode": "WEBHOOK_SIGNATURE", "WebhookSecretPrefix": "/tmetrics/wh/"}
+    with harness(emulator.url, parameters=parameters) as h, capture_output() as out:
+        assert h.post_event(_event("k-unsigned")).status == 401
+
+    [rejected] = out.documents_with("ingest_rejected_total")
+    assert rejected["reason"] == "unauthenticated"
+    assert out.total("ingest_requests_total") == 1
+    assert len(out.documents_with("ingest_latency_ms")) == 1
