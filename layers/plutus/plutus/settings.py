@@ -6,7 +6,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -101,6 +101,26 @@ class Settings(BaseSettings):
     gaming_feed_fanout_cap: int = Field(default=50, ge=1, le=90)
     gaming_feed_ttl_seconds: int = Field(default=7 * 86_400, ge=3_600)
     gaming_feed_share_purchases: bool = True
+
+    # Healthcare pack: heart-rate ranges (bpm), sustained-abnormal readings before a warning, dose windows.
+    healthcare_hr_low_bpm: int = Field(default=50, ge=1)
+    healthcare_hr_high_bpm: int = Field(default=120, ge=1)
+    healthcare_hr_critical_low_bpm: int = Field(default=40, ge=1)
+    healthcare_hr_critical_high_bpm: int = Field(default=150, ge=1)
+    healthcare_hr_sustained_readings: int = Field(default=3, ge=1)
+    healthcare_dose_window_minutes: int = Field(default=60, ge=0, le=1_440)
+    healthcare_max_orders_per_patient: int = Field(default=200, ge=1, le=1_000)
+
+    @model_validator(mode="after")
+    def _healthcare_ranges_nest(self) -> Settings:
+        if not (
+            self.healthcare_hr_critical_low_bpm
+            <= self.healthcare_hr_low_bpm
+            < self.healthcare_hr_high_bpm
+            <= self.healthcare_hr_critical_high_bpm
+        ):
+            raise ValueError("heart-rate ranges must nest: critical_low <= low < high <= critical_high")
+        return self
 
 
 @lru_cache(maxsize=1)

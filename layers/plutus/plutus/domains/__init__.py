@@ -14,6 +14,7 @@ from fastapi import APIRouter
 import plutus.domains.ecommerce as ecommerce
 import plutus.domains.fintech as fintech
 import plutus.domains.gaming as gaming
+import plutus.domains.healthcare as healthcare
 import plutus.domains.iot as iot
 from plutus.domains import default
 from plutus.registry import Registry
@@ -23,6 +24,7 @@ PACKS: tuple[ModuleType, ...] = (
     fintech,
     iot,
     gaming,
+    healthcare,
 )
 
 

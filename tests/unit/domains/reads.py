@@ -1,0 +1,25 @@
+"""Serve a pack's read endpoints in-process (no sockets) over a FakeState, as the ingest function would."""
+
+from __future__ import annotations
+
+import warnings
+
+from fastapi import APIRouter, FastAPI
+from plutus.domains.reads import state_reader
+from plutus.ingest import problems
+
+from tests.fakes import FakeState
+
+with warnings.catch_warnings():
+    # Starlette nags about its httpx backend on import; the in-process client is what we want here.
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+
+def read_client(api: APIRouter, state: FakeState) -> TestClient:
+    """A test client for ``api`` whose state reader is ``state``, with the real problem+json mapping."""
+    app = FastAPI()
+    problems.install(app, lambda _problem: None)
+    app.include_router(api)
+    app.dependency_overrides[state_reader] = lambda: state
+    return TestClient(app)
