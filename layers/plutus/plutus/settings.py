@@ -111,6 +111,19 @@ class Settings(BaseSettings):
     healthcare_dose_window_minutes: int = Field(default=60, ge=0, le=1_440)
     healthcare_max_orders_per_patient: int = Field(default=200, ge=1, le=1_000)
 
+    # Adtech pack: attribution window, budget pacing, CTR/viewability priors for the bid factor.
+    adtech_attribution_window_seconds: int = Field(default=7 * 86_400, ge=60)
+    adtech_clicks_remembered: int = Field(default=5, ge=1, le=50)
+    adtech_default_daily_budget_micros: int = Field(default=100_000_000, gt=0)
+    adtech_spend_shards: int = Field(default=4, ge=1, le=32)
+    adtech_pacing_min_multiplier: float = Field(default=0.25, ge=0, le=1)
+    adtech_pacing_max_multiplier: float = Field(default=2.0, ge=1)
+    adtech_stats_lookback_days: int = Field(default=7, ge=1, le=31)
+    adtech_target_ctr: float = Field(default=0.002, gt=0, lt=1)
+    adtech_target_viewability: float = Field(default=0.7, gt=0, le=1)
+    adtech_prior_impressions: int = Field(default=1_000, ge=0)
+    adtech_dedup_ttl_seconds: int = Field(default=3 * 86_400, ge=3_600)
+
     @model_validator(mode="after")
     def _healthcare_ranges_nest(self) -> Settings:
         if not (

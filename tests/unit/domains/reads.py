@@ -7,6 +7,7 @@ import warnings
 from fastapi import APIRouter, FastAPI
 from plutus.domains.reads import state_reader
 from plutus.ingest import problems
+from plutus.settings import Settings, get_settings
 
 from tests.fakes import FakeState
 
@@ -16,10 +17,12 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 
-def read_client(api: APIRouter, state: FakeState) -> TestClient:
-    """A test client for ``api`` whose state reader is ``state``, with the real problem+json mapping."""
+def read_client(api: APIRouter, state: FakeState, settings: Settings | None = None) -> TestClient:
+    """A test client for ``api`` reading ``state`` (and ``settings``), with the real problem+json mapping."""
     app = FastAPI()
     problems.install(app, lambda _problem: None)
     app.include_router(api)
     app.dependency_overrides[state_reader] = lambda: state
+    if settings is not None:
+        app.dependency_overrides[get_settings] = lambda: settings
     return TestClient(app)

@@ -11,6 +11,7 @@ from types import ModuleType
 
 from fastapi import APIRouter
 
+import plutus.domains.adtech as adtech
 import plutus.domains.ecommerce as ecommerce
 import plutus.domains.fintech as fintech
 import plutus.domains.gaming as gaming
@@ -25,6 +26,7 @@ PACKS: tuple[ModuleType, ...] = (
     iot,
     gaming,
     healthcare,
+    adtech,
 )
 
 
