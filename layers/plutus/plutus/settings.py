@@ -124,6 +124,16 @@ class Settings(BaseSettings):
     adtech_prior_impressions: int = Field(default=1_000, ge=0)
     adtech_dedup_ttl_seconds: int = Field(default=3 * 86_400, ge=3_600)
 
+    # Logistics pack: lane ETA histogram and percentile, reroute triggers, SLA index shards.
+    logistics_eta_percentile: float = Field(default=0.8, ge=0.5, le=0.99)
+    logistics_eta_min_samples: int = Field(default=5, ge=1)
+    logistics_eta_bucket_minutes: int = Field(default=60, ge=5, le=1_440)
+    logistics_eta_max_buckets: int = Field(default=336, ge=10, le=2_000)
+    logistics_breach_reroute_seconds: int = Field(default=900, ge=0)
+    logistics_breach_reroute_excursion_c: float = Field(default=2.0, ge=0)
+    logistics_reroute_after_failed_attempts: int = Field(default=1, ge=1, le=10)
+    logistics_sla_index_shards: int = Field(default=4, ge=1, le=32)
+
     @model_validator(mode="after")
     def _healthcare_ranges_nest(self) -> Settings:
         if not (

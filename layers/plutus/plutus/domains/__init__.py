@@ -17,6 +17,7 @@ import plutus.domains.fintech as fintech
 import plutus.domains.gaming as gaming
 import plutus.domains.healthcare as healthcare
 import plutus.domains.iot as iot
+import plutus.domains.logistics as logistics
 from plutus.domains import default
 from plutus.registry import Registry
 
@@ -27,6 +28,7 @@ PACKS: tuple[ModuleType, ...] = (
     gaming,
     healthcare,
     adtech,
+    logistics,
 )
 
 
