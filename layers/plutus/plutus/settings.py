@@ -134,8 +134,30 @@ class Settings(BaseSettings):
     logistics_reroute_after_failed_attempts: int = Field(default=1, ge=1, le=10)
     logistics_sla_index_shards: int = Field(default=4, ge=1, le=32)
 
+    # SaaS pack: the feature catalogue, metered features, billing close, health-score windows/weights/bands.
+    saas_feature_catalogue: tuple[str, ...] = (
+        "dashboards",
+        "exports",
+        "team_invites",
+        "report_builder",
+        "alerts",
+        "api_access",
+        "ai_summary",
+        "sso",
+    )
+    saas_metered_features: tuple[str, ...] = ("api_access", "ai_summary")
+    saas_billing_grace_days: int = Field(default=3, ge=0, le=31)
+    saas_recency_horizon_days: int = Field(default=30, ge=1, le=365)
+    saas_breadth_window_days: int = Field(default=30, ge=1, le=90)
+    saas_trend_window_days: int = Field(default=14, ge=1, le=45)
+    saas_weight_recency: float = Field(default=0.4, ge=0)
+    saas_weight_breadth: float = Field(default=0.3, ge=0)
+    saas_weight_trend: float = Field(default=0.3, ge=0)
+    saas_healthy_min_score: int = Field(default=70, ge=0, le=100)
+    saas_at_risk_min_score: int = Field(default=40, ge=0, le=100)
+
     @model_validator(mode="after")
-    def _healthcare_ranges_nest(self) -> Settings:
+    def _pack_settings_are_consistent(self) -> Settings:
         if not (
             self.healthcare_hr_critical_low_bpm
             <= self.healthcare_hr_low_bpm
@@ -143,6 +165,10 @@ class Settings(BaseSettings):
             <= self.healthcare_hr_critical_high_bpm
         ):
             raise ValueError("heart-rate ranges must nest: critical_low <= low < high <= critical_high")
+        if self.saas_at_risk_min_score > self.saas_healthy_min_score:
+            raise ValueError("saas_at_risk_min_score must not exceed saas_healthy_min_score")
+        if self.saas_weight_recency + self.saas_weight_breadth + self.saas_weight_trend <= 0:
+            raise ValueError("at least one saas health weight must be positive")
         return self
 
 

@@ -18,6 +18,7 @@ import plutus.domains.gaming as gaming
 import plutus.domains.healthcare as healthcare
 import plutus.domains.iot as iot
 import plutus.domains.logistics as logistics
+import plutus.domains.saas as saas
 from plutus.domains import default
 from plutus.registry import Registry
 
@@ -29,6 +30,7 @@ PACKS: tuple[ModuleType, ...] = (
     healthcare,
     adtech,
     logistics,
+    saas,
 )
 
 

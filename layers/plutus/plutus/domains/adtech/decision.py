@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from plutus.domains.clock import day, iso
+from plutus.settings import Settings
 
 # How far CTR and viewability may move the bid from neutral; pacing has its own bounds (settings).
 CTR_FACTOR_BOUNDS = (0.5, 2.0)
@@ -96,7 +97,7 @@ def _budget(items: list[dict[str, Any]], default: int) -> int:
     return max(budgets) if budgets else default
 
 
-def decide(campaign_id: str, shards: list[dict[str, Any]], now: datetime, settings: Any) -> Decision:
+def decide(campaign_id: str, shards: list[dict[str, Any]], now: datetime, settings: Settings) -> Decision:
     """The decision at ``now`` from the campaign's day shards (any days; the lookback is applied here)."""
     today = day(now)
     first = day(now - timedelta(days=settings.adtech_stats_lookback_days - 1))
