@@ -115,3 +115,53 @@ def test_spend_and_conversions_are_charged_once_under_every_kind_of_duplicate(st
     assert (attribution["campaign_id"], attribution["click_id"]) == (CAMPAIGN, "clk_it_1")
     # And by noon 810,000 of the 2,000,000 budget is spent: behind the even plan, so speed up by 1.19M / 0.81M
     assert before["budget_micros"] == 2_000_000 and before["pacing_multiplier"] == 1.4691
+
+
+class _StaleOnce:
+    """A state reader that misses ``key`` once, as a consumer does whose read raced a concurrent commit."""
+
+    def __init__(self, reader: Any, key: tuple[str, str]) -> None:
+        self.reader, self.key, self.missed = reader, key, False
+
+    def get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        if (pk, sk) == self.key and not self.missed:
+            self.missed = True
+            return None
+        result: dict[str, Any] | None = self.reader.get(pk, sk)
+        return result
+
+    def query(self, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.reader.query(*args, **kwargs)
+        return result
+
+
+def test_two_copies_of_an_impression_racing_are_charged_once(stack: Harness) -> None:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+    from plutus.aws import client
+    from plutus.consumer import Consumer
+    from plutus.domains import get_registry
+    from plutus.settings import get_settings
+    from plutus_dev.poller import to_record
+
+    # Given one impression sent twice under two keys (two event ids), the first processed
+    first, second = _impression(0, 25_000), {**_impression(0, 25_000), "idempotency_key": "imp-0-resent"}
+    assert stack.post_event(first).status == 202
+    assert stack.drain() == 1
+    assert stack.post_event(second).status == 202
+    message = stack.client("sqs").receive_message(
+        QueueUrl=stack.queue_url, MessageSystemAttributeNames=["All"]
+    )
+
+    # When the second copy's handler reads state from before the first committed (a lost race): it asks for
+    # the create-only marker, the transaction is cancelled on it, and the consumer re-runs the handler
+    consumer = Consumer(get_settings(), get_registry(), client("dynamodb"))
+    consumer.state = _StaleOnce(consumer.state, ("AD#IMP#imp_it_0", "IMPRESSION"))  # type: ignore[assignment]
+    record = to_record(message["Messages"][0], stack.stack.arns["EventsQueue"], "us-east-1")
+    assert consumer.process_record(SQSRecord(record)) == "processed"
+
+    # Then the re-run found the marker and charged nothing: one impression, 25,000 micros
+    assert consumer.state.missed  # type: ignore[attr-defined]
+    decision = stack.request(
+        "GET", f"/api/v1/adtech/campaigns/{CAMPAIGN}/decision?as_of=2026-11-26T12:00:00Z"
+    )
+    assert (decision.json()["impressions"], decision.json()["spend_today_micros"]) == (1, 25_000)
