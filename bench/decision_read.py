@@ -134,7 +134,6 @@ def _timed(fn: Callable[[], object]) -> float:
 def run(reads: int, impressions: int, out: TextIO) -> None:
     """Seed, warm up, time ``reads`` decision reads (and the bare query) and print the figures to ``out``."""
     from plutus_dev.emulator import start_emulator
-
     from tests.integration.harness import harness
 
     emulator = start_emulator()

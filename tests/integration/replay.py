@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from typing import Any
 
 from plutus.consumer import REPLAY_ATTRIBUTE
-
 from tests.integration.harness import Harness
 
 

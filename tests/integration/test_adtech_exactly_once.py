@@ -137,6 +137,7 @@ class _StaleOnce:
 
 def test_two_copies_of_an_impression_racing_are_charged_once(stack: Harness) -> None:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
     from plutus.aws import client
     from plutus.consumer import Consumer
     from plutus.domains import get_registry

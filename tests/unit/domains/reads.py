@@ -5,10 +5,10 @@ from __future__ import annotations
 import warnings
 
 from fastapi import APIRouter, FastAPI
+
 from plutus.domains.reads import state_reader
 from plutus.ingest import problems
 from plutus.settings import Settings, get_settings
-
 from tests.fakes import FakeState
 
 with warnings.catch_warnings():

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
+
 from plutus.domains import adtech
 from plutus.domains.adtech.decision import pacing_multiplier, smoothed_rate
 from plutus.domains.adtech.handlers import campaign_pk
-from pydantic import ValidationError
-
 from tests.fakes import DomainRunner, settings
 from tests.unit.domains.reads import read_client
 

@@ -6,11 +6,11 @@ import json
 from typing import Any
 
 import pytest
+
 from plutus.domains import get_registry, healthcare
 from plutus.domains.healthcare.handlers import patient_pk
 from plutus.errors import InvalidEventError
 from plutus.ingest.api import parse_ingest_body
-
 from tests.fakes import DomainRunner, settings
 from tests.logcapture import captured_logs
 from tests.unit.domains.reads import read_client

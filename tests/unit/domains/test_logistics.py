@@ -6,10 +6,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from plutus.domains import logistics
-from plutus.domains.logistics.handlers import lane_pk, package_pk
 from pydantic import ValidationError
 
+from plutus.domains import logistics
+from plutus.domains.logistics.handlers import lane_pk, package_pk
 from tests.fakes import DomainRunner, settings
 from tests.unit.domains.reads import read_client
 
