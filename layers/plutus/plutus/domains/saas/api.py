@@ -44,7 +44,7 @@ class HealthView(BaseModel):
 
 
 class FeatureView(BaseModel):
-    """One feature's adoption in the account."""
+    """One feature's adoption in the account. ``first_used_at`` is the first use Plutus processed."""
 
     feature: str
     in_catalogue: bool
