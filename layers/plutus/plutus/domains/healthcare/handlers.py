@@ -154,13 +154,11 @@ def _vitals_effects(event: HeartRateReadingV1, ctx: EventContext, at: datetime) 
     previous_kind = state.get("streak_kind") if state else None
     streak = int(state.get("streak", 0)) + 1 if state and kind is not None and previous_kind == kind else 1
     streak = streak if kind is not None else 0
-    severity = (
-        "critical"
-        if critical
-        else "warning"
-        if streak >= ctx.settings.healthcare_hr_sustained_readings
-        else None
-    )
+    severity: str | None = None
+    if critical:
+        severity = "critical"
+    elif streak >= ctx.settings.healthcare_hr_sustained_readings:
+        severity = "warning"
     open_sk = state.get("open_alert_sk") if state else None
     open_kind = state.get("open_alert_kind") if state else None
     open_severity = state.get("open_alert_severity") if state else None
