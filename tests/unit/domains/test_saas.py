@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from plutus.domains import saas
-from plutus.domains.clock import parse_iso
+from plutus.domains.kit import parse_iso
 from plutus.domains.saas.handlers import account_pk, billing_period
 from tests.fakes import DomainRunner, settings
 from tests.unit.domains.reads import read_client

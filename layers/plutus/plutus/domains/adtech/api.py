@@ -10,7 +10,7 @@ from pydantic import AwareDatetime, BaseModel
 
 from plutus.domains.adtech.decision import decide
 from plutus.domains.adtech.handlers import campaign_pk
-from plutus.domains.clock import read_clock
+from plutus.domains.kit import read_clock
 from plutus.domains.reads import state_reader
 from plutus.effects import StateReader
 from plutus.errors import ResourceNotFoundError

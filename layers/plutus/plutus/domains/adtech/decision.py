@@ -10,7 +10,7 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from plutus.domains.clock import day, iso
+from plutus.domains.kit import day, iso
 from plutus.settings import Settings
 
 # How far CTR and viewability may move the bid from neutral; pacing has its own bounds (settings).

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from plutus.domains.adtech.models import AdImpressionV1, ClickV1, ConversionV1, ViewabilityMeasuredV1
-from plutus.domains.clock import day, event_time, iso, parse_iso, version_of
+from plutus.domains.kit import day, event_time, iso, parse_iso, version_of
 from plutus.effects import Effect, Update
 from plutus.registry import EventContext, Router
 

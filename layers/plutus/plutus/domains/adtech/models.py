@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, ConfigDict, Field, model_validator
 
-from plutus.domains.fields import Identifier
+from plutus.domains.kit import Ident
 from plutus.registry import EventModel
 
 Micros = Annotated[int, Field(ge=0, le=10**15)]
@@ -35,12 +35,12 @@ class AdImpressionV1(EventModel):
         }
     )
 
-    impression_id: Identifier
-    campaign_id: Identifier
-    advertiser_id: Identifier
-    creative_id: Identifier
-    placement_id: Identifier
-    user_id: Identifier
+    impression_id: Ident
+    campaign_id: Ident
+    advertiser_id: Ident
+    creative_id: Ident
+    placement_id: Ident
+    user_id: Ident
     cost_micros: Micros
     # The campaign's daily budget as the ad server knows it when serving; absent: the configured default.
     daily_budget_micros: int | None = Field(default=None, gt=0, le=10**15)
@@ -68,11 +68,11 @@ class ClickV1(EventModel):
         }
     )
 
-    click_id: Identifier
-    impression_id: Identifier
-    campaign_id: Identifier
-    advertiser_id: Identifier
-    user_id: Identifier
+    click_id: Ident
+    impression_id: Ident
+    campaign_id: Ident
+    advertiser_id: Ident
+    user_id: Ident
     cost_micros: Micros = 0
     occurred_at: AwareDatetime
 
@@ -97,9 +97,9 @@ class ConversionV1(EventModel):
         }
     )
 
-    conversion_id: Identifier
-    advertiser_id: Identifier
-    user_id: Identifier
+    conversion_id: Ident
+    advertiser_id: Ident
+    user_id: Ident
     value_micros: Micros
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     occurred_at: AwareDatetime
@@ -125,8 +125,8 @@ class ViewabilityMeasuredV1(EventModel):
         }
     )
 
-    impression_id: Identifier
-    campaign_id: Identifier
+    impression_id: Ident
+    campaign_id: Ident
     measurable: bool
     viewable: bool
     in_view_ms: int = Field(ge=0, le=86_400_000)

@@ -16,12 +16,12 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from plutus.domains.clock import event_time, iso, parse_iso, version_of
 from plutus.domains.healthcare.models import (
     DoctorNotesUpdatedV1,
     HeartRateReadingV1,
     MedicationAdministeredV1,
 )
+from plutus.domains.kit import event_time, iso, parse_iso, version_of
 from plutus.effects import Effect, Put, Update
 from plutus.registry import EventContext, Router
 

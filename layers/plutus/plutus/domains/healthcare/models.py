@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, ConfigDict, Field, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from plutus.domains.fields import Identifier
+from plutus.domains.kit import Ident
 from plutus.registry import EventModel
 
 # Fields an EHR might put on a notes event that would carry the note itself. Declared only to be refused at
@@ -33,8 +33,8 @@ class HeartRateReadingV1(EventModel):
         }
     )
 
-    patient_id: Identifier
-    device_id: Identifier
+    patient_id: Ident
+    device_id: Ident
     bpm: int = Field(ge=1, le=350)
     measured_at: AwareDatetime
 
@@ -61,12 +61,12 @@ class MedicationAdministeredV1(EventModel):
         }
     )
 
-    patient_id: Identifier
-    order_id: Identifier
+    patient_id: Ident
+    order_id: Ident
     medication_code: str = Field(min_length=1, max_length=64)
     dose_mg: float = Field(gt=0, le=100_000)
     route: Literal["oral", "iv", "im", "subcutaneous", "inhaled", "topical", "other"]
-    administered_by: Identifier
+    administered_by: Ident
     administered_at: AwareDatetime
     # None: the order's course is complete (or the dose was PRN, as needed): nothing further is due.
     next_due_at: AwareDatetime | None = None
@@ -99,10 +99,10 @@ class DoctorNotesUpdatedV1(EventModel):
         }
     )
 
-    patient_id: Identifier
-    note_id: Identifier
+    patient_id: Ident
+    note_id: Ident
     note_version: int = Field(ge=1)
-    author_id: Identifier
+    author_id: Ident
     author_role: Literal["attending", "resident", "nurse_practitioner", "consultant", "other"]
     updated_at: AwareDatetime
     # The EHR's fingerprint of the version (fixed length: it reveals nothing about the note's size) lets an

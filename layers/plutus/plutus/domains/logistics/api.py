@@ -4,13 +4,12 @@ packages promised for a day that are late."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel
 
-from plutus.domains.clock import iso, parse_iso, read_clock
+from plutus.domains.kit import iso, parse_iso, plain, read_clock
 from plutus.domains.logistics.handlers import eta_from_lane, lane_pk, package_pk, sla_pk
 from plutus.domains.reads import state_reader
 from plutus.effects import StateReader
@@ -95,13 +94,6 @@ class LatePackagesView(BaseModel):
     late: list[LatePackageView]
 
 
-def _plain(value: Any) -> Any:
-    # DynamoDB numbers come back as Decimal, which JSON would render as strings.
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    return value
-
-
 def _hours(delta: timedelta | None) -> float | None:
     return round(delta.total_seconds() / 3600, 2) if delta is not None else None
 
@@ -142,7 +134,7 @@ def get_package(package_id: str, state: State, settings: Config, as_of: AsOf = N
         ExceptionView(
             kind=i["kind"],
             at=i["at"],
-            details={k: _plain(v) for k, v in i.items() if k not in ("pk", "sk", "kind", "at", "event_id")},
+            details={k: plain(v) for k, v in i.items() if k not in ("pk", "sk", "kind", "at", "event_id")},
         )
         for i in items
         if i["sk"].startswith("EXCEPTION#")

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from plutus.domains.clock import day, event_time, iso, parse_iso, version_of
+from plutus.domains.kit import day, event_time, iso, parse_iso, version_of
 from plutus.domains.logistics.models import (
     DeliveryAttemptedV1,
     LocationUpdateV1,

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, ConfigDict, Field, model_validator
 
-from plutus.domains.fields import Identifier
+from plutus.domains.kit import Ident
 from plutus.registry import EventModel
 
 # A lane end: an IATA-style hub or region code (part of the lane's state key).
@@ -34,9 +34,9 @@ class PackageScannedV1(EventModel):
         }
     )
 
-    package_id: Identifier
+    package_id: Ident
     scan_type: Literal["picked_up", "arrived_at_hub", "departed_hub", "out_for_delivery", "delivered"]
-    facility_id: Identifier
+    facility_id: Ident
     origin: Place | None = None
     destination: Place | None = None
     promised_by: AwareDatetime | None = None
@@ -68,8 +68,8 @@ class LocationUpdateV1(EventModel):
         }
     )
 
-    package_id: Identifier
-    vehicle_id: Identifier
+    package_id: Ident
+    vehicle_id: Ident
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
     occurred_at: AwareDatetime
@@ -96,8 +96,8 @@ class TemperatureBreachV1(EventModel):
         }
     )
 
-    package_id: Identifier
-    sensor_id: Identifier
+    package_id: Ident
+    sensor_id: Ident
     temperature_c: float = Field(ge=-100, le=100)
     min_c: float = Field(ge=-100, le=100)
     max_c: float = Field(ge=-100, le=100)
@@ -138,13 +138,13 @@ class DeliveryAttemptedV1(EventModel):
         }
     )
 
-    package_id: Identifier
+    package_id: Ident
     attempt_number: int = Field(ge=1, le=20)
     outcome: Literal["delivered", "failed"]
     failure_reason: (
         Literal["recipient_absent", "address_not_found", "refused", "access_denied", "damaged"] | None
     ) = None
-    courier_id: Identifier
+    courier_id: Ident
     occurred_at: AwareDatetime
 
     @model_validator(mode="after")

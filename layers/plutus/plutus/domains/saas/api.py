@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import AwareDatetime, BaseModel
 
-from plutus.domains.clock import day, iso, read_clock
+from plutus.domains.kit import day, iso, read_clock
 from plutus.domains.reads import state_reader
 from plutus.domains.saas.handlers import account_pk
 from plutus.domains.saas.health import days_needed, score_health

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, ConfigDict, Field
 
-from plutus.domains.fields import Identifier
+from plutus.domains.kit import Ident
 from plutus.registry import EventModel
 
 # A feature name becomes an attribute name (``f_<feature>``) and a sort key: lowercase snake case only.
@@ -32,8 +32,8 @@ class FeatureUsedV1(EventModel):
         }
     )
 
-    account_id: Identifier
-    user_id: Identifier
+    account_id: Ident
+    user_id: Ident
     feature: FeatureName
     units: int = Field(default=1, ge=1, le=1_000_000)
     occurred_at: AwareDatetime
@@ -58,9 +58,9 @@ class UserInvitedV1(EventModel):
         }
     )
 
-    account_id: Identifier
-    inviter_user_id: Identifier
-    invitee_user_id: Identifier
+    account_id: Ident
+    inviter_user_id: Ident
+    invitee_user_id: Ident
     role: Literal["admin", "member", "viewer"]
     occurred_at: AwareDatetime
 
@@ -83,9 +83,9 @@ class DashboardViewedV1(EventModel):
         }
     )
 
-    account_id: Identifier
-    user_id: Identifier
-    dashboard_id: Identifier
+    account_id: Ident
+    user_id: Ident
+    dashboard_id: Ident
     occurred_at: AwareDatetime
 
 
@@ -109,9 +109,9 @@ class ExportTriggeredV1(EventModel):
         }
     )
 
-    account_id: Identifier
-    user_id: Identifier
-    export_id: Identifier
+    account_id: Ident
+    user_id: Ident
+    export_id: Ident
     format: Literal["csv", "xlsx", "pdf", "parquet"]
     rows: int = Field(ge=0, le=100_000_000)
     occurred_at: AwareDatetime
