@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.integration.harness import Harness
-from tests.integration.replay import recording, redeliver, stable_state
+from tests.integration.redelivery import deliver_again, drain_capturing, stable_state
 
 CAMPAIGN = "cmp_it_blackfriday"
 
@@ -87,11 +87,12 @@ def test_spend_and_conversions_are_charged_once_under_every_kind_of_duplicate(st
             },
         )
     )
-    with recording(stack) as bodies:
-        for body in sent:
-            assert stack.post_event(body).status == 202
-            # One at a time: the conversion must see the click before it
-            assert stack.drain() == 1
+    bodies: list[str] = []
+    for body in sent:
+        assert stack.post_event(body).status == 202
+        # One at a time: the conversion must see the click before it
+        bodies += drain_capturing(stack)
+    assert len(bodies) == len(sent)
     expected_spend = sum(10_000 * (n + 1) for n in range(6)) + 2 * 300_000
     decision_url = f"/api/v1/adtech/campaigns/{CAMPAIGN}/decision?as_of=2026-11-26T12:00:00Z"
     before = stack.request("GET", decision_url).json()
@@ -99,14 +100,13 @@ def test_spend_and_conversions_are_charged_once_under_every_kind_of_duplicate(st
     assert (before["conversions"], before["conversion_value_micros"]) == (1, 120_000_000)
     state_before = stable_state(stack, "AD#")
 
-    # When every request is retried (same key), the ad server resends two impressions and the click under new
-    # keys (new event ids), SQS delivers every message again, and an operator replays them all
+    # When every request is retried (same key), the ad server resends two impressions and a click under new
+    # keys (new event ids), every message is delivered again (a duplicate, a redelivery after a lost delete)
+    # and an operator replays them all
     assert {stack.post_event(body).status for body in sent} == {200}
     for body in (sent[0], sent[5], sent[6]):
         assert stack.post_event({**body, "idempotency_key": body["idempotency_key"] + "-retry"}).status == 202
-    redeliver(stack, bodies, replay=False)
-    redeliver(stack, bodies, replay=True)
-    assert stack.drain() == 3 + 2 * len(bodies)
+    assert deliver_again(stack, bodies) == 3 * len(bodies) + 2 * 3
 
     # Then nothing was charged or credited twice: the counters, markers and attribution are unchanged
     assert stack.request("GET", decision_url).json() == before

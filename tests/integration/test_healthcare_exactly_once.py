@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.integration.harness import Harness
-from tests.integration.replay import recording, redeliver, stable_state
+from tests.integration.redelivery import deliver_again, drain_capturing, stable_state
 from tests.logcapture import captured_logs
 
 PATIENT = "pat_it_9f31"
@@ -69,20 +69,20 @@ def test_alerts_flags_and_audit_apply_once_under_duplicates_redelivery_and_repla
             },
         ),
     ]
-    with captured_logs() as logs, recording(stack) as bodies:
+    bodies: list[str] = []
+    with captured_logs() as logs:
         for step in steps:
             step()
-            assert stack.drain() == 1
+            bodies += drain_capturing(stack)
+    assert len(bodies) == len(steps)
     before = stable_state(stack, f"HC#PATIENT#{PATIENT}")
     assert len([i for i in before if i["sk"].startswith("ALERT#")]) == 1
     assert [i["kind"] for i in before if i["sk"].startswith("COMPLIANCE#")] == ["missed"]
 
-    # When the producer retries every request, SQS delivers every message again, and an operator replays
-    # them all
+    # When the producer retries every request, every message is delivered again (a duplicate, a redelivery
+    # after a lost delete) and an operator replays them all
     assert {stack.post_event(body).status for body in sent} == {200}
-    redeliver(stack, bodies, replay=False)
-    redeliver(stack, bodies, replay=True)
-    assert stack.drain() == 2 * len(bodies)
+    assert deliver_again(stack, bodies) == 3 * len(bodies)
 
     # Then not one item changed: one warning, one missed-dose flag, five audit entries
     assert stable_state(stack, f"HC#PATIENT#{PATIENT}") == before

@@ -11,7 +11,7 @@ from plutus.domains import adtech
 from plutus.domains.adtech.decision import pacing_multiplier, smoothed_rate
 from plutus.domains.adtech.handlers import campaign_pk
 from tests.fakes import DomainRunner, settings
-from tests.unit.domains.reads import read_client
+from tests.unit.domains.readclient import read_client
 
 CAMPAIGN = "cmp_winter_sale"
 DAY = "2026-11-26"

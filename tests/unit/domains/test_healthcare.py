@@ -13,7 +13,7 @@ from plutus.errors import InvalidEventError
 from plutus.ingest.api import parse_ingest_body
 from tests.fakes import DomainRunner, settings
 from tests.logcapture import captured_logs
-from tests.unit.domains.reads import read_client
+from tests.unit.domains.readclient import read_client
 
 PATIENT = "pat_00417"
 

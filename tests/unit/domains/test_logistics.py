@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from plutus.domains import logistics
 from plutus.domains.logistics.handlers import lane_pk, package_pk
 from tests.fakes import DomainRunner, settings
-from tests.unit.domains.reads import read_client
+from tests.unit.domains.readclient import read_client
 
 T0 = datetime.fromisoformat("2026-11-20T08:00:00+00:00")
 

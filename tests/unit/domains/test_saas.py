@@ -11,7 +11,7 @@ from plutus.domains import saas
 from plutus.domains.kit import parse_iso
 from plutus.domains.saas.handlers import account_pk, billing_period
 from tests.fakes import DomainRunner, settings
-from tests.unit.domains.reads import read_client
+from tests.unit.domains.readclient import read_client
 
 ACCOUNT = "acct_northwind"
 
