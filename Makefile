@@ -11,7 +11,7 @@ SAM := $(TOOLS)/sam/bin/sam
 CHECKOV := $(TOOLS)/checkov/bin/checkov
 PYTEST_ARGS ?=
 
-.PHONY: help install dev test unit integration e2e check lint typecheck validate checkov build tools samples clean
+.PHONY: help install dev test unit integration e2e check lint typecheck validate checkov build tools samples clean bench-reads
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ e2e: install ## e2e tests; set PLUTUS_API_URL (and STACK) to target a deployed s
 
 samples: install ## Rewrite events/<event_type>.json for every registered type
 	$(PY) -m plutus_dev.samples
+
+bench-reads: install ## Adtech decision-read latency (p50/p95/p99) through the real ingest handler and moto
+	$(PY) -m bench.decision_read
 
 $(SAM): | $(UV)
 	$(UV) venv -q --python $(PYTHON312) $(TOOLS)/sam && VIRTUAL_ENV=$(TOOLS)/sam $(UV) pip install -q aws-sam-cli

@@ -4,11 +4,15 @@
 - ``send_duplicate``: the same QueuedEvent body as a brand-new message (receive count 1, no replay mark), as
   after an ingest crash between SendMessage and completion, or SQS's at-least-once duplicate delivery.
 - ``send_replay``: the same body with the ``plutus-replay`` attribute, as an operator's replay sends it.
+- ``deliver_again``: all of the above for a list of bodies, then drained.
+- ``stable_state``: the state items a duplicate must leave untouched, to compare before and after.
 - ``redeliver_after_commit``: a message whose handlers committed but whose deletion was lost (a consumer timed
   out after its transaction), so SQS delivers it again with a higher receive count.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from plutus.consumer import REPLAY_ATTRIBUTE
 from plutus_dev.poller import to_record
@@ -69,3 +73,23 @@ def redeliver_after_commit(stack: Harness) -> int:
             QueueUrl=stack.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
         )
     return len(messages)
+
+
+def deliver_again(stack: Harness, bodies: list[str]) -> int:
+    """Every body again, every way, drained: a duplicate message whose processing loses its deletion (so
+    SQS delivers it once more), then an operator replay. Messages already queued are processed along with
+    them. Returns how many records the consumer was handed.
+    """
+    for body in bodies:
+        send_duplicate(stack, body)
+    handed = redeliver_after_commit(stack)
+    handed += stack.drain()
+    for body in bodies:
+        send_replay(stack, body)
+    return handed + stack.drain()
+
+
+def stable_state(stack: Harness, pk_prefix: str) -> list[dict[str, Any]]:
+    """The state items of partitions starting with ``pk_prefix``, sorted (a scan is fine in a test)."""
+    items = [i for i in stack.scan("StateTable") if str(i["pk"]).startswith(pk_prefix)]
+    return sorted(items, key=lambda i: (i["pk"], i["sk"]))

@@ -6,7 +6,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -101,6 +101,75 @@ class Settings(BaseSettings):
     gaming_feed_fanout_cap: int = Field(default=50, ge=1, le=90)
     gaming_feed_ttl_seconds: int = Field(default=7 * 86_400, ge=3_600)
     gaming_feed_share_purchases: bool = True
+
+    # Healthcare pack: heart-rate ranges (bpm), sustained-abnormal readings before a warning, dose windows.
+    healthcare_hr_low_bpm: int = Field(default=50, ge=1)
+    healthcare_hr_high_bpm: int = Field(default=120, ge=1)
+    healthcare_hr_critical_low_bpm: int = Field(default=40, ge=1)
+    healthcare_hr_critical_high_bpm: int = Field(default=150, ge=1)
+    healthcare_hr_sustained_readings: int = Field(default=3, ge=1)
+    healthcare_dose_window_minutes: int = Field(default=60, ge=0, le=1_440)
+    healthcare_max_orders_per_patient: int = Field(default=200, ge=1, le=1_000)
+
+    # Adtech pack: attribution window, budget pacing, CTR/viewability priors for the bid factor.
+    adtech_attribution_window_seconds: int = Field(default=7 * 86_400, ge=60)
+    adtech_clicks_remembered: int = Field(default=5, ge=1, le=50)
+    adtech_default_daily_budget_micros: int = Field(default=100_000_000, gt=0)
+    adtech_spend_shards: int = Field(default=4, ge=1, le=32)
+    adtech_pacing_min_multiplier: float = Field(default=0.25, ge=0, le=1)
+    adtech_pacing_max_multiplier: float = Field(default=2.0, ge=1)
+    adtech_stats_lookback_days: int = Field(default=7, ge=1, le=31)
+    adtech_target_ctr: float = Field(default=0.002, gt=0, lt=1)
+    adtech_target_viewability: float = Field(default=0.7, gt=0, le=1)
+    adtech_prior_impressions: int = Field(default=1_000, ge=0)
+    adtech_dedup_ttl_seconds: int = Field(default=3 * 86_400, ge=3_600)
+
+    # Logistics pack: lane ETA histogram and percentile, reroute triggers, SLA index shards.
+    logistics_eta_percentile: float = Field(default=0.8, ge=0.5, le=0.99)
+    logistics_eta_min_samples: int = Field(default=5, ge=1)
+    logistics_eta_bucket_minutes: int = Field(default=60, ge=5, le=1_440)
+    logistics_eta_max_buckets: int = Field(default=336, ge=10, le=2_000)
+    logistics_breach_reroute_seconds: int = Field(default=900, ge=0)
+    logistics_breach_reroute_excursion_c: float = Field(default=2.0, ge=0)
+    logistics_reroute_after_failed_attempts: int = Field(default=1, ge=1, le=10)
+    logistics_sla_index_shards: int = Field(default=4, ge=1, le=32)
+
+    # SaaS pack: the feature catalogue, metered features, billing close, health-score windows/weights/bands.
+    saas_feature_catalogue: tuple[str, ...] = (
+        "dashboards",
+        "exports",
+        "team_invites",
+        "report_builder",
+        "alerts",
+        "api_access",
+        "ai_summary",
+        "sso",
+    )
+    saas_metered_features: tuple[str, ...] = ("api_access", "ai_summary")
+    saas_billing_grace_days: int = Field(default=3, ge=0, le=31)
+    saas_recency_horizon_days: int = Field(default=30, ge=1, le=365)
+    saas_breadth_window_days: int = Field(default=30, ge=1, le=90)
+    saas_trend_window_days: int = Field(default=14, ge=1, le=45)
+    saas_weight_recency: float = Field(default=0.4, ge=0)
+    saas_weight_breadth: float = Field(default=0.3, ge=0)
+    saas_weight_trend: float = Field(default=0.3, ge=0)
+    saas_healthy_min_score: int = Field(default=70, ge=0, le=100)
+    saas_at_risk_min_score: int = Field(default=40, ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _pack_settings_are_consistent(self) -> Settings:
+        if not (
+            self.healthcare_hr_critical_low_bpm
+            <= self.healthcare_hr_low_bpm
+            < self.healthcare_hr_high_bpm
+            <= self.healthcare_hr_critical_high_bpm
+        ):
+            raise ValueError("heart-rate ranges must nest: critical_low <= low < high <= critical_high")
+        if self.saas_at_risk_min_score > self.saas_healthy_min_score:
+            raise ValueError("saas_at_risk_min_score must not exceed saas_healthy_min_score")
+        if self.saas_weight_recency + self.saas_weight_breadth + self.saas_weight_trend <= 0:
+            raise ValueError("at least one saas health weight must be positive")
+        return self
 
 
 @lru_cache(maxsize=1)

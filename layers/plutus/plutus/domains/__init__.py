@@ -11,10 +11,14 @@ from types import ModuleType
 
 from fastapi import APIRouter
 
+import plutus.domains.adtech as adtech
 import plutus.domains.ecommerce as ecommerce
 import plutus.domains.fintech as fintech
 import plutus.domains.gaming as gaming
+import plutus.domains.healthcare as healthcare
 import plutus.domains.iot as iot
+import plutus.domains.logistics as logistics
+import plutus.domains.saas as saas
 from plutus.domains import default
 from plutus.registry import Registry
 
@@ -23,6 +27,10 @@ PACKS: tuple[ModuleType, ...] = (
     fintech,
     iot,
     gaming,
+    healthcare,
+    adtech,
+    logistics,
+    saas,
 )
 
 

@@ -73,3 +73,21 @@ def plain(value: Any) -> Any:
     if isinstance(value, list):
         return [plain(v) for v in value]
     return value
+
+
+def parse_iso(value: str) -> datetime:
+    """Inverse of :func:`iso`."""
+    return parse_timestamp(value)
+
+
+def day(at: datetime) -> str:
+    """The UTC calendar day of ``at`` (``YYYY-MM-DD``), for day-bucket keys."""
+    return at.astimezone(UTC).strftime("%Y-%m-%d")
+
+
+def read_clock(as_of: datetime | None) -> datetime:
+    """The instant a read endpoint judges at: the caller's ``as_of`` or, by default, now.
+
+    Reads may use the clock (handlers never do): a deadline passed with no event since shows only here.
+    """
+    return as_of.astimezone(UTC) if as_of is not None else datetime.now(UTC)

@@ -1,0 +1,95 @@
+"""Adtech read endpoints: a campaign's bid decision (one query) and a conversion's attribution (one get)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import AwareDatetime, BaseModel
+
+from plutus.domains.adtech.decision import decide
+from plutus.domains.adtech.handlers import campaign_pk
+from plutus.domains.kit import read_clock
+from plutus.domains.reads import state_reader
+from plutus.effects import StateReader
+from plutus.errors import ResourceNotFoundError
+from plutus.settings import Settings, get_settings
+
+api = APIRouter(prefix="/api/v1/adtech", tags=["adtech"])
+State = Annotated[StateReader, Depends(state_reader)]
+Config = Annotated[Settings, Depends(get_settings)]
+
+
+class DecisionView(BaseModel):
+    """Pacing, CTR and viewability of a campaign, combined into a bid factor (1.0 = bid as planned)."""
+
+    campaign_id: str
+    as_of: str
+    day: str
+    budget_micros: int
+    spend_today_micros: int
+    planned_spend_micros: int
+    pacing_multiplier: float
+    lookback_days: int
+    impressions: int
+    clicks: int
+    ctr: float
+    ctr_estimate: float
+    measured: int
+    viewable: int
+    viewability: float
+    viewability_estimate: float
+    conversions: int
+    conversion_value_micros: int
+    bid_factor: float
+
+
+class AttributionView(BaseModel):
+    """Which campaign a conversion was credited to (last click within the window), if any."""
+
+    conversion_id: str
+    advertiser_id: str
+    converted_at: str
+    value_micros: int
+    currency: str
+    attributed: bool
+    campaign_id: str | None = None
+    click_id: str | None = None
+    clicked_at: str | None = None
+    lag_seconds: int | None = None
+
+
+@api.get("/campaigns/{campaign_id}/decision", response_model=DecisionView)
+def get_decision(
+    campaign_id: str,
+    state: State,
+    settings: Config,
+    as_of: Annotated[AwareDatetime | None, Query(description="decide at this instant (default: now)")] = None,
+) -> DecisionView:
+    """The campaign's pacing multiplier, CTR, viewability and bid factor: one query over its day shards."""
+    now = read_clock(as_of)
+    # Newest first: the lookback's shards, plus any days recorded after ``as_of`` (when deciding in the past).
+    days_after = max((datetime.now(UTC).date() - now.date()).days, 0)
+    limit = min((settings.adtech_stats_lookback_days + days_after) * settings.adtech_spend_shards, 1_000)
+    shards = state.query(campaign_pk(campaign_id), "DAY#", limit=limit, newest_first=True)
+    if not shards:
+        raise ResourceNotFoundError("nothing has been recorded for this campaign")
+    decision = decide(campaign_id, shards, now, settings)
+    return DecisionView.model_validate(decision, from_attributes=True)
+
+
+@api.get("/conversions/{conversion_id}", response_model=AttributionView)
+def get_attribution(conversion_id: str, state: State) -> AttributionView:
+    """The conversion's last-click attribution."""
+    item = state.get(f"AD#CONV#{conversion_id}", "ATTRIBUTION")
+    if item is None:
+        raise ResourceNotFoundError("no such conversion")
+    lag = item.get("lag_seconds")
+    return AttributionView.model_validate(
+        {
+            **item,
+            "value_micros": int(item["value_micros"]),
+            "lag_seconds": int(lag) if lag is not None else None,
+        }
+    )

@@ -1,0 +1,188 @@
+"""Adtech processors: exactly-once spend and delivery counters, last-click attribution, viewability.
+
+Spend is charged exactly once at two levels: per event (the consumer's marker on ``event_id``) and per
+business id (an impression, click or conversion id seen before is not charged again, even when the ad server
+resends it under a new idempotency key). The business-id marker is a create-only versioned write, so two
+concurrent copies cannot both pass: the loser's transaction is cancelled, the consumer re-runs its handler,
+which then finds the marker and charges nothing.
+
+State keys:
+
+- ``AD#CAMPAIGN#<id>`` / ``DAY#<yyyy-mm-dd>#S<n>``: a day's counters (impressions, clicks, spend,
+  viewability, conversions) on one of ``adtech_spend_shards`` shards, so a busy campaign spreads its writes;
+  the decision read sums the shards with one query.
+- ``AD#IMP#<impression_id>`` / ``IMPRESSION`` and ``VIEWABILITY``, ``AD#CLICK#<click_id>`` / ``CLICK``:
+  business-id markers, expiring (TTL ``expires_at``) after ``adtech_dedup_ttl_seconds``.
+- ``AD#ADV#<advertiser>#USER#<user>`` / ``CLICKS``: the user's last few clicks for that advertiser.
+- ``AD#CONV#<conversion_id>`` / ``ATTRIBUTION``: the conversion's marker and the campaign it was credited to.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from plutus.domains.adtech.models import AdImpressionV1, ClickV1, ConversionV1, ViewabilityMeasuredV1
+from plutus.domains.kit import day, event_time, iso, parse_iso, version_of
+from plutus.effects import Effect, Update
+from plutus.registry import EventContext, Router
+
+router = Router("adtech")
+
+
+def campaign_pk(campaign_id: str) -> str:
+    """The partition of one campaign's daily counters."""
+    return f"AD#CAMPAIGN#{campaign_id}"
+
+
+def day_prefix(date: str) -> str:
+    """The sort-key prefix of one day's counter shards."""
+    return f"DAY#{date}#"
+
+
+def _shard_sk(at: datetime, business_id: str, shards: int) -> str:
+    # A stable hash: the same impression always lands on the same shard.
+    return f"{day_prefix(day(at))}S{zlib.crc32(business_id.encode()) % shards}"
+
+
+def _counters(
+    ctx: EventContext,
+    campaign_id: str,
+    at: datetime,
+    business_id: str,
+    add: dict[str, int],
+    set_: dict[str, Any] | None = None,
+    set_if_absent: dict[str, Any] | None = None,
+) -> Update:
+    return Update(
+        campaign_pk(campaign_id),
+        _shard_sk(at, business_id, ctx.settings.adtech_spend_shards),
+        add=add,
+        set=set_ or {},
+        set_if_absent={"campaign_id": campaign_id, "day": day(at), **(set_if_absent or {})},
+    )
+
+
+def _first_sighting(
+    ctx: EventContext, pk: str, sk: str, at: datetime, *, expires: bool = True, **attributes: Any
+) -> Update | None:
+    """The create-only marker of a business id, or ``None`` when it was already seen (nothing to charge)."""
+    if ctx.state.get(pk, sk) is not None:
+        return None
+    marker: dict[str, Any] = {"first_event_id": ctx.event_id, "at": iso(at), **attributes}
+    if expires:
+        marker["expires_at"] = int(
+            (at + timedelta(seconds=ctx.settings.adtech_dedup_ttl_seconds)).timestamp()
+        )
+    return Update(pk, sk, set=marker, expect_version=0)
+
+
+@router.on(AdImpressionV1)
+def handle_charge_impression(event: AdImpressionV1, ctx: EventContext) -> Iterable[Effect]:
+    """Count the impression and charge its cost to the campaign's day, once per impression id."""
+    at = event_time(event.occurred_at, ctx)
+    marker = _first_sighting(
+        ctx, f"AD#IMP#{event.impression_id}", "IMPRESSION", at, campaign_id=event.campaign_id
+    )
+    if marker is None:
+        return
+    yield marker
+    charge = {"impressions": 1, "spend_micros": event.cost_micros}
+    if event.daily_budget_micros is None:
+        default = {"budget_micros": ctx.settings.adtech_default_daily_budget_micros}
+        yield _counters(ctx, event.campaign_id, at, event.impression_id, charge, set_if_absent=default)
+    else:
+        # The ad server's latest view of the budget wins: a mid-day change paces the rest of the day.
+        budget = {"budget_micros": event.daily_budget_micros, "budget_at": iso(at)}
+        yield _counters(ctx, event.campaign_id, at, event.impression_id, charge, set_=budget)
+
+
+def _remember_click(ctx: EventContext, event: ClickV1, at: datetime) -> Iterator[Update]:
+    pk = f"AD#ADV#{event.advertiser_id}#USER#{event.user_id}"
+    item = ctx.state.get(pk, "CLICKS")
+    clicks = list(item.get("clicks", [])) if item else []
+    clicks.append({"click_id": event.click_id, "campaign_id": event.campaign_id, "clicked_at": iso(at)})
+    # Newest first, bounded: attribution only ever needs the latest click before a conversion.
+    clicks.sort(key=lambda c: c["clicked_at"], reverse=True)
+    yield Update(
+        pk,
+        "CLICKS",
+        set={"clicks": clicks[: ctx.settings.adtech_clicks_remembered]},
+        expect_version=version_of(item),
+    )
+
+
+@router.on(ClickV1)
+def handle_charge_click(event: ClickV1, ctx: EventContext) -> Iterable[Effect]:
+    """Count the click, charge its cost once per click id, and remember it for attribution."""
+    at = event_time(event.occurred_at, ctx)
+    marker = _first_sighting(ctx, f"AD#CLICK#{event.click_id}", "CLICK", at, campaign_id=event.campaign_id)
+    if marker is None:
+        return
+    yield marker
+    yield _counters(
+        ctx, event.campaign_id, at, event.click_id, {"clicks": 1, "spend_micros": event.cost_micros}
+    )
+    yield from _remember_click(ctx, event, at)
+
+
+def last_click_before(
+    clicks: list[dict[str, Any]], converted_at: datetime, window_seconds: int
+) -> dict[str, Any] | None:
+    """The latest click at or before ``converted_at`` and no older than the window (last-click model)."""
+    for click in sorted(clicks, key=lambda c: c["clicked_at"], reverse=True):
+        clicked_at = parse_iso(click["clicked_at"])
+        if clicked_at <= converted_at:
+            lag = (converted_at - clicked_at).total_seconds()
+            return click if lag <= window_seconds else None
+    return None
+
+
+@router.on(ConversionV1)
+def handle_attribute_conversion(event: ConversionV1, ctx: EventContext) -> Iterable[Effect]:
+    """Credit the conversion to the campaign of the user's last click within the attribution window."""
+    at = event_time(event.occurred_at, ctx)
+    history = ctx.state.get(f"AD#ADV#{event.advertiser_id}#USER#{event.user_id}", "CLICKS")
+    click = last_click_before(
+        list(history.get("clicks", [])) if history else [], at, ctx.settings.adtech_attribution_window_seconds
+    )
+    attribution: dict[str, Any] = {
+        "conversion_id": event.conversion_id,
+        "advertiser_id": event.advertiser_id,
+        "value_micros": event.value_micros,
+        "currency": event.currency,
+        "converted_at": iso(at),
+        "attributed": click is not None,
+    }
+    if click is not None:
+        lag = int((at - parse_iso(click["clicked_at"])).total_seconds())
+        attribution |= {
+            "campaign_id": click["campaign_id"],
+            "click_id": click["click_id"],
+            "clicked_at": click["clicked_at"],
+            "lag_seconds": lag,
+        }
+    # Attribution records do not expire: they are the campaign's revenue history.
+    marker = _first_sighting(
+        ctx, f"AD#CONV#{event.conversion_id}", "ATTRIBUTION", at, expires=False, **attribution
+    )
+    if marker is None:
+        return
+    yield marker
+    if click is not None:
+        value = {"conversions": 1, "conversion_value_micros": event.value_micros}
+        yield _counters(ctx, click["campaign_id"], at, event.conversion_id, value)
+
+
+@router.on(ViewabilityMeasuredV1)
+def handle_count_viewability(event: ViewabilityMeasuredV1, ctx: EventContext) -> Iterable[Effect]:
+    """Count one verdict per impression: measurable and viewable impressions of the campaign's day."""
+    at = event_time(event.occurred_at, ctx)
+    marker = _first_sighting(ctx, f"AD#IMP#{event.impression_id}", "VIEWABILITY", at, viewable=event.viewable)
+    if marker is None:
+        return
+    yield marker
+    verdict = {"measured": int(event.measurable), "viewable": int(event.viewable)}
+    yield _counters(ctx, event.campaign_id, at, event.impression_id, verdict)

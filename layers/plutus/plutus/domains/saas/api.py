@@ -1,0 +1,162 @@
+"""SaaS read endpoints: an account's health (judged at read time), feature adoption and billing meters."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import AwareDatetime, BaseModel
+
+from plutus.domains.kit import day, iso, read_clock
+from plutus.domains.reads import state_reader
+from plutus.domains.saas.handlers import account_pk
+from plutus.domains.saas.health import days_needed, score_health
+from plutus.effects import StateReader
+from plutus.errors import ResourceNotFoundError
+from plutus.settings import Settings, get_settings
+
+api = APIRouter(prefix="/api/v1/saas", tags=["saas"])
+State = Annotated[StateReader, Depends(state_reader)]
+Config = Annotated[Settings, Depends(get_settings)]
+AsOf = Annotated[AwareDatetime | None, Query(description="evaluate at this instant (default: now)")]
+MAX_FEATURES = 500
+
+
+class HealthView(BaseModel):
+    """Health score (0-100), its churn-risk band, and the recency, breadth and trend it combines."""
+
+    account_id: str
+    as_of: str
+    score: int
+    band: str
+    churn_risk: str
+    last_active_day: str | None
+    days_since_active: int | None
+    recency_score: float
+    features_in_window: list[str]
+    breadth_score: float
+    events_recent: int
+    events_previous: int
+    trend_ratio: float
+    trend_score: float
+
+
+class FeatureView(BaseModel):
+    """One feature's adoption in the account. ``first_used_at`` is the first use Plutus processed."""
+
+    feature: str
+    in_catalogue: bool
+    uses: int
+    users: int
+    user_share: float
+    uses_in_window: int
+    first_used_at: str
+
+
+class AdoptionView(BaseModel):
+    """Which features of the catalogue the account uses, and how widely."""
+
+    account_id: str
+    as_of: str
+    window_days: int
+    active_users: int
+    catalogue_adoption: float
+    features: list[FeatureView]
+    not_adopted: list[str]
+
+
+class MeterView(BaseModel):
+    """A billing period's meters (counted exactly once)."""
+
+    account_id: str
+    period: str
+    meters: dict[str, int]
+    late_events: int
+
+
+def _day_items(
+    state: StateReader, account_id: str, now: datetime, settings: Settings
+) -> list[dict[str, Any]]:
+    # Newest first: the days the score needs, plus any recorded after ``as_of`` (when judging the past).
+    days_after = max((datetime.now(UTC).date() - now.date()).days, 0)
+    limit = min(days_needed(settings) + days_after, 1_000)
+    return state.query(account_pk(account_id), "DAY#", limit=limit, newest_first=True)
+
+
+def _require_account(state: StateReader, account_id: str) -> dict[str, Any]:
+    profile = state.get(account_pk(account_id), "PROFILE")
+    if profile is None:
+        raise ResourceNotFoundError("nothing has been recorded for this account")
+    return profile
+
+
+def _fields(obj: Any) -> dict[str, Any]:
+    return {name: getattr(obj, name) for name in obj.__slots__}
+
+
+@api.get("/accounts/{account_id}/health", response_model=HealthView)
+def get_health(account_id: str, state: State, settings: Config, as_of: AsOf = None) -> HealthView:
+    """The account's health at ``as_of``: recency of activity, breadth of features used, activity trend."""
+    _require_account(state, account_id)
+    now = read_clock(as_of)
+    health = score_health(_day_items(state, account_id, now, settings), now, settings)
+    return HealthView.model_validate({"account_id": account_id, "as_of": iso(now), **_fields(health)})
+
+
+@api.get("/accounts/{account_id}/features", response_model=AdoptionView)
+def get_feature_adoption(account_id: str, state: State, settings: Config, as_of: AsOf = None) -> AdoptionView:
+    """Every feature the account used (uses, distinct users, share of active users, recent uses)."""
+    profile = _require_account(state, account_id)
+    now = read_clock(as_of)
+    first_day = day(now - timedelta(days=settings.saas_breadth_window_days - 1))
+    recent = [
+        i for i in _day_items(state, account_id, now, settings) if first_day <= str(i["day"]) <= day(now)
+    ]
+    active = int(profile.get("active_users", 0))
+    catalogue = settings.saas_feature_catalogue
+    features = []
+    for item in state.query(account_pk(account_id), "FEATURE#", limit=MAX_FEATURES):
+        name = item["feature"]
+        users = int(item.get("users", 0))
+        features.append(
+            FeatureView(
+                feature=name,
+                in_catalogue=name in catalogue,
+                uses=int(item["uses"]),
+                users=users,
+                user_share=round(users / active, 4) if active else 0.0,
+                uses_in_window=int(sum(Decimal(d.get(f"f_{name}", 0)) for d in recent)),
+                first_used_at=item["first_used_at"],
+            )
+        )
+    adopted = {f.feature for f in features}
+    return AdoptionView(
+        account_id=account_id,
+        as_of=iso(now),
+        window_days=settings.saas_breadth_window_days,
+        active_users=active,
+        catalogue_adoption=round(len(adopted.intersection(catalogue)) / len(catalogue), 4)
+        if catalogue
+        else 0.0,
+        features=features,
+        not_adopted=[f for f in catalogue if f not in adopted],
+    )
+
+
+@api.get("/accounts/{account_id}/meters/{period}", response_model=MeterView)
+def get_meters(
+    account_id: str, period: Annotated[str, Path(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")], state: State
+) -> MeterView:
+    """The billing meters of one month (``YYYY-MM``)."""
+    item = state.get(account_pk(account_id), f"METER#{period}")
+    if item is None:
+        raise ResourceNotFoundError("no usage has been metered for this account and period")
+    skip = {"pk", "sk", "period", "late_events"}
+    return MeterView(
+        account_id=account_id,
+        period=period,
+        meters={k: int(v) for k, v in item.items() if k not in skip},
+        late_events=int(item.get("late_events", 0)),
+    )

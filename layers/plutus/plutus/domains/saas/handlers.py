@@ -1,0 +1,136 @@
+"""SaaS usage processors: daily activity, feature adoption, distinct users and exactly-once billing meters.
+
+Every activity event counts towards the account's day (for recency, breadth and trend of the health score,
+computed at read time) and towards a feature: ``feature_used`` names its feature; dashboards, exports and
+invites are features too. Billing meters are atomic adds committed with the event's exactly-once marker; an
+export id or an invitee seen before (a producer resending under a new key) is not billed again.
+
+State keys (one partition per account; an account's reads are single queries):
+
+- ``SAAS#ACCOUNT#<id>`` / ``DAY#<yyyy-mm-dd>``: ``events`` and ``f_<feature>`` counts of the day.
+- ``SAAS#ACCOUNT#<id>`` / ``FEATURE#<feature>``: uses, distinct users, first use.
+- ``SAAS#ACCOUNT#<id>`` / ``FUSER#<feature>#<user>``, ``USER#<user>``, ``EXPORT#<id>``, ``INVITE#<user>``:
+  create-only markers that make distinct counts and billing idempotent on business ids.
+- ``SAAS#ACCOUNT#<id>`` / ``PROFILE``: distinct active users, seats invited.
+- ``SAAS#ACCOUNT#<id>`` / ``METER#<yyyy-mm>``: the billing period's meters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+
+from plutus.domains.kit import day, event_time, iso, parse_iso
+from plutus.domains.saas.models import DashboardViewedV1, ExportTriggeredV1, FeatureUsedV1, UserInvitedV1
+from plutus.effects import Effect, Update
+from plutus.registry import EventContext, Router
+
+router = Router("saas")
+
+# Activity that is not a named feature_used still counts as using a product area.
+DASHBOARDS, EXPORTS, TEAM_INVITES = "dashboards", "exports", "team_invites"
+
+
+def account_pk(account_id: str) -> str:
+    """The partition of one account."""
+    return f"SAAS#ACCOUNT#{account_id}"
+
+
+def billing_period(at: datetime, received_at: str, grace_days: int) -> str:
+    """The month an event is billed in: its own, unless it arrived after that month's invoice closed.
+
+    A month closes ``grace_days`` after it ends; usage arriving later is billed in the month it arrived (the
+    closed invoice is never changed). Judged on the receipt time, so a replay bills the same month.
+    """
+    month_start = datetime(at.year, at.month, 1, tzinfo=UTC)
+    next_month = (month_start + timedelta(days=32)).replace(day=1)
+    received = parse_iso(received_at)
+    billed = received if received > next_month + timedelta(days=grace_days) else at
+    return billed.strftime("%Y-%m")
+
+
+def _create_once(ctx: EventContext, pk: str, sk: str, at: datetime) -> Update | None:
+    """A create-only marker, or ``None`` when it exists (the business id or pair was seen before)."""
+    if ctx.state.get(pk, sk) is not None:
+        return None
+    return Update(pk, sk, set={"first_at": iso(at), "first_event_id": ctx.event_id}, expect_version=0)
+
+
+def _activity(
+    ctx: EventContext,
+    account_id: str,
+    user_id: str,
+    feature: str,
+    at: datetime,
+    profile: dict[str, int] | None = None,
+) -> Iterator[Update]:
+    """The day's activity, the feature's uses and the distinct-user counts of one user's action.
+
+    ``profile`` adds further counters to the account's profile (one item may be written once per event).
+    """
+    pk = account_pk(account_id)
+    yield Update(pk, f"DAY#{day(at)}", add={"events": 1, f"f_{feature}": 1}, set_if_absent={"day": day(at)})
+    new_feature_user = _create_once(ctx, pk, f"FUSER#{feature}#{user_id}", at)
+    feature_add = {"uses": 1, "users": 1} if new_feature_user else {"uses": 1}
+    yield Update(
+        pk,
+        f"FEATURE#{feature}",
+        add=feature_add,
+        set_if_absent={"feature": feature, "first_used_at": iso(at)},
+    )
+    if new_feature_user is not None:
+        yield new_feature_user
+    new_user = _create_once(ctx, pk, f"USER#{user_id}", at)
+    profile = dict(profile or {})
+    if new_user is not None:
+        yield new_user
+        profile["active_users"] = 1
+    if profile:
+        yield Update(pk, "PROFILE", add=profile, set_if_absent={"account_id": account_id})
+
+
+def _meter(ctx: EventContext, account_id: str, at: datetime, **add: int) -> Update:
+    period = billing_period(at, ctx.received_at, ctx.settings.saas_billing_grace_days)
+    late = {"late_events": 1} if period != at.strftime("%Y-%m") else {}
+    return Update(
+        account_pk(account_id), f"METER#{period}", add={**add, **late}, set_if_absent={"period": period}
+    )
+
+
+@router.on(FeatureUsedV1)
+def handle_record_feature_use(event: FeatureUsedV1, ctx: EventContext) -> Iterable[Effect]:
+    """Count the use for adoption and health; a metered feature's units go to the billing meter."""
+    at = event_time(event.occurred_at, ctx)
+    yield from _activity(ctx, event.account_id, event.user_id, event.feature, at)
+    if event.feature in ctx.settings.saas_metered_features:
+        yield _meter(ctx, event.account_id, at, **{f"units_{event.feature}": event.units})
+
+
+@router.on(DashboardViewedV1)
+def handle_record_dashboard_view(event: DashboardViewedV1, ctx: EventContext) -> Iterable[Effect]:
+    """A dashboard view is activity on the dashboards feature."""
+    yield from _activity(ctx, event.account_id, event.user_id, DASHBOARDS, event_time(event.occurred_at, ctx))
+
+
+@router.on(ExportTriggeredV1)
+def handle_bill_export(event: ExportTriggeredV1, ctx: EventContext) -> Iterable[Effect]:
+    """Bill the export and its rows once per export id; count it as activity on exports."""
+    at = event_time(event.occurred_at, ctx)
+    marker = _create_once(ctx, account_pk(event.account_id), f"EXPORT#{event.export_id}", at)
+    if marker is None:
+        return
+    yield marker
+    yield from _activity(ctx, event.account_id, event.user_id, EXPORTS, at)
+    yield _meter(ctx, event.account_id, at, exports=1, export_rows=event.rows)
+
+
+@router.on(UserInvitedV1)
+def handle_bill_invite(event: UserInvitedV1, ctx: EventContext) -> Iterable[Effect]:
+    """A first invite of a colleague is a seat (billed once per invitee); a re-invite is only activity."""
+    at = event_time(event.occurred_at, ctx)
+    marker = _create_once(ctx, account_pk(event.account_id), f"INVITE#{event.invitee_user_id}", at)
+    profile = {"seats_invited": 1} if marker else {"reinvites": 1}
+    yield from _activity(ctx, event.account_id, event.inviter_user_id, TEAM_INVITES, at, profile)
+    if marker is not None:
+        yield marker
+        yield _meter(ctx, event.account_id, at, seats_invited=1)

@@ -1,0 +1,108 @@
+"""Logistics through the real ingest and consumer handlers against moto: lane transit samples, exceptions and
+SLA flags are recorded exactly once under duplicate requests, redelivery and replay."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tests.integration.harness import Harness
+from tests.integration.redelivery import deliver_again, drain_capturing, stable_state
+
+
+def _body(key: str, event_type: str, payload: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "source": "carrier_edi",
+        "schema_version": "1.0",
+        "idempotency_key": key,
+        "event_type": event_type,
+        "payload": payload,
+    }
+
+
+def _journey(pkg: str, day: int, transit_hours: int, failed_first: bool) -> list[dict[str, Any]]:
+    start = datetime(2026, 11, day, 8, tzinfo=UTC)
+    shipped = start.strftime("%Y-%m-%dT%H:%M:%SZ")
+    delivered = (start + timedelta(hours=transit_hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    events = [
+        _body(
+            f"{pkg}-pickup",
+            "package_scanned",
+            {
+                "package_id": pkg,
+                "scan_type": "picked_up",
+                "facility_id": "fac_nbo_west",
+                "origin": "NBO",
+                "destination": "KSM",
+                "promised_by": (start + timedelta(hours=24)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "occurred_at": shipped,
+            },
+        ),
+    ]
+    if failed_first:
+        events.append(
+            _body(
+                f"{pkg}-attempt-1",
+                "delivery_attempted",
+                {
+                    "package_id": pkg,
+                    "attempt_number": 1,
+                    "outcome": "failed",
+                    "failure_reason": "recipient_absent",
+                    "courier_id": "cr_ksm_004",
+                    "occurred_at": f"2026-11-{day + 1:02d}T09:00:00Z",
+                },
+            )
+        )
+    events.append(
+        _body(
+            f"{pkg}-attempt-2",
+            "delivery_attempted",
+            {
+                "package_id": pkg,
+                "attempt_number": 2 if failed_first else 1,
+                "outcome": "delivered",
+                "failure_reason": None,
+                "courier_id": "cr_ksm_004",
+                "occurred_at": delivered,
+            },
+        )
+    )
+    return events
+
+
+def test_lane_history_and_exceptions_are_recorded_once_under_duplicates_redelivery_and_replay(
+    stack: Harness,
+) -> None:
+    # Given two journeys on NBO -> KSM promised within 24 h: 26 h with a failed first attempt (rerouted,
+    # delivered 2 h late), and 20 h
+    sent = _journey("pkg_it_a", 10, 26, failed_first=True) + _journey("pkg_it_b", 12, 20, failed_first=False)
+    bodies: list[str] = []
+    for body in sent:
+        assert stack.post_event(body).status == 202
+        bodies += drain_capturing(stack)
+    assert len(bodies) == len(sent)
+    lane = stack.request("GET", "/api/v1/logistics/lanes/NBO/KSM").json()
+    assert (lane["deliveries"], lane["mean_hours"]) == (2, 23.0)
+    before = stable_state(stack, "LOG#")
+
+    # When every request is retried, every message is delivered again (a duplicate, a redelivery after a
+    # lost delete) and an operator replays them all
+    assert {stack.post_event(body).status for body in sent} == {200}
+    assert deliver_again(stack, bodies) == 3 * len(bodies)
+
+    # Then the lane still has two samples, and each package its own exceptions once
+    assert stable_state(stack, "LOG#") == before
+    assert stack.request("GET", "/api/v1/logistics/lanes/NBO/KSM").json() == lane
+    a = stack.request("GET", "/api/v1/logistics/packages/pkg_it_a").json()
+    assert [e["kind"] for e in a["exceptions"]] == ["sla_breach", "failed_delivery"]
+    assert (a["status"], a["reroute"], a["sla_breached"], a["eta_source"]) == (
+        "delivered",
+        True,
+        True,
+        "delivered",
+    )
+    b = stack.request("GET", "/api/v1/logistics/packages/pkg_it_b").json()
+    assert (b["exceptions"], b["sla_breached"]) == ([], False)
+    report = stack.request("GET", "/api/v1/logistics/sla/2026-11-11/late?as_of=2026-11-30T00:00:00Z").json()
+    assert [(p["package_id"], p["hours_late"]) for p in report["late"]] == [("pkg_it_a", 2.0)]
