@@ -127,7 +127,8 @@ class FaultStats:
     """What the proxy saw and did."""
 
     calls: Counter[str] = field(default_factory=Counter)
-    injected: Counter[str] = field(default_factory=Counter)
+    injected: Counter[str] = field(default_factory=Counter)  # random faults, "service.Operation kind"
+    scripted: Counter[str] = field(default_factory=Counter)  # faults from rules
 
     @property
     def total_calls(self) -> int:
@@ -138,7 +139,7 @@ class FaultStats:
         return sum(self.injected.values())
 
     def by_kind(self) -> Counter[str]:
-        """Injected faults per kind."""
+        """Random faults per kind."""
         out: Counter[str] = Counter()
         for key, count in self.injected.items():
             out[key.rsplit(" ", 1)[-1]] += count
@@ -171,7 +172,7 @@ class FaultProxy:
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         self._local = threading.local()
-        self._server = ThreadingHTTPServer(("127.0.0.1", port or free_port()), self._handler_class())
+        self._server = _Server(("127.0.0.1", port or free_port()), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="fault-proxy", daemon=True)
 
@@ -212,10 +213,11 @@ class FaultProxy:
         with self._lock:
             self.stats.calls[f"{call.service}.{call.operation}"] += 1
             kind = next((r.kind for r in self.rules if r.take(call)), None)
-            if kind is None and call.service in self.services and self._random.random() < self.rate:
+            if kind is not None:
+                self.stats.scripted[f"{call.service}.{call.operation} {kind}"] += 1
+            elif call.service in self.services and self._random.random() < self.rate:
                 kinds, weights = zip(*self.mix.items(), strict=True)
                 kind = self._random.choices(kinds, weights)[0]
-            if kind is not None:
                 self.stats.injected[f"{call.service}.{call.operation} {kind}"] += 1
             return kind
 
@@ -283,3 +285,7 @@ class FaultProxy:
             do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _handle
 
         return Handler
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # socketserver's default backlog of 5 resets bursts of connections

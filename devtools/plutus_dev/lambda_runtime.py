@@ -70,6 +70,10 @@ def _init(code_dir: str, env: dict[str, str], name: str, timeout: int, memory: i
     global _handler, _stdout
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C drains the stack; in-flight invocations finish
     os.environ.update(env)
+    # A spawned worker first re-imports its parent's __main__ module; if that imported plutus, the
+    # singletons (Logger, Metrics, settings) were built without this function's environment. Start afresh.
+    for name in [m for m in sys.modules if m == "plutus" or m.startswith("plutus.")]:
+        del sys.modules[name]
     _stdout = _Capture()
     sys.stdout = _stdout
     _function.update(name=name, timeout=timeout, memory=memory)
