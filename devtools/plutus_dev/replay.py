@@ -15,7 +15,6 @@ from enum import StrEnum
 from typing import Any
 
 from plutus import events_store
-from plutus.consumer import REPLAY_ATTRIBUTE
 from plutus.envelope import QueuedEvent
 from plutus.events_store import EventStatus
 
@@ -47,6 +46,10 @@ _NOT_KEPT = {
 
 def replay_message(event: QueuedEvent) -> dict[str, Any]:
     """``SendMessage`` arguments (minus the queue) that re-enqueue ``event`` as a replay."""
+    # Imported here: plutus.consumer builds the Logger and Metrics, which scripts that spawn the embedded
+    # stack's workers must not do at import (see lambda_runtime._init).
+    from plutus.consumer import REPLAY_ATTRIBUTE
+
     attributes = {
         "event_id": {"DataType": "String", "StringValue": event.event_id},
         REPLAY_ATTRIBUTE: {"DataType": "String", "StringValue": "true"},
