@@ -227,6 +227,9 @@ def test_the_cli_lists_failed_events_from_the_index_shows_the_dlq_redrives_and_r
     assert peeked.exit_code == 0 and failed in peeked.output and "receive count" in peeked.output
     assert "amount" not in peeked.output  # payloads only with --payload
 
+    by_status = runner.invoke(app, ["replay", "--status", "FAILED", "--since", "1h", "--dry-run"])
+    assert by_status.exit_code == 0 and failed in by_status.output and done not in by_status.output
+
     LEDGER["up"] = True
     replayed = runner.invoke(app, ["replay", failed, done], env={"COLUMNS": "200"})
     assert replayed.exit_code == 0, replayed.output
