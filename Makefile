@@ -11,7 +11,7 @@ SAM := $(TOOLS)/sam/bin/sam
 CHECKOV := $(TOOLS)/checkov/bin/checkov
 PYTEST_ARGS ?=
 
-.PHONY: help install dev test unit integration e2e check lint typecheck validate checkov build tools samples clean bench-reads
+.PHONY: help install dev test unit integration e2e check lint typecheck validate checkov build tools samples soak bench-reads clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ integration: install ## Integration tests only
 
 e2e: install ## e2e tests; set PLUTUS_API_URL (and STACK) to target a deployed stack
 	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
+
+soak: install ## Fault-injection soak: 10,000 events, 5% AWS faults, 4 consumers; prints lost/doubled figures
+	$(PY) -m plutus_dev.faultrun --events $(or $(EVENTS),10000)
 
 samples: install ## Rewrite events/<event_type>.json for every registered type
 	$(PY) -m plutus_dev.samples

@@ -105,6 +105,11 @@ def make_server(
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _handle
 
-    server = ThreadingHTTPServer((host, port), Handler)
+    server = _BurstTolerantServer((host, port), Handler)
     server.daemon_threads = True
     return server
+
+
+class _BurstTolerantServer(ThreadingHTTPServer):
+    # socketserver's listen backlog of 5 resets a burst of connections; API Gateway accepts them.
+    request_queue_size = 256

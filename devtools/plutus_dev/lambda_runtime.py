@@ -69,6 +69,10 @@ class FakeContext:
 def _init(code_dir: str, env: dict[str, str], name: str, timeout: int, memory: int) -> None:
     global _handler, _stdout
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C drains the stack; in-flight invocations finish
+    if "plutus.observability" in sys.modules:
+        # A spawned worker first re-imports its parent's __main__ module. Had that built the Logger and
+        # Metrics, they would lack this function's environment (every metric then raises "no namespace").
+        raise RuntimeError("the parent's __main__ module imports plutus.observability; import it lazily")
     os.environ.update(env)
     _stdout = _Capture()
     sys.stdout = _stdout

@@ -10,7 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from plutus import events_store
@@ -41,6 +41,9 @@ REPLAY_ATTRIBUTE = "plutus-replay"
 # Items per TransactWriteItems call; one is the event's own marker.
 MAX_EFFECTS = 99
 OPTIMISTIC_ATTEMPTS = 3
+# The last receive's FAILED write is what tells an operator the message is in the DLQ; it gets a few more
+# tries (each with botocore's own retries) than an intermediate PROCESSING write.
+FINAL_FAILURE_WRITE_ATTEMPTS = 3
 
 
 class Consumer:
@@ -76,7 +79,7 @@ class Consumer:
             try:
                 return self._process(event, record, receive_count)
             except Exception as exc:
-                self._record_failure(event, exc, final)
+                self._record_failure(event, exc, final, record.body)
                 raise
             finally:
                 logger.remove_keys(["event_id", "event_type", "message_id"])
@@ -169,19 +172,16 @@ class Consumer:
         self.metrics.observe(label, PROCESSING_LAG, MetricUnit.Milliseconds, lag)
         logger.info("processed")
 
-    def _record_failure(self, event: QueuedEvent, exc: BaseException, final: bool) -> None:
+    def _record_failure(self, event: QueuedEvent, exc: BaseException, final: bool, body: str) -> None:
         status = EventStatus.FAILED if final else EventStatus.PROCESSING
         error = describe(exc)
         self._count_failure(self._label(event), final)
         logger.warning("processing failed", extra={"error": error, "final": final})
-        try:
-            self.dynamodb.update_item(
-                **events_store.failure_update(self.settings.events_table, event, error, status, utc_now())
-            )
-        except ClientError as write_exc:
-            # Already PROCESSED (a concurrent delivery won), or the write itself failed: either way the
-            # record is still reported failed, and SQS keeps the message.
-            logger.warning("could not record failure", extra={"error": describe(write_exc)})
+        # The last receive keeps the message on the event, so a FAILED event can be replayed by id.
+        update = events_store.failure_update(
+            self.settings.events_table, event, error, status, utc_now(), message=body if final else None
+        )
+        self._write_failure(update, final)
 
     def _count_failure(self, label: str, final: bool) -> None:
         self.metrics.count(label, PROCESSING_FAILURE)
@@ -194,26 +194,39 @@ class Consumer:
         self._count_failure(UNKNOWN_TYPE, final)
         poison_id = f"message:{record.message_id}"
         logger.warning("unparseable message", extra={"poison_id": poison_id, "error": describe(exc)})
-        try:
-            self.dynamodb.update_item(
-                TableName=self.settings.events_table,
-                Key={"event_id": {"S": poison_id}},
-                UpdateExpression=(
-                    "SET #status = :status, last_error = :error, updated_at = :now, #source = :unknown, "
-                    "received_at = if_not_exists(received_at, :now), schema_version = :unknown "
-                    "ADD attempts :one"
-                ),
-                ExpressionAttributeNames={"#status": "status", "#source": "source"},
-                ExpressionAttributeValues={
-                    ":status": {"S": status},
-                    ":error": {"S": describe(exc)},
-                    ":now": {"S": utc_now()},
-                    ":unknown": {"S": "unknown"},
-                    ":one": {"N": "1"},
-                },
-            )
-        except ClientError as write_exc:
-            logger.warning("could not record poison message", extra={"error": describe(write_exc)})
+        update = {
+            "TableName": self.settings.events_table,
+            "Key": {"event_id": {"S": poison_id}},
+            "UpdateExpression": (
+                "SET #status = :status, last_error = :error, updated_at = :now, #source = :unknown, "
+                "received_at = if_not_exists(received_at, :now), schema_version = :unknown "
+                "ADD attempts :one"
+            ),
+            "ExpressionAttributeNames": {"#status": "status", "#source": "source"},
+            "ExpressionAttributeValues": {
+                ":status": {"S": status},
+                ":error": {"S": describe(exc)},
+                ":now": {"S": utc_now()},
+                ":unknown": {"S": "unknown"},
+                ":one": {"N": "1"},
+            },
+        }
+        self._write_failure(update, final)
+
+    def _write_failure(self, update: dict[str, Any], final: bool) -> None:
+        # Whatever happens here, the record is still reported failed and SQS keeps the message.
+        attempts = FINAL_FAILURE_WRITE_ATTEMPTS if final else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                self.dynamodb.update_item(**update)
+                return
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                    return  # already PROCESSED: a concurrent delivery won
+                error = describe(exc)
+            except BotoCoreError as exc:
+                error = describe(exc)
+            logger.warning("could not record failure", extra={"error": error, "attempt": attempt})
 
 
 @lru_cache(maxsize=1)

@@ -6,6 +6,8 @@ moves an event out of PROCESSED.
 
 from __future__ import annotations
 
+import zlib
+from collections.abc import Iterator
 from enum import StrEnum
 from typing import Any
 
@@ -14,6 +16,10 @@ from boto3.dynamodb.types import TypeDeserializer
 from plutus.envelope import IngestResult, QueuedEvent
 
 STATUS_INDEX = "by-status"
+# A FAILED event keeps its queued message (compressed) so an operator can replay it by id; a processed
+# event drops it. DynamoDB items stop at 400 KB: a message that does not fit is not kept (redrive it).
+KEPT_MESSAGE = "kept_message"
+KEPT_MESSAGE_MAX_BYTES = 300_000
 _deserializer = TypeDeserializer()
 
 
@@ -73,17 +79,39 @@ def processed_update(table: str, event: QueuedEvent, now: str) -> dict[str, Any]
     return {
         "TableName": table,
         "Key": {"event_id": {"S": event.event_id}},
-        "UpdateExpression": "SET " + ", ".join(clauses) + " ADD attempts :one",
+        "UpdateExpression": "SET " + ", ".join(clauses) + f" ADD attempts :one REMOVE {KEPT_MESSAGE}",
         "ConditionExpression": "attribute_not_exists(#status) OR #status <> :processed",
         "ExpressionAttributeNames": names | {"#status": "status"},
         "ExpressionAttributeValues": values,
     }
 
 
+def compress_message(body: str) -> bytes | None:
+    """The message as kept on a FAILED event, or ``None`` when it would not fit in the item."""
+    packed = zlib.compress(body.encode("utf-8"))
+    return packed if len(packed) <= KEPT_MESSAGE_MAX_BYTES else None
+
+
+def kept_message(item: dict[str, Any]) -> str | None:
+    """The queued message a FAILED event kept (see :func:`failure_update`), if any."""
+    packed = item.get(KEPT_MESSAGE)
+    if packed is None:
+        return None
+    return zlib.decompress(bytes(packed)).decode("utf-8")
+
+
 def failure_update(
-    table: str, event: QueuedEvent, error: str, status: EventStatus, now: str
+    table: str,
+    event: QueuedEvent,
+    error: str,
+    status: EventStatus,
+    now: str,
+    message: str | None = None,
 ) -> dict[str, Any]:
-    """Update recording a failed attempt: PROCESSING while SQS will retry, FAILED on the last receive."""
+    """Update recording a failed attempt: PROCESSING while SQS will retry, FAILED on the last receive.
+
+    ``message`` (the queued body, given on the last receive) is kept so the event can be replayed by id.
+    """
     clauses, values, names = _metadata_update(
         event.source, event.event_type, event.schema_version, event.received_at
     )
@@ -95,6 +123,10 @@ def failure_update(
         ":one": {"N": "1"},
         ":processed": {"S": EventStatus.PROCESSED},
     }
+    packed = compress_message(message) if message is not None else None
+    if packed is not None:
+        clauses.append(f"{KEPT_MESSAGE} = :message")
+        values[":message"] = {"B": packed}
     return {
         "TableName": table,
         "Key": {"event_id": {"S": event.event_id}},
@@ -121,6 +153,32 @@ def get_event(client: Any, table: str, event_id: str, *, consistent: bool = Fals
     response = client.get_item(TableName=table, Key={"event_id": {"S": event_id}}, ConsistentRead=consistent)
     item = response.get("Item")
     return deserialize(item) if item else None
+
+
+def query_by_status(
+    client: Any, table: str, status: EventStatus, since: str | None = None, page_size: int = 100
+) -> Iterator[dict[str, Any]]:
+    """Events in ``status`` (received at or after ``since``), oldest first, from the by-status index."""
+    condition = "#status = :status"
+    values: dict[str, Any] = {":status": {"S": status}}
+    if since is not None:
+        condition += " AND received_at >= :since"
+        values[":since"] = {"S": since}
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "IndexName": STATUS_INDEX,
+        "KeyConditionExpression": condition,
+        "ExpressionAttributeNames": {"#status": "status"},
+        "ExpressionAttributeValues": values,
+        "Limit": page_size,
+    }
+    while True:
+        page = client.query(**kwargs)
+        for item in page.get("Items", []):
+            yield deserialize(item)
+        if "LastEvaluatedKey" not in page:
+            return
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def public_view(item: dict[str, Any]) -> dict[str, Any]:

@@ -40,10 +40,12 @@ class Settings(BaseSettings):
     webhook_tolerance_seconds: int = Field(default=300, ge=1, le=3600)
     webhook_secret_max_age_seconds: int = Field(default=300, ge=1, le=3600)
 
-    # Bounded retries that fit inside the functions' timeouts (ingest 15 s, consumer 30 s).
+    # Bounded retries: one call's worst case, 3 x (1 s + 2 s) + at most 3 s of throttling backoff = 12 s,
+    # fits inside ingest's 15 s, so a dead dependency is answered with a 503 rather than a Lambda timeout
+    # (tests/unit/test_retry_budget.py checks this against template.yaml).
     aws_max_attempts: int = Field(default=3, ge=1, le=10)
-    aws_connect_timeout: float = Field(default=2.0, gt=0)
-    aws_read_timeout: float = Field(default=3.0, gt=0)
+    aws_connect_timeout: float = Field(default=1.0, gt=0)
+    aws_read_timeout: float = Field(default=2.0, gt=0)
 
     # E-commerce pack (domains/ecommerce). The caps keep one payment's effects within one transaction:
     # at most 25 funnel counters + pairs + view window + 1 <= 99.

@@ -86,6 +86,11 @@ def _header_key(raw: str | None) -> str | None:
     return raw
 
 
+def _reject_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON (RFC 8259), and a payload holding one could not be canonicalised.
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def parse_ingest_body(
     body: bytes,
     content_type: str | None,
@@ -105,7 +110,7 @@ def parse_ingest_body(
     if media != "application/json" and not media.endswith("+json"):
         raise UnsupportedMediaTypeError(f"content type {media!r} is not JSON")
     try:
-        data = json.loads(body)
+        data = json.loads(body, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
         raise MalformedBodyError("the body is not valid UTF-8 JSON") from exc
     if not isinstance(data, dict):

@@ -1,0 +1,245 @@
+"""Operating failures: poison messages, the DLQ (inspect, redrive), replay by id, and the `plutus` CLI."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from plutus.domains import default, get_registry
+from plutus.events_store import KEPT_MESSAGE
+from plutus.registry import EventContext, EventModel, Router
+from plutus_dev import dlq, replay
+from plutus_dev.cli import app
+from plutus_dev.emulator import Emulator
+from plutus_dev.faults import FaultProxy
+from tests.integration.harness import Harness, harness
+
+
+class LedgerPostedV1(EventModel):
+    event_type = "test_ledger_posted"
+    schema_version = "1.0"
+
+
+# The ledger is down until a test brings it back.
+LEDGER = {"up": False}
+router = Router("test-ops")
+
+
+@router.on(LedgerPostedV1)
+def handle_post_ledger(event: LedgerPostedV1, ctx: EventContext) -> Any:
+    if not LEDGER["up"]:
+        raise RuntimeError("ledger unavailable")
+    return default.handle_record_receipt(event, ctx)
+
+
+@pytest.fixture
+def proxy(emulator: Emulator) -> Iterator[FaultProxy]:
+    """A proxy that injects nothing: it counts the calls (to show there is no Scan)."""
+    with FaultProxy(emulator.url) as p:
+        yield p
+
+
+@pytest.fixture
+def ops(proxy: FaultProxy) -> Iterator[Harness]:
+    LEDGER["up"] = False
+    with harness(proxy.url, parameters={"MaxReceiveCount": "3"}) as h:
+        # Both functions' registry (fresh per harness) learns the test type, so ingest accepts it.
+        get_registry().include_router(router)
+        yield h
+    LEDGER["up"] = False
+
+
+def _post(h: Harness, key: str, event_type: str | None = "test_ledger_posted") -> str:
+    body: dict[str, Any] = {
+        "source": "ledger",
+        "schema_version": "1.0",
+        "idempotency_key": key,
+        "payload": {"amount": 5, "memo": "caf\u00e9"},
+    }
+    if event_type:
+        body["event_type"] = event_type
+    response = h.post_event(body)
+    assert response.status == 202, response.body
+    event_id: str = response.json()["event_id"]
+    return event_id
+
+
+def _applied(h: Harness, event_id: str) -> list[int]:
+    pk = default.receipt_key(event_id)[0]
+    return [int(i["applied"]) for i in h.scan("StateTable") if i["pk"] == pk]
+
+
+def _dead_letters(h: Harness) -> list[dlq.DeadLetter]:
+    return dlq.peek(h.client("sqs"), h.dlq_url)
+
+
+def _fail_until_dead_lettered(h: Harness) -> None:
+    h.drain()  # three receives, each failing; the next receive moves the messages to the DLQ
+    assert h.queue_depth() == 0
+
+
+def _event_item(h: Harness, event_id: str) -> dict[str, Any]:
+    return next(i for i in h.scan("EventsTable") if i["event_id"] == event_id)
+
+
+def test_poison_messages_are_recorded_failed_dead_lettered_and_never_block_their_batch(ops: Harness) -> None:
+    sqs = ops.client("sqs")
+    # Given a batch with an unparseable body, an unknown event type and a healthy event
+    sqs.send_message(QueueUrl=ops.queue_url, MessageBody="{not json")
+    unknown = {
+        "event_id": "5f0c1ad2-0000-5000-8000-000000000001",
+        "source": "ledger",
+        "event_type": "no_such_type",
+        "schema_version": "1.0",
+        "received_at": "2026-01-01T00:00:00.000000Z",
+        "payload": {},
+    }
+    sqs.send_message(QueueUrl=ops.queue_url, MessageBody=json.dumps(unknown))
+    healthy = _post(ops, "k-healthy", event_type=None)
+
+    # When the first batch is processed
+    records, failed = ops.poller().poll_once()
+
+    # Then the healthy event is PROCESSED and only the two poison records are reported
+    assert len(records) == 3 and len(failed) == 2
+    assert ops.get_event(healthy).json()["status"] == "PROCESSED"
+    for record in records:
+        if record["messageId"] in failed:
+            sqs.change_message_visibility(
+                QueueUrl=ops.queue_url, ReceiptHandle=record["receiptHandle"], VisibilityTimeout=0
+            )
+
+    # And after maxReceiveCount receives both are FAILED with their reason, and in the DLQ
+    _fail_until_dead_lettered(ops)
+    poison = next(i for i in ops.scan("EventsTable") if i["event_id"].startswith("message:"))
+    assert poison["status"] == "FAILED" and poison["attempts"] == 3
+    assert poison["last_error"].startswith("ValidationError: ") and "json_invalid" in poison["last_error"]
+    typed = ops.get_event(unknown["event_id"]).json()
+    assert typed["status"] == "FAILED" and typed["attempts"] == 3
+    assert typed["last_error"] == "PoisonMessageError: event_type 'no_such_type' v1.0 is not registered"
+    assert len(_dead_letters(ops)) == 2
+
+
+def test_peek_shows_the_dlq_without_removing_anything(ops: Harness) -> None:
+    event_id = _post(ops, "k-peek")
+    _fail_until_dead_lettered(ops)
+
+    found = dlq.summary(ops.client("sqs"), ops.dlq_url)
+    letters = _dead_letters(ops)
+
+    assert (found.visible, found.in_flight, found.scanned) == (1, 0, 1)
+    assert found.oldest_age_seconds is not None and found.oldest_age_seconds >= 0
+    assert [(d.event_id, d.envelope()["event_type"]) for d in letters] == [(event_id, "test_ledger_posted")]
+    assert letters[0].receive_count >= 3
+    assert dlq.queue_counts(ops.client("sqs"), ops.dlq_url) == (1, 0)
+
+
+def test_a_failed_event_keeps_its_message_and_replay_applies_it_once(ops: Harness) -> None:
+    # Given an event that failed every allowed receive
+    event_id = _post(ops, "k-replay")
+    _fail_until_dead_lettered(ops)
+    assert ops.get_event(event_id).json()["status"] == "FAILED"
+    assert KEPT_MESSAGE in _event_item(ops, event_id)
+
+    # When the ledger is back and the operator replays it, twice by mistake, before the consumer runs
+    LEDGER["up"] = True
+    dynamodb, sqs = ops.client("dynamodb"), ops.client("sqs")
+    table = ops.stack.refs["EventsTable"]
+    first = replay.replay_events(dynamodb, sqs, table, ops.queue_url, [event_id])
+    second = replay.replay_events(dynamodb, sqs, table, ops.queue_url, [event_id])
+    assert [r.outcome for r in first + second] == [replay.Outcome.REPLAYED] * 2
+    assert ops.drain() == 2
+
+    # Then it is PROCESSED, its effect applied once, and its kept message dropped
+    assert ops.get_event(event_id).json()["status"] == "PROCESSED"
+    assert _applied(ops, event_id) == [1]
+    assert KEPT_MESSAGE not in _event_item(ops, event_id)
+
+    # And replaying a PROCESSED event sends nothing
+    again = replay.replay_events(dynamodb, sqs, table, ops.queue_url, [event_id, "no-such-id"])
+    assert [r.outcome for r in again] == [replay.Outcome.SKIPPED, replay.Outcome.NOT_FOUND]
+    assert ops.queue_depth() == 0
+
+    # And redriving its DLQ copy afterwards is absorbed too
+    result = dlq.redrive(sqs, ops.dlq_url, ops.queue_url)
+    assert result.moved == 1
+    assert ops.drain() == 1
+    assert _applied(ops, event_id) == [1]
+
+
+def test_redrive_falls_back_on_moto_and_keeps_message_attributes(ops: Harness) -> None:
+    event_ids = {_post(ops, f"k-redrive-{i}") for i in range(12)}
+    _fail_until_dead_lettered(ops)
+    assert len(_dead_letters(ops)) == 12
+
+    # When the DLQ is redriven (moto does not implement StartMessageMoveTask: HTTP 500)
+    progress: list[tuple[int, int | None]] = []
+    result = dlq.redrive(
+        ops.client("sqs"), ops.dlq_url, ops.queue_url, on_progress=lambda m, t: progress.append((m, t))
+    )
+
+    # Then it took the fallback path, said why, and moved every message with its attributes
+    assert result.path == dlq.FALLBACK
+    assert "StartMessageMoveTask answered HTTP 500" in result.reason
+    assert (result.moved, result.failed) == (12, 0)
+    assert progress[-1] == (12, 12)
+    assert dlq.queue_counts(ops.client("sqs"), ops.dlq_url) == (0, 0)
+    moved = ops.client("sqs").receive_message(
+        QueueUrl=ops.queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], VisibilityTimeout=0
+    )["Messages"]
+    assert {m["MessageAttributes"]["event_id"]["StringValue"] for m in moved} <= event_ids
+    assert all(m["MessageAttributes"]["event_type"]["StringValue"] == "test_ledger_posted" for m in moved)
+
+    # And with the ledger back they are processed once each
+    LEDGER["up"] = True
+    ops.drain()
+    assert {e: _applied(ops, e) for e in event_ids} == {e: [1] for e in event_ids}
+
+
+def test_the_cli_lists_failed_events_from_the_index_shows_the_dlq_redrives_and_replays(
+    ops: Harness, proxy: FaultProxy
+) -> None:
+    runner = CliRunner()
+    failed = _post(ops, "k-cli-failed")
+    done = _post(ops, "k-cli-done", event_type=None)
+    _fail_until_dead_lettered(ops)
+
+    # plutus events list --status FAILED: a Query on the by-status index, never a Scan
+    before = proxy.stats.calls.copy()
+    listed = runner.invoke(app, ["events", "list", "--status", "FAILED"], env={"COLUMNS": "200"})
+    calls = proxy.stats.calls - before
+    assert listed.exit_code == 0, listed.output
+    assert failed in listed.output and done not in listed.output
+    assert calls["dynamodb.Query"] >= 1 and calls["dynamodb.Scan"] == 0
+
+    shown = runner.invoke(app, ["events", "get", failed])
+    assert shown.exit_code == 0 and '"status": "FAILED"' in shown.output
+    assert '"replayable": true' in shown.output
+
+    counted = runner.invoke(app, ["dlq", "list"], env={"COLUMNS": "200"})
+    assert counted.exit_code == 0 and "EventsDeadLetterQueue" in counted.output
+
+    peeked = runner.invoke(app, ["dlq", "show"], env={"COLUMNS": "200"})
+    assert peeked.exit_code == 0 and failed in peeked.output and "receive count" in peeked.output
+    assert "amount" not in peeked.output  # payloads only with --payload
+
+    by_status = runner.invoke(app, ["replay", "--status", "FAILED", "--since", "1h", "--dry-run"])
+    assert by_status.exit_code == 0 and failed in by_status.output and done not in by_status.output
+
+    LEDGER["up"] = True
+    replayed = runner.invoke(app, ["replay", failed, done], env={"COLUMNS": "200"})
+    assert replayed.exit_code == 0, replayed.output
+    assert "1 of 2 event(s) re-enqueued" in replayed.output and "already PROCESSED" in replayed.output
+
+    redriven = runner.invoke(app, ["dlq", "redrive"])
+    assert redriven.exit_code == 0, redriven.output
+    assert "Path: receive -> send -> delete" in redriven.output and "Moved 1 message(s)" in redriven.output
+
+    ops.drain()
+    assert _applied(ops, failed) == [1] and _applied(ops, done) == [1]
+    refused = runner.invoke(app, ["replay", "--status", "PROCESSED"])
+    assert refused.exit_code == 2

@@ -1,0 +1,196 @@
+"""Ingest under throttling, lost answers and crashes: a retry or a clean 503, never a half-written event."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from plutus.domains import default
+from plutus_dev.emulator import Emulator
+from plutus_dev.faults import FaultKind, FaultProxy, Rule, operation_is
+from plutus_dev.lambda_runtime import InProcessFunction
+from tests.integration.harness import Harness, harness
+
+EVENT = {
+    "source": "payment_service",
+    "schema_version": "1.0",
+    "idempotency_key": "evt_resilience",
+    "payload": {"amount": 100, "currency": "KES"},
+}
+# The ingest Lambda's remaining time sets Powertools' in-progress expiry: short, so the tests need not wait.
+SHORT_TIMEOUT = 2
+
+
+@pytest.fixture
+def proxy(emulator: Emulator) -> Iterator[FaultProxy]:
+    with FaultProxy(emulator.url, timeout_hold=2.5) as p:
+        yield p
+
+
+@pytest.fixture
+def faulty(proxy: FaultProxy) -> Iterator[Harness]:
+    """Both handlers talk to the emulator through the fault proxy; ingest has a short Lambda timeout."""
+    with harness(proxy.url, parameters={"MaxReceiveCount": "3"}) as h:
+        h.ingest = InProcessFunction("IngestFunction", h.ingest.handler, timeout=SHORT_TIMEOUT)
+        yield h
+
+
+def _records(h: Harness) -> dict[str, list[dict[str, Any]]]:
+    return {
+        "idempotency": h.scan("IdempotencyTable"),
+        "events": h.scan("EventsTable"),
+    }
+
+
+def _wait_for_in_progress_expiry(h: Harness) -> None:
+    (record,) = h.scan("IdempotencyTable")
+    assert record["status"] == "INPROGRESS"
+    expiry = int(record["in_progress_expiration"]) / 1000
+    time.sleep(max(0.0, expiry - time.time()) + 0.2)
+
+
+def _assert_retryable_503(response: Any) -> None:
+    assert response.status == 503
+    assert response.headers["retry-after"] == "1"
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["type"].endswith("/dependency-unavailable")
+
+
+def test_a_throttled_conditional_put_is_retried_and_the_event_accepted(
+    faulty: Harness, proxy: FaultProxy
+) -> None:
+    rule = proxy.add_rule(Rule(operation_is("dynamodb", "PutItem"), FaultKind.THROTTLE, times=2))
+
+    response = faulty.post_event(EVENT)
+
+    assert response.status == 202
+    assert rule.times == 0 and proxy.stats.calls["dynamodb.PutItem"] == 3
+    assert faulty.get_event(response.json()["event_id"]).json()["status"] == "RECEIVED"
+    assert faulty.queue_depth() == 1
+
+
+def test_a_throttled_idempotency_table_is_a_clean_503_that_stores_nothing(
+    faulty: Harness, proxy: FaultProxy
+) -> None:
+    # Given the idempotency table throttles every attempt
+    proxy.add_rule(Rule(operation_is("dynamodb", "PutItem"), FaultKind.THROTTLE))
+
+    # Then the producer gets a retryable 503 and nothing was written or queued
+    _assert_retryable_503(faulty.post_event(EVENT))
+    assert _records(faulty) == {"idempotency": [], "events": []}
+    assert faulty.queue_depth() == 0
+
+    # And its retry, once the table recovers, is accepted
+    proxy.clear()
+    assert faulty.post_event(EVENT).status == 202
+
+
+def test_a_failed_send_releases_the_key_at_once(faulty: Harness, proxy: FaultProxy) -> None:
+    proxy.add_rule(Rule(operation_is("sqs", "SendMessage"), FaultKind.UNAVAILABLE))
+
+    _assert_retryable_503(faulty.post_event(EVENT))
+    assert _records(faulty) == {"idempotency": [], "events": []}
+
+    proxy.clear()
+    assert faulty.post_event(EVENT).status == 202
+    assert faulty.queue_depth() == 1
+
+
+def test_a_throttled_completion_is_a_503_and_the_retry_converges_on_one_event(
+    faulty: Harness, proxy: FaultProxy
+) -> None:
+    # Given the completion transaction (idempotency record + event row) is throttled on every attempt
+    proxy.add_rule(Rule(operation_is("dynamodb", "TransactWriteItems"), FaultKind.THROTTLE))
+
+    # Then the producer gets a retryable 503; the message went out, but no event row and no COMPLETED record
+    _assert_retryable_503(faulty.post_event(EVENT))
+    records = _records(faulty)
+    assert records["events"] == []
+    assert [r["status"] for r in records["idempotency"]] == ["INPROGRESS"]
+    assert faulty.queue_depth() == 1
+
+    # After the in-progress expiry (409 until then) the retry is accepted, with the first message's id
+    proxy.clear()
+    _wait_for_in_progress_expiry(faulty)
+    accepted = faulty.post_event(EVENT)
+    assert accepted.status == 202
+    event_id = accepted.json()["event_id"]
+
+    # And the two messages make one event, applied once
+    assert faulty.drain() == 2
+    view = faulty.get_event(event_id).json()
+    assert view["status"] == "PROCESSED" and view["attempts"] == 1
+    receipts = [i for i in faulty.scan("StateTable") if i["pk"] == default.receipt_key(event_id)[0]]
+    assert [int(r["applied"]) for r in receipts] == [1]
+    assert len(faulty.scan("EventsTable")) == 1
+
+
+@pytest.mark.parametrize("kind", [FaultKind.LOST_500, FaultKind.LOST_RESET, FaultKind.LOST_TIMEOUT])
+def test_a_lost_send_answer_queues_a_duplicate_that_the_consumer_absorbs(
+    faulty: Harness, proxy: FaultProxy, kind: FaultKind
+) -> None:
+    # Given SQS applies the first SendMessage but its answer is lost, so botocore sends it again
+    proxy.add_rule(Rule(operation_is("sqs", "SendMessage"), kind, times=1))
+
+    response = faulty.post_event(EVENT)
+
+    assert response.status == 202
+    assert faulty.queue_depth() == 2
+    event_id = response.json()["event_id"]
+    assert faulty.drain() == 2
+    receipts = [i for i in faulty.scan("StateTable") if i["pk"] == default.receipt_key(event_id)[0]]
+    assert [int(r["applied"]) for r in receipts] == [1]
+
+
+def test_a_lost_commit_answer_in_the_consumer_applies_once(faulty: Harness, proxy: FaultProxy) -> None:
+    event_id = faulty.post_event(EVENT).json()["event_id"]
+    # Given the consumer's commit is applied but its answer is lost (botocore retries it)
+    proxy.add_rule(Rule(operation_is("dynamodb", "TransactWriteItems"), FaultKind.LOST_500, times=1))
+
+    assert faulty.drain() == 1
+
+    view = faulty.get_event(event_id).json()
+    assert view["status"] == "PROCESSED"
+    receipts = [i for i in faulty.scan("StateTable") if i["pk"] == default.receipt_key(event_id)[0]]
+    assert [int(r["applied"]) for r in receipts] == [1]
+
+
+class SimulatedCrash(BaseException):
+    """Not an ``Exception``: Powertools' cleanup does not run, as when Lambda kills the process."""
+
+
+def test_an_ingest_that_crashed_before_enqueueing_is_retried_after_the_in_progress_expiry(
+    stack: Harness,
+) -> None:
+    from plutus.aws import client
+
+    stack.ingest = InProcessFunction("IngestFunction", stack.ingest.handler, timeout=SHORT_TIMEOUT)
+    stack.request("GET", "/health")  # build the app and its clients
+
+    def crash(**_: object) -> None:
+        raise SimulatedCrash
+
+    # Given the function dies after writing the idempotency record, before SendMessage
+    sqs = client("sqs")
+    sqs.meta.events.register("before-call.sqs.SendMessage", crash)
+    try:
+        try:
+            crashed = stack.post_event(EVENT)
+        except SimulatedCrash:
+            crashed = None
+    finally:
+        sqs.meta.events.unregister("before-call.sqs.SendMessage", crash)
+    assert crashed is None or crashed.status >= 500
+    assert [r["status"] for r in stack.scan("IdempotencyTable")] == ["INPROGRESS"]
+    assert stack.scan("EventsTable") == [] and stack.queue_depth() == 0
+
+    # Then a retry during the dead invocation's remaining time is a 409, and one after it succeeds
+    assert stack.post_event(EVENT).status == 409
+    _wait_for_in_progress_expiry(stack)
+    retried = stack.post_event(EVENT)
+    assert retried.status == 202
+    assert stack.drain() == 1
+    assert stack.get_event(retried.json()["event_id"]).json()["status"] == "PROCESSED"
