@@ -26,11 +26,15 @@ def list_messages(
     """How many messages the DLQ holds, and how old the oldest is."""
     target = target_or_exit(stack, endpoint_url)
     found = dlq.summary(target.client("sqs"), target.dlq_url, scan_limit)
-    table = Table("queue", "messages", "in flight", "oldest message age")
+    queue_name = target.dlq_url.rsplit("/", 1)[-1]
+    table = Table()
+    table.add_column("queue", no_wrap=True, min_width=len(queue_name))  # names are copied, never cut
+    for header in ("messages", "in flight", "oldest message age"):
+        table.add_column(header)
     oldest = human_age(found.oldest_age_seconds)
     if found.visible > found.scanned:
         oldest += f" (of the first {found.scanned})"
-    table.add_row(target.dlq_url.rsplit("/", 1)[-1], str(found.visible), str(found.in_flight), oldest)
+    table.add_row(queue_name, str(found.visible), str(found.in_flight), oldest)
     console.print(table)
 
 

@@ -46,7 +46,11 @@ def list_events(
     """Events in one status, oldest first."""
     target = target_or_exit(stack, endpoint_url)
     bound = parse_since(since) if since else None
-    table = Table("event id", "source", "event type", "attempts", "received at", "last error")
+    table = Table()
+    # Ids are what operators copy into `plutus replay`: never truncated, whatever the terminal's width.
+    table.add_column("event id", no_wrap=True, min_width=36)
+    for header in ("source", "event type", "attempts", "received at", "last error"):
+        table.add_column(header)
     shown = 0
     for item in events_store.query_by_status(target.client("dynamodb"), target.events_table, status, bound):
         if shown == limit:
