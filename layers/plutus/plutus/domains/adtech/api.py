@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel
 
-from plutus.domains.adtech.decision import decide
+from plutus.domains.adtech.decision import Decision, decide
 from plutus.domains.adtech.handlers import campaign_pk
 from plutus.domains.kit import read_clock
 from plutus.domains.reads import state_reader
@@ -19,30 +19,6 @@ from plutus.settings import Settings, get_settings
 api = APIRouter(prefix="/api/v1/adtech", tags=["adtech"])
 State = Annotated[StateReader, Depends(state_reader)]
 Config = Annotated[Settings, Depends(get_settings)]
-
-
-class DecisionView(BaseModel):
-    """Pacing, CTR and viewability of a campaign, combined into a bid factor (1.0 = bid as planned)."""
-
-    campaign_id: str
-    as_of: str
-    day: str
-    budget_micros: int
-    spend_today_micros: int
-    planned_spend_micros: int
-    pacing_multiplier: float
-    lookback_days: int
-    impressions: int
-    clicks: int
-    ctr: float
-    ctr_estimate: float
-    measured: int
-    viewable: int
-    viewability: float
-    viewability_estimate: float
-    conversions: int
-    conversion_value_micros: int
-    bid_factor: float
 
 
 class AttributionView(BaseModel):
@@ -60,13 +36,13 @@ class AttributionView(BaseModel):
     lag_seconds: int | None = None
 
 
-@api.get("/campaigns/{campaign_id}/decision", response_model=DecisionView)
+@api.get("/campaigns/{campaign_id}/decision", response_model=Decision)
 def get_decision(
     campaign_id: str,
     state: State,
     settings: Config,
     as_of: Annotated[AwareDatetime | None, Query(description="decide at this instant (default: now)")] = None,
-) -> DecisionView:
+) -> Decision:
     """The campaign's pacing multiplier, CTR, viewability and bid factor: one query over its day shards."""
     now = read_clock(as_of)
     # Newest first: the lookback's shards, plus any days recorded after ``as_of`` (when deciding in the past).
@@ -76,7 +52,7 @@ def get_decision(
     if not shards:
         raise ResourceNotFoundError("nothing has been recorded for this campaign")
     decision = decide(campaign_id, shards, now, settings)
-    return DecisionView.model_validate(decision, from_attributes=True)
+    return decision
 
 
 @api.get("/conversions/{conversion_id}", response_model=AttributionView)

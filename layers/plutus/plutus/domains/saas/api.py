@@ -12,7 +12,7 @@ from pydantic import AwareDatetime, BaseModel
 from plutus.domains.kit import day, iso, read_clock
 from plutus.domains.reads import state_reader
 from plutus.domains.saas.handlers import account_pk
-from plutus.domains.saas.health import days_needed, score_health
+from plutus.domains.saas.health import Health, days_needed, score_health
 from plutus.effects import StateReader
 from plutus.errors import ResourceNotFoundError
 from plutus.settings import Settings, get_settings
@@ -24,23 +24,11 @@ AsOf = Annotated[AwareDatetime | None, Query(description="evaluate at this insta
 MAX_FEATURES = 500
 
 
-class HealthView(BaseModel):
+class HealthView(Health):
     """Health score (0-100), its churn-risk band, and the recency, breadth and trend it combines."""
 
     account_id: str
     as_of: str
-    score: int
-    band: str
-    churn_risk: str
-    last_active_day: str | None
-    days_since_active: int | None
-    recency_score: float
-    features_in_window: list[str]
-    breadth_score: float
-    events_recent: int
-    events_previous: int
-    trend_ratio: float
-    trend_score: float
 
 
 class FeatureView(BaseModel):
@@ -92,17 +80,13 @@ def _require_account(state: StateReader, account_id: str) -> dict[str, Any]:
     return profile
 
 
-def _fields(obj: Any) -> dict[str, Any]:
-    return {name: getattr(obj, name) for name in obj.__slots__}
-
-
 @api.get("/accounts/{account_id}/health", response_model=HealthView)
 def get_health(account_id: str, state: State, settings: Config, as_of: AsOf = None) -> HealthView:
     """The account's health at ``as_of``: recency of activity, breadth of features used, activity trend."""
     _require_account(state, account_id)
     now = read_clock(as_of)
     health = score_health(_day_items(state, account_id, now, settings), now, settings)
-    return HealthView.model_validate({"account_id": account_id, "as_of": iso(now), **_fields(health)})
+    return HealthView(account_id=account_id, as_of=iso(now), **health.model_dump())
 
 
 @api.get("/accounts/{account_id}/features", response_model=AdoptionView)

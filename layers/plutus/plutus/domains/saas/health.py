@@ -6,16 +6,18 @@ decays as the account stays silent, so the score must be computed when it is rea
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict
 
 from plutus.settings import Settings
 
 
-@dataclass(frozen=True, slots=True)
-class Health:
+class Health(BaseModel):
     """An account's health at one instant, with the parts it is made of."""
+
+    model_config = ConfigDict(frozen=True)
 
     score: int
     band: str
