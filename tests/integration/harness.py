@@ -13,7 +13,7 @@ from typing import Any
 
 import boto3
 
-from plutus.registry import Registry
+from plutus.registry import Registry, Router
 from plutus_dev.apigw import build_event
 from plutus_dev.lambda_runtime import InProcessFunction
 from plutus_dev.poller import Poller
@@ -164,8 +164,13 @@ def harness(
     parameters: dict[str, str] | None = None,
     environment: dict[str, str] | None = None,
     registry: Registry | None = None,
+    routers: list[Router] | None = None,
 ) -> Iterator[Harness]:
     """Provision a uniquely named stack from template.yaml and build both handlers against it."""
+    if routers is not None:
+        # The consumer sees only these routers (plus the default handler); ingest lets their types through.
+        registry = registry_of(*routers)
+        environment = {"PLUTUS_ALLOW_UNREGISTERED_TYPES": "true", **(environment or {})}
     session = boto3.session.Session(region_name="us-east-1")
 
     class _Session:
@@ -209,3 +214,13 @@ def harness(
             else:
                 os.environ[k] = v
         reset_caches()
+
+
+def registry_of(*routers: Router) -> Registry:
+    """A registry of ``routers`` with the default handler."""
+    from plutus.domains import default
+
+    registry = Registry(default_handler=default.handle_record_receipt)
+    for router in routers:
+        registry.include_router(router)
+    return registry

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from plutus.domains import default
-from plutus.registry import EventContext, EventModel, Registry, Router
+from plutus.registry import EventContext, EventModel, Router
 from plutus_dev.emulator import Emulator
 from tests.integration.harness import Harness, harness
 
@@ -29,14 +29,7 @@ def handle_fail_always(event: AlwaysFailsV1, ctx: EventContext) -> None:
 
 @pytest.fixture
 def failing(emulator: Emulator) -> Iterator[Harness]:
-    registry = Registry(default_handler=default.handle_record_receipt)
-    registry.include_router(router)
-    with harness(
-        emulator.url,
-        parameters={"MaxReceiveCount": "3"},
-        environment={"PLUTUS_ALLOW_UNREGISTERED_TYPES": "true"},
-        registry=registry,
-    ) as h:
+    with harness(emulator.url, parameters={"MaxReceiveCount": "3"}, routers=[router]) as h:
         yield h
 
 

@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from plutus.domains import default
-from plutus.registry import EventContext, EventModel, Registry, Router
+from plutus.registry import EventContext, EventModel, Router
 from plutus_dev.emulator import Emulator
 from tests.integration.capture import capture_output, dimension_sets, metric_names, values
 from tests.integration.harness import Harness, harness
@@ -34,14 +33,7 @@ def handle_fail_always(event: FlakyV1, ctx: EventContext) -> None:
 
 @pytest.fixture
 def h(emulator: Emulator) -> Iterator[Harness]:
-    registry = Registry(default_handler=default.handle_record_receipt)
-    registry.include_router(router)
-    with harness(
-        emulator.url,
-        parameters={"MaxReceiveCount": "3"},
-        environment={"PLUTUS_ALLOW_UNREGISTERED_TYPES": "true"},
-        registry=registry,
-    ) as stack:
+    with harness(emulator.url, parameters={"MaxReceiveCount": "3"}, routers=[router]) as stack:
         yield stack
 
 
