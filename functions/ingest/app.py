@@ -1,5 +1,8 @@
-"""IngestFunction entry point: API Gateway -> FastAPI (Mangum). Logic lives in the plutus layer."""
+"""IngestFunction entry point: API Gateway -> the ingest endpoints (FastAPI for the other routes).
 
-from plutus.ingest.api import build_lambda_handler
+Logic lives in the plutus layer.
+"""
+
+from plutus.ingest.handler import build_lambda_handler
 
 handler = build_lambda_handler()

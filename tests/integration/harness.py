@@ -23,12 +23,15 @@ from plutus_dev.template import Stack, provision
 def reset_caches() -> None:
     """Forget every per-environment singleton, as a new Lambda execution environment would."""
     from plutus import aws, consumer, domains, settings
-    from plutus.ingest import api
+    from plutus.ingest import api, handler
 
     for fn in (
         settings.get_settings,
         aws.client,
         aws.client_config,
+        aws.session,
+        handler.get_ingest,
+        handler._asgi,
         api.get_app,
         consumer.get_consumer,
         domains.get_registry,
@@ -92,6 +95,9 @@ class Harness:
 
     def post_event(self, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
         return self.request("POST", "/api/v1/ingest", body, headers)
+
+    def post_batch(self, events: list[Any], headers: dict[str, str] | None = None) -> Response:
+        return self.request("POST", "/api/v1/ingest/batch", {"events": events}, headers)
 
     def get_event(self, event_id: str) -> Response:
         return self.request("GET", f"/api/v1/events/{event_id}")
@@ -190,7 +196,7 @@ def harness(
     try:
         from plutus.consumer import Consumer, get_consumer
         from plutus.consumer import build_lambda_handler as build_consumer
-        from plutus.ingest.api import build_lambda_handler as build_ingest
+        from plutus.ingest.handler import build_lambda_handler as build_ingest
 
         def consumer_factory() -> Consumer:
             if registry is None:

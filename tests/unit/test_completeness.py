@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from plutus.domains import PACKS, get_registry
-from plutus.ingest.api import parse_ingest_body
+from plutus.ingest.parsing import parse_ingest_body
 from plutus.registry import Registration
 from plutus_dev.samples import EVENTS_DIR, render, sample_path
 from tests.fakes import settings

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
 from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
+
 from plutus.envelope import IngestRequest, IngestResult
 from plutus.ingest import records
 from plutus.ingest.records import Clock, Seen

@@ -100,6 +100,7 @@ def test_no_wildcard_actions_and_secrets_only_under_the_prefix(mode: str, store:
 def test_iam_authorization_is_on_the_ingest_method_only_in_iam_mode(mode: str, security: Any) -> None:
     body = props(stack(AuthMode=mode), "PlutusApi")["DefinitionBody"]
     assert body["paths"]["/api/v1/ingest"]["post"].get("security") == security
+    assert body["paths"]["/api/v1/ingest/batch"]["post"].get("security") == security
     assert body["securityDefinitions"]["sigv4"]["x-amazon-apigateway-authtype"] == "awsSigv4"
 
 

@@ -14,7 +14,7 @@ from plutus.errors import (
     UnknownEventTypeError,
     UnsupportedMediaTypeError,
 )
-from plutus.ingest.api import parse_ingest_body
+from plutus.ingest.parsing import parse_ingest_body
 from plutus.registry import Registry
 from plutus.settings import Settings
 
@@ -47,7 +47,10 @@ def test_the_seed_example_is_valid() -> None:
     assert request.source == "payment_service" and request.event_type is None
 
 
-@pytest.mark.parametrize("raw", [b"{bad", b"", b"\xff\xfe{}", b"[" * 5000 + b"]" * 5000])
+@pytest.mark.parametrize(
+    "raw",
+    [b"{bad", b"", b"\xff\xfe{}", b"[" * 5000 + b"]" * 5000, b'{"payload": {"x": NaN}}', b"[Infinity]"],
+)
 def test_malformed_json_is_400(raw: bytes) -> None:
     with pytest.raises(MalformedBodyError):
         parse(raw)

@@ -59,6 +59,10 @@ class ResourceNotFoundError(PlutusError):
     """A read endpoint's entity (account, product, vehicle, player...) has no state."""
 
 
+class EventNotQueuedError(PlutusError):
+    """An event of a batch could not be stored or queued; retrying it can succeed."""
+
+
 class PoisonMessageError(PlutusError):
     """A queued message that can never be processed (unparseable body, unknown type)."""
 

@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     idempotency_expiry_seconds: int = Field(default=86_400, ge=60)
     max_body_bytes: int = Field(default=262_144, ge=1_024, le=1_000_000)
     max_payload_depth: int = Field(default=32, ge=1, le=256)
+    # POST /api/v1/ingest/batch: events per request, and the request's size (each event is also held to
+    # max_body_bytes once queued). Lambda's synchronous payload limit is 6 MB.
+    max_batch_events: int = Field(default=100, ge=1, le=1_000)
+    max_batch_body_bytes: int = Field(default=1_048_576, ge=1_024, le=6_000_000)
     max_receive_count: int = Field(default=5, ge=1)
     allow_unregistered_types: bool = False
     receipt_ttl_seconds: int = Field(default=7 * 86_400, ge=60)

@@ -20,6 +20,9 @@ RAW_EVENTS_DUPLICATE = "raw_events_duplicate_total"
 INGEST_REJECTED = "ingest_rejected_total"
 INGEST_CONFLICT = "ingest_conflict_total"
 INGEST_LATENCY = "ingest_latency_ms"
+# Batch ingest: requests and their latency apart (a batch is not one event); its events count above.
+INGEST_BATCH_REQUESTS = "ingest_batch_requests_total"
+INGEST_BATCH_LATENCY = "ingest_batch_latency_ms"
 # Consumer (one EMF document per event type per batch, through ``TypedMetrics``).
 PROCESSING_SUCCESS = "processing_success_total"
 PROCESSING_FAILURE = "processing_failure_total"

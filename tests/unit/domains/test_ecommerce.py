@@ -9,7 +9,7 @@ import pytest
 from plutus.domains import default, ecommerce
 from plutus.domains.ecommerce.handlers import AFFINITY, CHECKOUTS, FUNNEL, product_pk, user_pk
 from plutus.errors import InvalidEventError
-from plutus.ingest.api import parse_ingest_body
+from plutus.ingest.parsing import parse_ingest_body
 from plutus.registry import Registry
 from tests.fakes import DomainRunner, settings
 from tests.unit.domains.readclient import read_client

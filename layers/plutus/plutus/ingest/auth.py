@@ -9,7 +9,8 @@
 
 The verification (:func:`verify_signature`, :func:`claimed_source`) is pure; :class:`ParameterSecretStore` is
 the small adapter that fetches secrets through Powertools Parameters, cached for ``max_age`` seconds.
-A route opts in with one parameter: ``caller: Annotated[Caller, Depends(authenticate)]``.
+Both ingest endpoints (``plutus.ingest.endpoints``) authenticate first, whether served from API Gateway
+events or by the FastAPI app; nothing here imports a web framework (the hot path never loads one).
 """
 
 from __future__ import annotations
@@ -27,10 +28,8 @@ from typing import Any, Protocol
 
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.exceptions import BotoCoreError, ClientError
-from fastapi import Request
 
 from plutus.errors import BodyTooLargeError, PlutusError, UnauthenticatedError
-from plutus.observability import logger
 from plutus.settings import Settings
 
 WEBHOOK_ID = "webhook-id"
@@ -298,16 +297,13 @@ def build_authenticator(settings: Settings, client: Callable[[str], Any]) -> Aut
     )
 
 
-async def authenticate(request: Request) -> Caller:
-    """FastAPI dependency: ``Depends(authenticate)`` makes a route verify its caller (401 if not).
-
-    Uses the authenticator installed on ``app.state.authenticator``. Nothing about the request is logged but
-    the bounded reason class and the claimed source name.
-    """
-    authenticator: Authenticator = request.app.state.authenticator
-    headers = {k.lower(): v for k, v in request.headers.items()}
-    try:
-        return authenticator.authenticate(headers, await request.body())
-    except UnauthenticatedError as exc:
-        logger.warning("request not authenticated", extra={"reason": exc.reason})
-        raise
+def with_body_limit(authenticator: Authenticator, max_body_bytes: int) -> Authenticator:
+    """The same authenticator (same secret store and cache) with another body size limit (the batch route)."""
+    if isinstance(authenticator, WebhookAuthenticator):
+        return WebhookAuthenticator(
+            authenticator.secrets,
+            tolerance_seconds=authenticator.tolerance_seconds,
+            max_body_bytes=max_body_bytes,
+            clock=authenticator.clock,
+        )
+    return authenticator

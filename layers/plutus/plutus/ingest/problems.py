@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
@@ -13,14 +13,11 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyValidationError,
 )
 from botocore.exceptions import BotoCoreError, ClientError
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from plutus.errors import (
     BodyTooLargeError,
     EventNotFoundError,
+    EventNotQueuedError,
     InvalidEventError,
     MalformedBodyError,
     PlutusError,
@@ -30,6 +27,11 @@ from plutus.errors import (
     UnsupportedMediaTypeError,
 )
 from plutus.observability import logger
+
+# FastAPI is imported only where it is used: the ingest hot path answers problems without it.
+if TYPE_CHECKING:
+    from fastapi import FastAPI, Request
+    from fastapi.responses import JSONResponse
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://plutus.dev/problems/"
@@ -76,6 +78,9 @@ PROBLEMS: dict[type[BaseException], Problem] = {
     IdempotencyInconsistentStateError: Problem(
         503, "dependency-unavailable", "A backing service is unavailable", retry_after=True
     ),
+    EventNotQueuedError: Problem(
+        503, "dependency-unavailable", "A backing service is unavailable", retry_after=True
+    ),
     ClientError: Problem(503, "dependency-unavailable", "A backing service is unavailable", retry_after=True),
     BotoCoreError: Problem(
         503, "dependency-unavailable", "A backing service is unavailable", retry_after=True
@@ -103,10 +108,10 @@ def problem_for(exc: BaseException) -> Problem:
     return INTERNAL
 
 
-def problem_response(
+def problem_document(
     problem: Problem, detail: str, extra: dict[str, Any] | None = None, instance: str | None = None
-) -> JSONResponse:
-    """A problem+json response."""
+) -> dict[str, Any]:
+    """The problem+json body."""
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + problem.slug,
         "title": problem.title,
@@ -116,10 +121,43 @@ def problem_response(
     if instance:
         body["instance"] = instance
     body.update(extra or {})
+    return body
+
+
+def problem_headers(problem: Problem) -> dict[str, str]:
+    """Headers a problem is answered with: ``Retry-After`` when retrying later can succeed, and (RFC 9110)
+    the scheme a 401 would succeed with."""
     headers = {"Retry-After": RETRY_AFTER_SECONDS} if problem.retry_after else {}
     if problem.challenge:
         headers["WWW-Authenticate"] = problem.challenge
-    return JSONResponse(body, status_code=problem.status, headers=headers, media_type=PROBLEM_JSON)
+    return headers
+
+
+def describe_problem(exc: BaseException, instance: str | None = None) -> tuple[Problem, dict[str, Any]]:
+    """The problem of ``exc`` and its document."""
+    problem = problem_for(exc)
+    detail, extra = _detail(exc, problem)
+    return problem, problem_document(problem, detail, extra, instance)
+
+
+def log_failure(problem: Problem) -> None:
+    """Log a 5xx with the traceback of the exception being handled."""
+    if problem.status >= 500:
+        logger.exception("request failed", extra={"problem": problem.slug})
+
+
+def problem_response(
+    problem: Problem, detail: str, extra: dict[str, Any] | None = None, instance: str | None = None
+) -> JSONResponse:
+    """A problem+json response."""
+    from fastapi.responses import JSONResponse
+
+    return JSONResponse(
+        problem_document(problem, detail, extra, instance),
+        status_code=problem.status,
+        headers=problem_headers(problem) or None,
+        media_type=PROBLEM_JSON,
+    )
 
 
 def _detail(exc: BaseException, problem: Problem) -> tuple[str, dict[str, Any]]:
@@ -143,14 +181,20 @@ def _detail(exc: BaseException, problem: Problem) -> tuple[str, dict[str, Any]]:
 
 def install(app: FastAPI, on_problem: Callable[[Problem], None]) -> None:
     """Register the handlers that turn every exception into problem+json."""
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+    from starlette.exceptions import HTTPException as StarletteHTTPException
 
     async def handle(request: Request, exc: Exception) -> JSONResponse:
-        problem = problem_for(exc)
-        if problem.status >= 500:
-            logger.exception("request failed", extra={"problem": problem.slug})
+        problem, body = describe_problem(exc, instance=request.url.path)
+        log_failure(problem)
         on_problem(problem)
-        detail, extra = _detail(exc, problem)
-        return problem_response(problem, detail, extra, instance=request.url.path)
+        return JSONResponse(
+            body,
+            status_code=problem.status,
+            headers=problem_headers(problem) or None,
+            media_type=PROBLEM_JSON,
+        )
 
     async def handle_request_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from plutus import events_store
 from plutus.envelope import IngestRequest, IngestResult, QueuedEvent, content_digest, derive_event_id, utc_now
+from plutus.ingest import records
 from plutus.settings import Settings
 from plutus.tracing import SQS_TRACE_HEADER, outgoing_trace_header
 
@@ -65,31 +66,18 @@ class EventRecordingPersistenceLayer(DynamoDBPersistenceLayer):
         self.events_table = events_table
 
     def _update_record(self, data_record: DataRecord) -> None:
+        # records.completed_update is the same update, with validation always on (as configured below).
         if data_record.status != "COMPLETED" or not data_record.response_data:
             super()._update_record(data_record)
             return
         result = IngestResult.model_validate_json(data_record.response_data)
-        idempotency_update: dict[str, Any] = {
-            "TableName": self.table_name,
-            "Key": self._get_key(data_record.idempotency_key),
-            "UpdateExpression": "SET #response_data = :response_data, #expiry = :expiry, #status = :status",
-            "ExpressionAttributeNames": {
-                "#expiry": self.expiry_attr,
-                "#response_data": self.data_attr,
-                "#status": self.status_attr,
-            },
-            "ExpressionAttributeValues": {
-                ":expiry": {"N": str(data_record.expiry_timestamp)},
-                ":response_data": {"S": data_record.response_data},
-                ":status": {"S": data_record.status},
-            },
-        }
-        if self.payload_validation_enabled:
-            idempotency_update["UpdateExpression"] += ", #validation_key = :validation_key"
-            idempotency_update["ExpressionAttributeNames"]["#validation_key"] = self.validation_key_attr
-            idempotency_update["ExpressionAttributeValues"][":validation_key"] = {
-                "S": data_record.payload_hash
-            }
+        idempotency_update = records.completed_update(
+            self.table_name,
+            data_record.idempotency_key,
+            data_record.expiry_timestamp or 0,
+            data_record.response_data,
+            data_record.payload_hash,
+        )
         items: list[Any] = [
             {"Update": idempotency_update},
             {"Update": events_store.accepted_update(self.events_table, result)},
@@ -125,29 +113,9 @@ def build_accept_event(
     )
     def accept_event(command: IngestCommand) -> IngestResult:
         received_at = utc_now()
-        message = QueuedEvent(
-            event_id=command.event_id,
-            source=command.source,
-            event_type=command.event_type,
-            schema_version=command.schema_version,
-            received_at=received_at,
-            payload=command.payload,
-        )
-        attributes = {"event_id": {"DataType": "String", "StringValue": command.event_id}}
-        if command.event_type:
-            attributes["event_type"] = {"DataType": "String", "StringValue": command.event_type}
-        trace: dict[str, Any] = {}
-        header = outgoing_trace_header()
-        if header:
-            # The consumer's trace is linked to this one through the message (see plutus.tracing).
-            trace["MessageSystemAttributes"] = {
-                SQS_TRACE_HEADER: {"DataType": "String", "StringValue": header}
-            }
+        body, attributes = queued_message(command, received_at)
         sqs.send_message(
-            QueueUrl=settings.queue_url,
-            MessageBody=message.to_message_body(),
-            MessageAttributes=attributes,
-            **trace,
+            QueueUrl=settings.queue_url, MessageBody=body, MessageAttributes=attributes, **trace_attributes()
         )
         return IngestResult(
             event_id=command.event_id,
@@ -158,3 +126,30 @@ def build_accept_event(
         )
 
     return accept_event, config
+
+
+def trace_attributes() -> dict[str, Any]:
+    """``MessageSystemAttributes`` that hand the current X-Ray trace to the consumer (none when not tracing).
+
+    The consumer's trace is linked to this one through the message (see plutus.tracing).
+    """
+    header = outgoing_trace_header()
+    if not header:
+        return {}
+    return {"MessageSystemAttributes": {SQS_TRACE_HEADER: {"DataType": "String", "StringValue": header}}}
+
+
+def queued_message(command: IngestCommand, received_at: str) -> tuple[str, dict[str, Any]]:
+    """The SQS message body and attributes of an accepted event (single and batch paths alike)."""
+    message = QueuedEvent(
+        event_id=command.event_id,
+        source=command.source,
+        event_type=command.event_type,
+        schema_version=command.schema_version,
+        received_at=received_at,
+        payload=command.payload,
+    )
+    attributes = {"event_id": {"DataType": "String", "StringValue": command.event_id}}
+    if command.event_type:
+        attributes["event_type"] = {"DataType": "String", "StringValue": command.event_type}
+    return message.to_message_body(), attributes

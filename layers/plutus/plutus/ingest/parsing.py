@@ -1,0 +1,126 @@
+"""Request parsing and validation shared by single and batch ingest. Framework-free: no FastAPI import."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import ValidationError
+
+from plutus.envelope import IngestRequest, payload_depth
+from plutus.errors import (
+    BodyTooLargeError,
+    InvalidEventError,
+    MalformedBodyError,
+    UnknownEventTypeError,
+    UnsupportedMediaTypeError,
+)
+from plutus.registry import Registry
+from plutus.settings import Settings
+
+
+def validation_errors(exc: ValidationError, prefix: str = "") -> list[dict[str, Any]]:
+    """``{field, message}`` per error: the field and the rule, never the offending input."""
+    return [
+        {"field": prefix + ".".join(str(p) for p in e["loc"]) or "<body>", "message": e["msg"]}
+        for e in exc.errors(include_input=False, include_url=False)
+    ]
+
+
+def header_key(raw: str | None) -> str | None:
+    """The ``Idempotency-Key`` header's value (draft-ietf-httpapi-idempotency-key-header: an sf-string)."""
+    if raw is None:
+        return None
+    raw = raw.strip()
+    if len(raw) >= 2 and raw[0] == raw[-1] == '"':
+        raw = raw[1:-1]
+    return raw
+
+
+def _reject_constant(name: str) -> Any:
+    # Python's json accepts NaN and Infinity; JSON (RFC 8259) does not, and no digest can carry them.
+    raise ValueError(f"{name} is not JSON")
+
+
+def decode_json_body(body: bytes, content_type: str | None, limit: int) -> Any:
+    """The body's JSON value, after the size and media-type checks."""
+    if len(body) > limit:
+        raise BodyTooLargeError(f"body is {len(body)} bytes; the limit is {limit}")
+    media = (content_type or "application/json").split(";")[0].strip().lower()
+    if media != "application/json" and not media.endswith("+json"):
+        raise UnsupportedMediaTypeError(f"content type {media!r} is not JSON")
+    try:
+        return json.loads(body, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise MalformedBodyError("the body is not valid UTF-8 JSON") from exc
+
+
+def validate_event(data: Any, settings: Settings, registry: Registry, where: str = "<body>") -> IngestRequest:
+    """One event's JSON value as an ``IngestRequest``, or ``InvalidEventError``/``UnknownEventTypeError``."""
+    if not isinstance(data, dict):
+        raise InvalidEventError(
+            f"the {'body' if where == '<body>' else 'event'} must be a JSON object",
+            [{"field": where, "message": "expected an object"}],
+        )
+    try:
+        request = IngestRequest.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidEventError("the event failed validation", validation_errors(exc)) from exc
+    if payload_depth(request.payload, settings.max_payload_depth) > settings.max_payload_depth:
+        raise InvalidEventError(
+            "the payload is nested too deeply",
+            [{"field": "payload", "message": f"nesting deeper than {settings.max_payload_depth}"}],
+        )
+    _validate_typed_payload(request, settings, registry)
+    return request
+
+
+def parse_ingest_body(
+    body: bytes,
+    content_type: str | None,
+    header_key_value: str | None,
+    settings: Settings,
+    registry: Registry,
+    default_key: str | None = None,
+) -> IngestRequest:
+    """Validate a raw single-event body into an ``IngestRequest``, or raise a mapped ``PlutusError``.
+
+    The key is the body's, else the ``Idempotency-Key`` header's, else ``default_key`` (a verified
+    ``webhook-id``).
+    """
+    data = decode_json_body(body, content_type, settings.max_body_bytes)
+    key = header_key(header_key_value)
+    if isinstance(data, dict):
+        if key is not None:
+            if "idempotency_key" in data and data["idempotency_key"] != key:
+                raise InvalidEventError(
+                    "Idempotency-Key header and body idempotency_key differ",
+                    [{"field": "idempotency_key", "message": "differs from the header"}],
+                )
+            data["idempotency_key"] = key
+        elif default_key is not None and "idempotency_key" not in data:
+            data["idempotency_key"] = default_key
+    return validate_event(data, settings, registry)
+
+
+def _validate_typed_payload(request: IngestRequest, settings: Settings, registry: Registry) -> None:
+    if request.event_type is None:
+        return
+    if not registry.knows_type(request.event_type):
+        if settings.allow_unregistered_types:
+            return
+        raise UnknownEventTypeError(request.event_type, registry.event_types)
+    if registry.lookup(request.event_type, request.schema_version) is None:
+        raise InvalidEventError(
+            f"schema_version {request.schema_version!r} is not registered for {request.event_type!r}",
+            [
+                {
+                    "field": "schema_version",
+                    "message": f"known versions: {', '.join(registry.versions(request.event_type))}",
+                }
+            ],
+        )
+    try:
+        registry.resolve(request.event_type, request.schema_version, request.payload)
+    except ValidationError as exc:
+        raise InvalidEventError("the payload failed validation", validation_errors(exc, "payload.")) from exc

@@ -1,0 +1,497 @@
+"""POST /api/v1/ingest/batch against the emulator: dedup across both paths, mixed batches, the limit, how
+few calls a batch costs, and partial failures of every batch API (injected with botocore hooks on the
+handler's own clients)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from plutus.aws import client
+from plutus.domains import default
+from plutus.envelope import IngestRequest, content_digest
+from plutus.ingest import records
+from plutus_dev.emulator import Emulator
+from tests.integration.harness import Harness, harness
+from tests.integration.test_webhook_auth import new_secret, signed, store_secret
+
+
+def event(key: str, amount: int = 100, **extra: Any) -> dict[str, Any]:
+    return {
+        "source": "payment_service",
+        "schema_version": "1.0",
+        "idempotency_key": key,
+        "payload": {"amount": amount, "currency": "KES"},
+        **extra,
+    }
+
+
+def statuses(response: Any) -> list[int]:
+    assert response.status == 200, response.body
+    results = response.json()["results"]
+    assert [r["index"] for r in results] == list(range(len(results)))
+    return [r["status"] for r in results]
+
+
+def ids(response: Any) -> list[str | None]:
+    return [r.get("event_id") for r in response.json()["results"]]
+
+
+def error_types(response: Any) -> list[str | None]:
+    return [
+        r["error"]["type"].rsplit("/", 1)[-1] if "error" in r else None for r in response.json()["results"]
+    ]
+
+
+def idempotency_records(stack: Harness) -> dict[str, dict[str, Any]]:
+    return {r["id"]: r for r in stack.scan("IdempotencyTable")}
+
+
+def record_of(stack: Harness, key: str) -> dict[str, Any] | None:
+    rid = records.record_id("plutus.ingest", "payment_service", key)
+    return idempotency_records(stack).get(rid)
+
+
+class _Http:
+    def __init__(self, status_code: int) -> None:
+        self.status_code = status_code
+
+
+def _body(params: dict[str, Any]) -> dict[str, Any]:
+    body = params["body"]
+    return dict(json.loads(body.decode() if isinstance(body, bytes) else body))
+
+
+@contextmanager
+def hooked(aws_client: Any, event_name: str, hook: Callable[..., Any]) -> Iterator[None]:
+    """Register ``hook`` on one of the handler's own clients for the duration of the block."""
+    aws_client.meta.events.register(event_name, hook)
+    try:
+        yield
+    finally:
+        aws_client.meta.events.unregister(event_name, hook)
+
+
+@contextmanager
+def counting() -> Iterator[Counter[str]]:
+    """Count the handler's AWS calls by operation (before any injected fault can answer them)."""
+    calls: Counter[str] = Counter()
+
+    def count(event_name: str, **_: Any) -> None:
+        calls[event_name.rsplit(".", 1)[-1]] += 1
+
+    event_name = "before-parameter-build"
+    with hooked(client("dynamodb"), event_name, count), hooked(client("sqs"), event_name, count):
+        yield calls
+
+
+def cancelled(reasons: list[dict[str, Any]]) -> tuple[_Http, dict[str, Any]]:
+    """A fabricated TransactionCanceledException, as DynamoDB returns it."""
+    return _Http(400), {
+        "Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled (injected)"},
+        "CancellationReasons": reasons,
+        "ResponseMetadata": {"HTTPStatusCode": 400},
+    }
+
+
+# --- the happy path and dedup across both paths ----------------------------------------------------------
+
+
+def test_a_batch_of_new_events_is_accepted_queued_and_processed(stack: Harness) -> None:
+    response = stack.post_batch([event(f"b-{i}", i) for i in range(5)])
+
+    assert statuses(response) == [202] * 5
+    assert len(set(ids(response))) == 5
+    for event_id in ids(response):
+        assert stack.get_event(str(event_id)).json()["status"] == "RECEIVED"
+    assert {r["status"] for r in idempotency_records(stack).values()} == {"COMPLETED"}
+    assert stack.queue_depth() == 5
+
+    assert stack.drain() == 5
+    for event_id in ids(response):
+        assert stack.get_event(str(event_id)).json()["status"] == "PROCESSED"
+
+
+def test_a_key_sent_in_a_batch_is_a_duplicate_for_the_single_endpoint(stack: Harness) -> None:
+    # Given a key accepted through the batch endpoint
+    batch = stack.post_batch([event("cross-1")])
+    assert statuses(batch) == [202]
+
+    # When the same event comes through the single endpoint (Powertools reads the batch's record)
+    single = stack.post_event(event("cross-1"))
+    reused = stack.post_event(event("cross-1", amount=999))
+
+    # Then it is the same event, replayed; other content under the key is refused
+    assert single.status == 200 and single.headers["idempotent-replayed"] == "true"
+    assert single.json()["event_id"] == ids(batch)[0]
+    assert reused.status == 422 and reused.json()["type"].endswith("/idempotency-key-reused")
+    assert stack.queue_depth() == 1
+    assert len(stack.scan("EventsTable")) == 1
+
+
+def test_a_key_sent_to_the_single_endpoint_is_a_duplicate_in_a_batch(stack: Harness) -> None:
+    single = stack.post_event(event("cross-2"))
+    assert single.status == 202
+
+    batch = stack.post_batch([event("cross-2"), event("cross-3"), event("cross-2", amount=5)])
+
+    assert statuses(batch) == [200, 202, 422]
+    assert ids(batch)[0] == single.json()["event_id"]
+    assert error_types(batch)[2] == "idempotency-key-reused"
+    assert stack.queue_depth() == 2
+
+
+def test_batch_and_single_write_records_of_the_same_shape(stack: Harness) -> None:
+    stack.post_event(event("shape-single"))
+    stack.post_batch([event("shape-batch")])
+
+    single, batch = record_of(stack, "shape-single"), record_of(stack, "shape-batch")
+
+    assert single is not None and batch is not None
+    assert set(single) - {"in_progress_expiration"} == set(batch) - {"in_progress_expiration"}
+    assert single["status"] == batch["status"] == "COMPLETED"
+    assert set(json.loads(single["data"])) == set(json.loads(batch["data"]))
+
+
+def test_a_mixed_batch_gets_one_result_per_event_in_order(stack: Harness) -> None:
+    # Given one key already accepted
+    seen = stack.post_event(event("mixed-seen")).json()["event_id"]
+
+    # When a batch mixes new, duplicate, invalid, conflicting and repeated events
+    response = stack.post_batch(
+        [
+            event("mixed-new"),
+            event("mixed-seen"),
+            {"source": "payment_service", "schema_version": "1.0", "payload": {}},
+            event("mixed-seen", amount=1),
+            event("mixed-new"),
+            event("mixed-new", amount=2),
+            event("mixed-typed", event_type="nobody.registered"),
+            "not an object",
+        ]
+    )
+
+    # Then each event is answered on its own
+    assert statuses(response) == [202, 200, 422, 422, 200, 422, 422, 422]
+    assert error_types(response) == [
+        None,
+        None,
+        "invalid-event",
+        "idempotency-key-reused",
+        None,
+        "idempotency-key-reused",
+        "unknown-event-type",
+        "invalid-event",
+    ]
+    results = response.json()["results"]
+    assert results[2]["error"]["errors"][0]["field"] == "idempotency_key"
+    assert ids(response)[1] == seen
+    assert ids(response)[4] == ids(response)[0], "a key repeated in the batch is one event"
+    assert stack.queue_depth() == 2
+    assert len(stack.scan("EventsTable")) == 2
+
+
+def test_a_key_in_flight_elsewhere_is_409(stack: Harness) -> None:
+    # Given a single request held inside its SendMessage call (its record is INPROGRESS)
+    entered, release = threading.Event(), threading.Event()
+
+    def hold(**_: object) -> None:
+        entered.set()
+        release.wait(10)
+
+    results: list[Any] = []
+    with hooked(client("sqs"), "before-call.sqs.SendMessage", hold):
+        first = threading.Thread(target=lambda: results.append(stack.post_event(event("flight"))))
+        first.start()
+        assert entered.wait(10)
+        try:
+            # When a batch carries the same key
+            response = stack.post_batch([event("flight"), event("flight-other")])
+        finally:
+            release.set()
+            first.join(10)
+
+    # Then that event is told to retry, the other is accepted
+    assert statuses(response) == [409, 202]
+    assert error_types(response)[0] == "request-in-progress"
+    assert response.headers["retry-after"] == "1"
+    assert [r.status for r in results] == [202]
+    assert stack.queue_depth() == 2
+
+
+# --- the envelope and the limit ---------------------------------------------------------------------------
+
+
+def test_more_events_than_the_limit_are_refused_whole(stack: Harness) -> None:
+    response = stack.post_batch([event(f"limit-{i}") for i in range(101)])
+
+    assert response.status == 422
+    assert response.json()["errors"][0]["field"] == "events"
+    assert stack.scan("IdempotencyTable") == [] and stack.queue_depth() == 0
+
+
+def test_the_limit_is_a_setting(emulator: Emulator) -> None:
+    with harness(emulator.url, environment={"PLUTUS_MAX_BATCH_EVENTS": "2"}) as stack:
+        assert stack.post_batch([event("s-1"), event("s-2"), event("s-3")]).status == 422
+        assert statuses(stack.post_batch([event("s-1"), event("s-2")])) == [202, 202]
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"events": []}, 422),
+        ({"events": "x"}, 422),
+        ({"events": [event("e")], "extra": 1}, 422),
+        ([event("e")], 422),
+        ("{bad", 400),
+    ],
+    ids=["empty", "not-a-list", "extra-member", "bare-list", "malformed"],
+)
+def test_a_malformed_batch_is_refused_whole(stack: Harness, body: Any, status: int) -> None:
+    raw = body if isinstance(body, str) else json.dumps(body)
+    response = stack.request("POST", "/api/v1/ingest/batch", raw)
+
+    assert response.status == status
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert stack.queue_depth() == 0
+
+
+def test_a_batch_takes_no_idempotency_key_header(stack: Harness) -> None:
+    response = stack.post_batch([event("h")], headers={"Idempotency-Key": "h"})
+    assert response.status == 422 and response.json()["errors"][0]["field"] == "Idempotency-Key"
+
+
+# --- amortised calls ----------------------------------------------------------------------------------
+
+
+def test_a_batch_costs_a_handful_of_calls(stack: Harness) -> None:
+    for i in range(3):
+        stack.post_event(event(f"calls-seen-{i}"))
+
+    with counting() as calls:
+        response = stack.post_batch([event(f"calls-{i}") for i in range(27)] + [event("calls-seen-0")])
+
+    assert statuses(response) == [202] * 27 + [200]
+    # One read, one claim, three sends of up to 10, one completion of up to 50 events.
+    assert calls == Counter(BatchGetItem=1, TransactWriteItems=2, SendMessageBatch=3)
+
+
+# --- partial failures -------------------------------------------------------------------------------------
+
+
+def test_send_entries_that_fail_are_503_released_and_a_retry_works(stack: Harness) -> None:
+    plain = stack.client("sqs")
+    failing = {"1", "3"}
+
+    def fail_some(params: dict[str, Any], **_: Any) -> tuple[_Http, dict[str, Any]]:
+        body = _body(params)
+        keep = [e for e in body["Entries"] if e["Id"] not in failing]
+        parsed: dict[str, Any] = {
+            "Successful": [],
+            "Failed": [
+                {"Id": e["Id"], "SenderFault": False, "Code": "InternalError", "Message": "injected"}
+                for e in body["Entries"]
+                if e["Id"] in failing
+            ],
+        }
+        if keep:
+            sent = plain.send_message_batch(QueueUrl=body["QueueUrl"], Entries=keep)
+            parsed["Successful"] = sent.get("Successful", [])
+        return _Http(200), parsed
+
+    batch = [event(f"send-{i}") for i in range(5)]
+    # Given SQS failing entries 1 and 3 of every SendMessageBatch
+    with hooked(client("sqs"), "before-call.sqs.SendMessageBatch", fail_some):
+        first = stack.post_batch(batch)
+
+    # Then only the queued events are 202; the others are 503 and hold no claim
+    assert statuses(first) == [202, 503, 202, 503, 202]
+    assert error_types(first)[1] == "dependency-unavailable"
+    assert first.headers["retry-after"] == "1"
+    assert record_of(stack, "send-1") is None and record_of(stack, "send-3") is None
+    assert stack.queue_depth() == 3
+
+    # When the client retries the batch
+    second = stack.post_batch(batch)
+
+    # Then the missing events are accepted with the ids they would have had, the others replayed
+    assert statuses(second) == [200, 202, 200, 202, 200]
+    assert ids(second) == [
+        ids(first)[0],
+        ids(second)[1],
+        ids(first)[2],
+        ids(second)[3],
+        ids(first)[4],
+    ]
+    assert stack.queue_depth() == 5
+
+
+def test_a_send_that_fails_whole_leaves_nothing_behind(stack: Harness) -> None:
+    def unavailable(**_: Any) -> tuple[_Http, dict[str, Any]]:
+        return _Http(500), {"Error": {"Code": "ServiceUnavailable", "Message": "injected"}}
+
+    with hooked(client("sqs"), "before-call.sqs.SendMessageBatch", unavailable):
+        response = stack.post_batch([event("down-1"), event("down-2")])
+
+    assert statuses(response) == [503, 503]
+    assert stack.scan("IdempotencyTable") == [] and stack.scan("EventsTable") == []
+    assert stack.queue_depth() == 0
+    assert statuses(stack.post_batch([event("down-1"), event("down-2")])) == [202, 202]
+
+
+def test_a_cancelled_claim_retries_the_batch_and_claims_only_the_conflicting_key_alone(
+    stack: Harness,
+) -> None:
+    claims: list[int] = []
+
+    def conflict_once(params: dict[str, Any], **_: Any) -> tuple[_Http, dict[str, Any]] | None:
+        items = _body(params)["TransactItems"]
+        if "Put" not in items[0]:
+            return None  # the completion goes through
+        claims.append(len(items))
+        if len(claims) > 1:
+            return None
+        # Item 2 conflicts with another transaction; the others were not written because of it.
+        return cancelled(
+            [{"Code": "TransactionConflict"} if i == 2 else {"Code": "None"} for i in range(len(items))]
+        )
+
+    with (
+        counting() as calls,
+        hooked(client("dynamodb"), "before-call.dynamodb.TransactWriteItems", conflict_once),
+    ):
+        response = stack.post_batch([event(f"claim-{i}") for i in range(5)])
+
+    assert statuses(response) == [202] * 5
+    assert claims == [5, 4], "the retry leaves the conflicting key out"
+    assert calls["PutItem"] == 1, "only the conflicting key is claimed on its own"
+    assert stack.queue_depth() == 5
+
+
+def hold_key(stack: Harness, body: dict[str, Any]) -> None:
+    """Write the INPROGRESS record another request would hold for ``body`` for the next minute."""
+    digest = content_digest(IngestRequest.model_validate(body))
+    rid = records.record_id("plutus.ingest", body["source"], body["idempotency_key"])
+    clock = records.Clock.read()
+    put = records.in_progress_put(
+        stack.stack.refs["IdempotencyTable"],
+        rid,
+        records.validation_hash(digest),
+        clock.now + 600,
+        clock.now_ms + 60_000,
+        clock,
+    )
+    stack.client("dynamodb").put_item(TableName=put["TableName"], Item=put["Item"])
+
+
+def test_unread_keys_are_settled_by_the_claim_condition(stack: Harness) -> None:
+    # Given keys already completed, held by another request, and about to be reused with other content
+    done = stack.post_event(event("unread-done")).json()["event_id"]
+    stack.post_event(event("unread-reused"))
+    hold_key(stack, event("unread-busy"))
+
+    # And a BatchGetItem that leaves every key unprocessed, however often it is retried
+    def unprocessed(params: dict[str, Any], **_: Any) -> tuple[_Http, dict[str, Any]]:
+        return _Http(200), {"Responses": {}, "UnprocessedKeys": _body(params)["RequestItems"]}
+
+    with counting() as calls, hooked(client("dynamodb"), "before-call.dynamodb.BatchGetItem", unprocessed):
+        response = stack.post_batch(
+            [
+                event("unread-done"),
+                event("unread-busy"),
+                event("unread-reused", amount=3),
+                event("unread-new"),
+            ]
+        )
+
+    # Then the claim's condition answers each seen key from the record it hands back, with no extra read
+    assert statuses(response) == [200, 409, 422, 202]
+    assert error_types(response)[1:3] == ["request-in-progress", "idempotency-key-reused"]
+    assert ids(response)[0] == done
+    assert calls["BatchGetItem"] == 3, "UnprocessedKeys are retried"
+    assert calls["PutItem"] == 0 and calls["GetItem"] == 0
+    assert stack.queue_depth() == 3
+
+
+def test_a_completion_conflict_is_retried(stack: Harness) -> None:
+    completions: list[int] = []
+
+    def conflict_once(params: dict[str, Any], **_: Any) -> tuple[_Http, dict[str, Any]] | None:
+        items = _body(params)["TransactItems"]
+        if "Update" not in items[0]:
+            return None
+        completions.append(len(items))
+        if len(completions) > 1:
+            return None
+        return cancelled([{"Code": "TransactionConflict"}] + [{"Code": "None"}] * (len(items) - 1))
+
+    with hooked(client("dynamodb"), "before-call.dynamodb.TransactWriteItems", conflict_once):
+        response = stack.post_batch([event(f"done-{i}") for i in range(3)])
+
+    assert statuses(response) == [202] * 3
+    assert completions == [6, 6]
+    assert {r["status"] for r in stack.scan("IdempotencyTable")} == {"COMPLETED"}
+
+
+def test_events_queued_but_not_completed_are_503_and_converge_on_retry(stack: Harness) -> None:
+    def fail_completion(params: dict[str, Any], **_: Any) -> tuple[_Http, dict[str, Any]] | None:
+        items = _body(params)["TransactItems"]
+        if "Update" not in items[0]:
+            return None
+        return cancelled([{"Code": "ThrottlingError"}] + [{"Code": "None"}] * (len(items) - 1))
+
+    batch = [event("late-1"), event("late-2")]
+    # Given completions that keep failing after the messages were queued
+    with hooked(client("dynamodb"), "before-call.dynamodb.TransactWriteItems", fail_completion):
+        first = statuses(stack.post_batch(batch))
+
+    # Then the events are not reported accepted, and their claims are released
+    assert first == [503, 503]
+    assert stack.scan("IdempotencyTable") == []
+    assert stack.queue_depth() == 2
+
+    # When the client retries, the same events are accepted again; the consumer applies each once
+    second = stack.post_batch(batch)
+    assert statuses(second) == [202, 202]
+    assert stack.queue_depth() == 4
+    stack.drain()
+    for event_id in ids(second):
+        assert stack.get_event(str(event_id)).json()["status"] == "PROCESSED"
+    receipts = [r for r in stack.scan("StateTable") if r["pk"].startswith("RECEIPT#")]
+    assert sorted(int(r["applied"]) for r in receipts) == [1, 1]
+    assert {r["pk"] for r in receipts} == {default.receipt_key(str(i))[0] for i in ids(second)}
+
+
+# --- authentication (AuthMode) ----------------------------------------------------------------------------
+
+
+def test_a_batch_is_authenticated_like_a_single_event(emulator: Emulator) -> None:
+    parameters = {
+        "AuthMode": "WEBHOOK_SIGNATURE",
+        "WebhookSecretStore": "SECRETS_MANAGER",
+        "WebhookSecretPrefix": f"/t{uuid.uuid4().hex[:10]}/webhooks/",
+    }
+    with harness(emulator.url, parameters=parameters) as stack:
+        secret = new_secret()
+        store_secret(stack, "payment_service", secret)
+        body = json.dumps({"events": [event("w-1"), event("w-2")]}).encode()
+        mixed = json.dumps({"events": [event("w-3"), {**event("w-4"), "source": "other"}]}).encode()
+
+        # A batch signed by its source is accepted; an unsigned one, or one mixing sources, is refused whole
+        accepted = stack.request("POST", "/api/v1/ingest/batch", body, signed(secret, body))
+        unsigned = stack.request("POST", "/api/v1/ingest/batch", body)
+        mixing = stack.request("POST", "/api/v1/ingest/batch", mixed, signed(secret, mixed))
+
+        assert statuses(accepted) == [202, 202]
+        for refused in (unsigned, mixing):
+            assert refused.status == 401
+            assert refused.headers["www-authenticate"] == "Standard-Webhooks"
+            assert refused.json()["type"].endswith("/unauthenticated")
+        assert stack.queue_depth() == 2

@@ -1,0 +1,120 @@
+"""The Lambda hot path (framework-free endpoints on API Gateway events) answers exactly as the FastAPI app
+that mounts the same endpoints (no sockets: fakes stand in for the use cases)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import pytest
+from fastapi.testclient import TestClient
+
+from plutus.domains import default
+from plutus.envelope import IngestResult
+from plutus.errors import EventNotQueuedError
+from plutus.ingest import batch
+from plutus.ingest.api import create_app
+from plutus.ingest.auth import Unauthenticated
+from plutus.ingest.batch_service import Outcome
+from plutus.ingest.endpoints import BATCH_PATH, BatchIngestEndpoint, IngestEndpoint
+from plutus.ingest.http import Endpoint, from_apigw, to_apigw
+from plutus.ingest.service import IngestCommand
+from plutus.registry import Registry
+from plutus.settings import Settings
+from plutus_dev.apigw import build_event
+
+SETTINGS = Settings(
+    events_table="e", state_table="s", idempotency_table="i", queue_url="q", max_batch_events=3
+)
+REGISTRY = Registry(default_handler=default.handle_record_receipt)
+EVENT = {
+    "source": "payment_service",
+    "schema_version": "1.0",
+    "idempotency_key": "k-1",
+    "payload": {"amount": 100, "currency": "KES"},
+}
+
+
+def accept_event(command: IngestCommand) -> IngestResult:
+    return IngestResult(
+        event_id=command.event_id,
+        source=command.source,
+        event_type=command.event_type,
+        schema_version=command.schema_version,
+        received_at="2026-01-01T00:00:00.000000Z",
+        replayed=command.idempotency_key.startswith("seen"),
+    )
+
+
+def ingest_batch(items: Sequence[IngestCommand | Exception]) -> list[Outcome]:
+    outcomes = []
+    for item in items:
+        if isinstance(item, Exception):
+            outcomes.append(Outcome(error=item))
+        elif item.idempotency_key.startswith("down"):
+            outcomes.append(Outcome(error=EventNotQueuedError("not queued")))
+        else:
+            outcomes.append(Outcome(event_id=item.event_id, replayed=item.idempotency_key.startswith("seen")))
+    return outcomes
+
+
+SINGLE = IngestEndpoint(SETTINGS, REGISTRY, accept_event, Unauthenticated())
+BATCH = BatchIngestEndpoint(SETTINGS, REGISTRY, ingest_batch, Unauthenticated())  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def asgi() -> TestClient:
+    app = create_app(SETTINGS, REGISTRY, accept_event, dynamodb=None)
+    app.dependency_overrides[batch.batch_endpoint] = lambda: BATCH
+    return TestClient(app)
+
+
+CASES: list[tuple[Endpoint, bytes, dict[str, str]]] = [
+    (SINGLE, json.dumps(EVENT).encode(), {}),
+    (SINGLE, json.dumps({**EVENT, "idempotency_key": "seen-1"}).encode(), {}),
+    (SINGLE, b"{bad", {}),
+    (SINGLE, json.dumps({**EVENT, "idempotency_key": ""}).encode(), {}),
+    (SINGLE, json.dumps(EVENT).encode(), {"Content-Type": "text/plain"}),
+    (
+        SINGLE,
+        json.dumps({k: v for k, v in EVENT.items() if k != "idempotency_key"}).encode(),
+        {"Idempotency-Key": '"h-1"'},
+    ),
+    (
+        BATCH,
+        json.dumps({"events": [EVENT, {**EVENT, "idempotency_key": "seen-2"}, {}]}).encode(),
+        {},
+    ),
+    (BATCH, json.dumps({"events": [{**EVENT, "idempotency_key": "down-1"}, "x"]}).encode(), {}),
+    (BATCH, json.dumps({"events": [EVENT] * 4}).encode(), {}),
+    (BATCH, b"[]", {}),
+    (BATCH, json.dumps({"events": [EVENT]}).encode(), {"Idempotency-Key": "k"}),
+]
+
+
+@pytest.mark.parametrize(("endpoint", "body", "headers"), CASES)
+def test_the_hot_path_answers_as_the_fastapi_app(
+    asgi: TestClient, endpoint: Endpoint, body: bytes, headers: dict[str, str]
+) -> None:
+    sent = {"Content-Type": "application/json", **headers}
+    via_app = asgi.post(endpoint.path, content=body, headers=sent)
+    event = build_event("POST", endpoint.path, sent, body, "127.0.0.1")
+    via_lambda = to_apigw(endpoint(from_apigw(event)))
+
+    assert via_lambda["statusCode"] == via_app.status_code
+    assert json.loads(via_lambda["body"]) == via_app.json()
+    lambda_headers = {k.lower(): v for k, v in via_lambda["headers"].items()}
+    for name in ("content-type", "retry-after", "idempotent-replayed"):
+        assert lambda_headers.get(name) == via_app.headers.get(name), name
+
+
+def test_batch_results_carry_the_single_endpoints_problem_documents(asgi: TestClient) -> None:
+    body = {"events": [EVENT, {**EVENT, "idempotency_key": "down-1"}, {"source": "x"}]}
+    results = asgi.post(BATCH_PATH, json=body)
+
+    assert results.status_code == 200
+    first, second, third = results.json()["results"]
+    assert first == {"index": 0, "status": 202, "event_id": first["event_id"]}
+    assert second["status"] == 503 and second["error"]["type"].endswith("/dependency-unavailable")
+    assert third["status"] == 422 and {e["field"] for e in third["error"]["errors"]} >= {"idempotency_key"}
+    assert results.headers["retry-after"] == "1"
