@@ -3,13 +3,112 @@
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.shared.functions import resolve_truthy_env_var_choice
+from aws_lambda_powertools.tracing.base import BaseProvider, BaseSegment
+from aws_xray_sdk import global_sdk_config
 
 SERVICE = "plutus"
 
+
+def tracing_disabled() -> bool:
+    """Powertools' own rule: tracing is off when asked to be, and outside Lambda or under ``sam local``."""
+    if resolve_truthy_env_var_choice(env=os.getenv("POWERTOOLS_TRACE_DISABLED", "false")):
+        return True
+    local = os.getenv("AWS_SAM_LOCAL") or os.getenv("AWS_CHALICE_CLI_MODE")
+    return not os.getenv("LAMBDA_TASK_ROOT") or bool(local)
+
+
+class _NoSegment(BaseSegment):
+    def close(self, end_time: int | None = None) -> None:
+        return None
+
+    def add_subsegment(self, subsegment: Any) -> None:
+        return None
+
+    def remove_subsegment(self, subsegment: Any) -> None:
+        return None
+
+    def put_annotation(self, key: str, value: Any) -> None:
+        return None
+
+    def put_metadata(self, key: str, value: Any, namespace: str = "default") -> None:
+        return None
+
+    def add_exception(self, exception: BaseException, stack: Any, remote: bool = False) -> None:
+        return None
+
+
+class DeferredXRay(BaseProvider):
+    """The tracer's provider when tracing is off at start: X-Ray, imported only if tracing is turned on.
+
+    Powertools imports the X-Ray SDK even for a disabled Tracer, and that import builds an X-Ray client: on a
+    cold start it costs about as much as importing boto3. While the SDK is disabled this provider does
+    nothing; once it is enabled it hands every call to the SDK's recorder, as Powertools' own provider does.
+    """
+
+    @staticmethod
+    def _recorder() -> Any | None:
+        if not global_sdk_config.sdk_enabled():
+            return None
+        from aws_xray_sdk.core import xray_recorder
+
+        return xray_recorder
+
+    @contextmanager
+    def in_subsegment(self, name: str | None = None, **kwargs: Any) -> Iterator[BaseSegment]:
+        """A subsegment of the current trace, or one that records nothing."""
+        recorder = self._recorder()
+        if recorder is None:
+            yield _NoSegment()
+            return
+        with recorder.in_subsegment(name=name, **kwargs) as subsegment:
+            yield subsegment
+
+    @asynccontextmanager
+    async def in_subsegment_async(self, name: str | None = None, **kwargs: Any) -> AsyncIterator[BaseSegment]:
+        """A subsegment of the current trace, or one that records nothing."""
+        recorder = self._recorder()
+        if recorder is None:
+            yield _NoSegment()
+            return
+        async with recorder.in_subsegment_async(name=name, **kwargs) as subsegment:
+            yield subsegment
+
+    def put_annotation(self, key: str, value: Any) -> None:
+        """Annotate the current trace entity, if tracing."""
+        recorder = self._recorder()
+        if recorder is not None:
+            recorder.put_annotation(key=key, value=value)
+
+    def put_metadata(self, key: str, value: Any, namespace: str = "default") -> None:
+        """Add metadata to the current trace entity, if tracing."""
+        recorder = self._recorder()
+        if recorder is not None:
+            recorder.put_metadata(key=key, value=value, namespace=namespace)
+
+    def patch(self, modules: Sequence[str]) -> None:
+        """Instrument ``modules``, if tracing."""
+        if self._recorder() is not None:
+            from aws_xray_sdk.core import patch
+
+            patch(modules)
+
+    def patch_all(self) -> None:
+        """Instrument every supported library, if tracing."""
+        if self._recorder() is not None:
+            from aws_xray_sdk.core import patch_all
+
+            patch_all()
+
+
 logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE)
+tracer = Tracer(service=SERVICE, provider=DeferredXRay()) if tracing_disabled() else Tracer(service=SERVICE)
 metrics = Metrics(service=SERVICE)
 
 # At DEBUG, botocore logs every request's parameters (a SendMessage body is an event's payload) and urllib3

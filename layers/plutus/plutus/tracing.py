@@ -18,11 +18,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+# Only the SDK's switch here: aws_xray_sdk.core builds an X-Ray client when imported (as long as an import of
+# boto3 on a cold start), so it is imported where it is used, once tracing is known to be on.
 from aws_xray_sdk import global_sdk_config
-from aws_xray_sdk.core import xray_recorder
-from aws_xray_sdk.core.exceptions.exceptions import SegmentNotFoundException
-from aws_xray_sdk.core.models.dummy_entities import DummySegment
-from aws_xray_sdk.core.models.trace_header import TraceHeader
 
 SQS_TRACE_HEADER = "AWSTraceHeader"
 RECORD_SUBSEGMENT = "## process_record"
@@ -37,6 +36,11 @@ def outgoing_trace_header() -> str | None:
     """
     if not global_sdk_config.sdk_enabled():
         return None
+    from aws_xray_sdk.core import xray_recorder
+    from aws_xray_sdk.core.exceptions.exceptions import SegmentNotFoundException
+    from aws_xray_sdk.core.models.dummy_entities import DummySegment
+    from aws_xray_sdk.core.models.trace_header import TraceHeader
+
     try:
         entity = xray_recorder.get_trace_entity()
     except SegmentNotFoundException:
@@ -72,6 +76,9 @@ def record_trace(record: SQSRecord) -> Iterator[RecordTrace]:
     if not global_sdk_config.sdk_enabled():
         yield RecordTrace(None)
         return
+    from aws_xray_sdk.core import xray_recorder
+    from aws_xray_sdk.core.models.trace_header import TraceHeader
+
     with xray_recorder.in_subsegment(RECORD_SUBSEGMENT) as subsegment:
         trace = RecordTrace(subsegment)
         producer = TraceHeader.from_header_str(record.attributes.aws_trace_header)

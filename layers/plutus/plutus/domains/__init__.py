@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from types import ModuleType
-
-from fastapi import APIRouter
+from typing import TYPE_CHECKING
 
 import plutus.domains.adtech as adtech
 import plutus.domains.ecommerce as ecommerce
@@ -21,6 +20,10 @@ import plutus.domains.logistics as logistics
 import plutus.domains.saas as saas
 from plutus.domains import default
 from plutus.registry import Registry
+
+# Type-only: the ingest hot path builds the registry and must not import FastAPI (see plutus.ingest.handler).
+if TYPE_CHECKING:
+    from fastapi import APIRouter
 
 PACKS: tuple[ModuleType, ...] = (
     ecommerce,

@@ -22,6 +22,7 @@ from plutus.ingest import batch, problems
 from plutus.ingest.auth import Authenticator, Unauthenticated
 from plutus.ingest.endpoints import INGEST_PATH, IngestEndpoint
 from plutus.ingest.http import count_problem, from_starlette, to_starlette
+from plutus.ingest.parsing import parse_ingest_body as parse_ingest_body  # callers import it from here too
 from plutus.registry import Registry
 from plutus.settings import Settings
 

@@ -1,0 +1,47 @@
+"""The functions' cold starts stay lean: serving ingest or consumer traffic imports no web framework and,
+with tracing off, not the X-Ray SDK's core (whose import builds an X-Ray client)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HEAVY = ("fastapi", "starlette", "mangum", "aws_xray_sdk.core")
+PROBE = """
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("app", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+from plutus.domains import get_registry  # both functions build the registry to serve their first request
+get_registry()
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in {"fastapi", "starlette", "mangum"}
+                        or m.startswith("aws_xray_sdk.core"))))
+"""
+
+
+@pytest.mark.parametrize("function", ["ingest", "consumer"])
+def test_an_entry_point_imports_no_web_framework_and_no_xray_core(function: str) -> None:
+    env = {
+        **os.environ,
+        "PLUTUS_EVENTS_TABLE": "e",
+        "PLUTUS_STATE_TABLE": "s",
+        "PLUTUS_IDEMPOTENCY_TABLE": "i",
+        "PLUTUS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/q",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, str(ROOT / "functions" / function / "app.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [], f"{function} imports {HEAVY}"
