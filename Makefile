@@ -11,7 +11,7 @@ SAM := $(TOOLS)/sam/bin/sam
 CHECKOV := $(TOOLS)/checkov/bin/checkov
 PYTEST_ARGS ?=
 
-.PHONY: help install dev test unit integration e2e check lint typecheck validate checkov build tools samples soak bench-reads clean
+.PHONY: help install dev test unit integration e2e check lint typecheck validate checkov build tools samples soak bench bench-reads clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -75,6 +75,9 @@ checkov: $(CHECKOV) ## checkov on the template; each skip is justified in the re
 
 build: $(SAM) ## sam build (makefile build methods: precompiled bytecode)
 	PATH="$(dir $(PYTHON312)):$$PATH" $(SAM) build --region us-east-1
+
+bench: install build ## Plutus vs the Powertools reference: prints a table, writes bench/results.json and plot.png
+	$(PY) -m bench.run
 
 check: lint typecheck validate checkov build ## Every static check CI runs
 

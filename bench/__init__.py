@@ -1,0 +1,1 @@
+"""``make bench``: Plutus against the canonical Powertools pattern, on one emulator, in one run."""

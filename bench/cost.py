@@ -1,0 +1,78 @@
+"""Cost per million events on AWS, from the calls, payload sizes and durations measured in this run.
+
+Public on-demand list prices, us-east-1, x86, without free tiers (checked November 2026):
+API Gateway REST $3.50 per million requests (first 333 million a month); Lambda $0.20 per million requests
+and $0.0000166667 per GB-second; SQS standard $0.40 per million requests, each 64 KB chunk of a payload
+billed as one request; DynamoDB on-demand $0.625 per million write request units and $0.125 per million
+read request units (a transactional write costs 2 units per KB, a strongly consistent read 1 unit per 4 KB);
+CloudWatch Logs ingestion $0.50 per GB. Not included: data transfer, storage, X-Ray traces, the DLQ.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+PRICES = {
+    "api_gateway_rest_per_million_requests": 3.50,
+    "lambda_per_million_requests": 0.20,
+    "lambda_per_gb_second": 0.0000166667,
+    "sqs_per_million_requests": 0.40,
+    "dynamodb_per_million_wru": 0.625,
+    "dynamodb_per_million_rru": 0.125,
+    "cloudwatch_logs_per_gb": 0.50,
+}
+# The START/END/REPORT lines Lambda itself logs for every invocation.
+LAMBDA_PLATFORM_LOG_BYTES = 300
+MILLION = 1_000_000
+
+
+def per_million(
+    *,
+    api_requests: float,
+    invocations: float,
+    billed_ms: float,
+    memory_mb: int,
+    wru: float,
+    rru: float,
+    sqs_requests: float,
+    log_bytes: float,
+) -> dict[str, float]:
+    """Dollars per million events; every argument is per event (``billed_ms`` per invocation)."""
+    gb_seconds = invocations * math.ceil(billed_ms) / 1000 * memory_mb / 1024
+    lines = {
+        "api_gateway": api_requests * PRICES["api_gateway_rest_per_million_requests"],
+        "lambda_requests": invocations * PRICES["lambda_per_million_requests"],
+        "lambda_duration": gb_seconds * MILLION * PRICES["lambda_per_gb_second"],
+        "dynamodb": wru * PRICES["dynamodb_per_million_wru"] + rru * PRICES["dynamodb_per_million_rru"],
+        "sqs": sqs_requests * PRICES["sqs_per_million_requests"],
+        "logs": (log_bytes + invocations * LAMBDA_PLATFORM_LOG_BYTES)
+        * MILLION
+        / 1024**3
+        * PRICES["cloudwatch_logs_per_gb"],
+    }
+    lines["total"] = sum(lines.values())
+    return {k: round(v, 4) for k, v in lines.items()}
+
+
+def from_measurement(
+    m: dict[str, Any],
+    *,
+    events_per_invocation: int,
+    api: bool,
+    memory_mb: int,
+    extra_sqs_requests: float = 0.0,
+) -> dict[str, float]:
+    """Cost per million events of one measured scenario (totals over all its rounds)."""
+    n = m["events"]
+    invocations = 1 / events_per_invocation
+    return per_million(
+        api_requests=invocations if api else 0.0,
+        invocations=invocations,
+        billed_ms=m["wall_ms_per_invocation"],
+        memory_mb=memory_mb,
+        wru=m["units"].get("wru", 0) / n,
+        rru=m["units"].get("rru", 0) / n,
+        sqs_requests=m["units"].get("sqs_requests", 0) / n + extra_sqs_requests,
+        log_bytes=m["log_bytes"] / n,
+    )
