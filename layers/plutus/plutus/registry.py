@@ -14,7 +14,8 @@ from plutus.effects import Effect, StateReader
 class EventModel(BaseModel):
     """Base of every typed payload model. Subclasses set ``event_type`` and ``schema_version``."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    # Validators are built on a model's first use, not at import: a cold start pays for the types it sees.
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
     event_type: ClassVar[str]
     schema_version: ClassVar[str]
