@@ -21,12 +21,7 @@ def draw(results: dict[str, Any], path: Path) -> None:
         ingest["batch_new"]["ours"],
         ingest["batch_dup10"]["ours"],
     ]
-    reference = [
-        ingest["single_new"]["reference"],
-        ingest["single_dup"]["reference"],
-        ingest["single_new"]["reference"],
-        ingest["single_new"]["reference"],
-    ]
+    reference = [ingest[k]["reference"] for k in ("single_new", "single_dup", "batch_new", "batch_dup10")]
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), dpi=100)
     for ax, key, title in (
         (axes[0], "calls_per_event", "AWS calls per event"),
