@@ -495,3 +495,28 @@ def test_a_batch_is_authenticated_like_a_single_event(emulator: Emulator) -> Non
             assert refused.headers["www-authenticate"] == "Standard-Webhooks"
             assert refused.json()["type"].endswith("/unauthenticated")
         assert stack.queue_depth() == 2
+
+
+def test_a_claim_whose_answer_was_lost_is_recognised_on_the_retry(stack: Harness) -> None:
+    plain = stack.client("dynamodb")
+    claims: list[int] = []
+
+    def land_then_cancel(params: dict[str, Any], **_: Any) -> tuple[_Http, dict[str, Any]] | None:
+        items = _body(params)["TransactItems"]
+        if "Put" not in items[0] or claims:
+            return None
+        claims.append(len(items))
+        # The claim lands, its answer is lost, and the retry (no token honoured) meets its own records.
+        plain.transact_write_items(TransactItems=items)
+        try:
+            plain.transact_write_items(TransactItems=items)
+        except plain.exceptions.TransactionCanceledException as exc:
+            return _Http(400), dict(exc.response)
+        raise AssertionError("the second claim should have been cancelled")
+
+    with hooked(client("dynamodb"), "before-call.dynamodb.TransactWriteItems", land_then_cancel):
+        response = stack.post_batch([event(f"lost-{i}") for i in range(3)])
+
+    assert statuses(response) == [202, 202, 202]
+    assert claims == [3]
+    assert stack.queue_depth() == 3

@@ -224,7 +224,7 @@ class BatchIngest:
                 if not _cancelled(error):
                     logger.warning("claim failed", extra={"error": _name(error)})
                     break
-                pending = self._sort_cancelled(error, pending, clock, outcomes, alone)
+                pending = self._sort_cancelled(error, pending, puts, clock, outcomes, alone, claimed)
                 if not pending:
                     break
             else:
@@ -243,11 +243,17 @@ class BatchIngest:
     def _sort_cancelled(
         exc: ClientError,
         pending: list[_Event],
+        puts: dict[str, dict[str, Any]],
         clock: Clock,
         outcomes: dict[int, Outcome],
         alone: list[_Event],
+        claimed: list[_Event],
     ) -> list[_Event]:
-        """Split a cancelled claim: answer keys whose record came back, set conflicts aside, retry others."""
+        """Split a cancelled claim: answer keys whose record came back, set conflicts aside, retry others.
+
+        A record identical to the one this claim writes is this claim's own: an earlier attempt landed and its
+        answer was lost (DynamoDB would have honoured the ClientRequestToken; not every emulator does).
+        """
         reasons = exc.response.get("CancellationReasons") or []
         if len(reasons) != len(pending):
             alone += pending  # reasons missing: nothing says which keys conflicted
@@ -257,6 +263,9 @@ class BatchIngest:
             code = reason.get("Code") or "None"
             if code == "None":
                 retry.append(event)  # cancelled only because another key failed
+                continue
+            if code == "ConditionalCheckFailed" and reason.get("Item") == puts[event.rid]["Item"]:
+                claimed.append(event)
                 continue
             if code == "ConditionalCheckFailed" and reason.get("Item"):
                 verdict, event_id = records.classify(reason["Item"], event.validation, clock)
@@ -276,6 +285,8 @@ class BatchIngest:
                 outcomes[event.index] = _not_queued()
                 return False
             old: Any = exc.response.get("Item")  # ReturnValuesOnConditionCheckFailure
+            if old == put["Item"]:
+                return True  # this very put landed on an attempt whose answer was lost
             verdict, event_id = records.classify(old, event.validation, Clock.read())
             # A record that exists but looks free was rewritten while we looked: someone holds the key now.
             outcomes[event.index] = _answer(
