@@ -1,13 +1,14 @@
 """Nothing lost, nothing doubled: a fault-injection run against the embedded stack.
 
 ``python -m plutus_dev.faultrun --events 10000`` (``make soak``). Producers send N events plus 10%
-duplicates, retrying as real webhook senders do (backoff with jitter, Retry-After honoured). The functions
-reach the emulator through :mod:`plutus_dev.faults`, which fails 5% of their DynamoDB and SQS calls
-(throttling, 5xx, lost answers, timeouts) while 4 consumers compete on the queue. A few events are doomed:
-their commit always fails, so they must end FAILED with their message in the DLQ. Afterwards the tables and
-queues are audited: every event that got a 2xx must be PROCESSED, or FAILED with its message in the DLQ, and
-no receipt may have been applied twice. Then the operator's recovery runs (replay the FAILED events, redrive
-the DLQ) and the audit is repeated: everything PROCESSED, still nothing doubled.
+duplicates, retrying as real webhook senders do (backoff with jitter, Retry-After honoured); with
+``--batch-size`` they send them through ``POST /api/v1/ingest/batch`` and resend the events answered 409
+or 503. The functions reach the emulator through :mod:`plutus_dev.faults`, which fails 5% of their DynamoDB
+and SQS calls (throttling, 5xx, lost answers, timeouts) while 4 consumers compete on the queue. A few events
+are doomed: their commit always fails, so they must end FAILED with their message in the DLQ. Afterwards
+the tables and queues are audited: every event that got a 2xx must be PROCESSED, or FAILED with its message
+in the DLQ, and no receipt may have been applied twice. Then the operator's recovery runs (replay the FAILED
+events, redrive the DLQ) and the audit is repeated: everything PROCESSED, still nothing doubled.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ class RunConfig:
     consumers: int = 4
     api_concurrency: int = 4
     producers: int = 8
+    # 1: one event per POST /api/v1/ingest; more: batches of that size to POST /api/v1/ingest/batch.
+    batch_size: int = 1
     max_receive_count: int = 3
     # Shorter than the template's 180 s so failed receives come back within the run (liveness, not safety).
     visibility_timeout: int = 5
@@ -110,8 +113,9 @@ class RunReport:
         a = self.audit
         faults = ", ".join(f"{k} {v}" for k, v in sorted(self.faults.items()))
         codes = ", ".join(f"{k}: {v}" for k, v in sorted(self.responses.items()))
+        batches = f", in batches of {self.config.batch_size}" if self.config.batch_size > 1 else ""
         out = [
-            f"events {self.config.events} (+{self.requests - self.config.events} duplicate sends), "
+            f"events {self.config.events} (+{self.requests - self.config.events} duplicate sends{batches}), "
             f"faults {self.config.fault_rate:.0%} of {self.calls} AWS calls, "
             f"{self.config.consumers} consumers, {self.config.producers} producers",
             f"random faults injected: {sum(self.faults.values())} ({faults}); "
@@ -296,6 +300,46 @@ def send_like_a_producer(client: httpx.Client, body: dict[str, Any], deadline: f
     return outcome
 
 
+def send_batch_like_a_producer(
+    client: httpx.Client, bodies: list[dict[str, Any]], deadline: float
+) -> list[_Outcome]:
+    """POST a batch until every event has a final answer, resending only the events answered 409 or 503
+    (and the whole batch after a 429, a 5xx or a transport error), with backoff and Retry-After."""
+    outcomes = [_Outcome() for _ in bodies]
+    pending = list(range(len(bodies)))
+    attempt = 0
+    end = time.monotonic() + deadline
+    while pending and time.monotonic() < end:
+        attempt += 1
+        backoff = random.uniform(0, min(4.0, 0.1 * 2**attempt))
+        try:
+            response = client.post("/api/v1/ingest/batch", json={"events": [bodies[i] for i in pending]})
+        except httpx.TransportError:
+            for i in pending:
+                outcomes[i].transport_errors += 1
+            time.sleep(backoff)
+            continue
+        retry_after = float(response.headers.get("Retry-After", "0") or 0)
+        if response.status_code != 200:
+            for i in pending:
+                outcomes[i].statuses.append(response.status_code)
+            if response.status_code == 429 or response.status_code >= 500:
+                time.sleep(max(retry_after, backoff) + random.uniform(0, 0.2))
+                continue
+            return outcomes  # a 4xx for the whole batch is final
+        again = []
+        for i, result in zip(pending, response.json()["results"], strict=True):
+            outcomes[i].statuses.append(result["status"])
+            if result["status"] in (200, 202):
+                outcomes[i].event_id = result["event_id"]
+            elif result["status"] in (409, 503):
+                again.append(i)
+        pending = again
+        if pending:
+            time.sleep(max(retry_after, backoff) + random.uniform(0, 0.2))
+    return outcomes
+
+
 def _doomed_matcher(doomed: set[str]) -> Any:
     def match(call: Call) -> bool:
         # The consumer's commit: its first item is the event's move to PROCESSED.
@@ -393,18 +437,26 @@ def run(chaos: ChaosStack, progress: Any = None) -> RunReport:
     lock = threading.Lock()
     local = threading.local()
 
-    def produce(index: int) -> None:
+    def produce(indexes: list[int]) -> None:
         client = getattr(local, "client", None)
         if client is None:
             client = local.client = httpx.Client(base_url=chaos.api_url, timeout=30)
-        outcome = send_like_a_producer(client, bodies[index], config.request_deadline)
+        if config.batch_size > 1:
+            results = send_batch_like_a_producer(
+                client, [bodies[i] for i in indexes], config.request_deadline
+            )
+        else:
+            results = [send_like_a_producer(client, bodies[indexes[0]], config.request_deadline)]
         with lock:
-            outcomes.setdefault(index, []).append(outcome)
+            for index, outcome in zip(indexes, results, strict=True):
+                outcomes.setdefault(index, []).append(outcome)
         if progress:
-            progress()
+            for _ in indexes:
+                progress()
 
+    size = max(1, config.batch_size)
     with ThreadPoolExecutor(max_workers=config.producers) as pool:
-        list(pool.map(produce, schedule))
+        list(pool.map(produce, [schedule[i : i + size] for i in range(0, len(schedule), size)]))
     report.ingest_seconds = time.monotonic() - started
     chaos.settle(config.settle_timeout)
     report.calls = chaos.proxy.stats.total_calls - calls_before
@@ -450,6 +502,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duplicates", type=float, default=0.10)
     parser.add_argument("--consumers", type=int, default=4)
     parser.add_argument("--producers", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=1, help="events per POST /api/v1/ingest/batch")
     parser.add_argument("--max-receive-count", type=int, default=3)
     parser.add_argument("--seed", type=int, default=RunConfig.seed)
     parser.add_argument("--no-recover", action="store_true", help="skip the replay/redrive phase")
@@ -460,6 +513,7 @@ def main(argv: list[str] | None = None) -> int:
         duplicate_ratio=args.duplicates,
         consumers=args.consumers,
         producers=args.producers,
+        batch_size=args.batch_size,
         max_receive_count=args.max_receive_count,
         seed=args.seed,
         recover=not args.no_recover,
