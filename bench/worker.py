@@ -21,6 +21,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from plutus_dev.lambda_runtime import reset_caches
+
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "bench" / "reference" / "app.py"
 KB = 1024
@@ -129,28 +131,10 @@ class FakeContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
-def _reset_plutus() -> None:
-    from plutus import aws, consumer, domains, settings
-    from plutus.ingest import api, handler
-
-    for fn in (
-        settings.get_settings,
-        aws.session,
-        aws.client,
-        aws.client_config,
-        handler.get_ingest,
-        handler._asgi,
-        api.get_app,
-        consumer.get_consumer,
-        domains.get_registry,
-    ):
-        fn.cache_clear()
-
-
 def load(kind: str) -> Handler:
     """Build the handler of ``kind`` from the current environment, as a new execution environment would."""
     if kind == "ours":
-        _reset_plutus()
+        reset_caches()
         from plutus.ingest.handler import build_lambda_handler
 
         return build_lambda_handler()
@@ -161,7 +145,7 @@ def load(kind: str) -> Handler:
         spec.loader.exec_module(module)
         return module.handler  # type: ignore[no-any-return]
     if kind in {"consumer", "consumer-typed"}:
-        _reset_plutus()
+        reset_caches()
         from plutus.aws import client
         from plutus.consumer import Consumer, build_lambda_handler
         from plutus.domains import get_registry

@@ -157,3 +157,22 @@ class InProcessFunction:
         future: Future[tuple[str, Any, list[str]]] = Future()
         future.set_result(self.invoke(event))
         return future
+
+
+def reset_caches() -> None:
+    """Forget every per-environment singleton of plutus, as a new Lambda execution environment would."""
+    from plutus import aws, consumer, domains, settings
+    from plutus.ingest import api, handler
+
+    for fn in (
+        settings.get_settings,
+        aws.session,
+        aws.client,
+        aws.client_config,
+        handler.get_ingest,
+        handler._asgi,
+        api.get_app,
+        consumer.get_consumer,
+        domains.get_registry,
+    ):
+        fn.cache_clear()

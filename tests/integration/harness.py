@@ -15,28 +15,9 @@ import boto3
 
 from plutus.registry import Registry, Router
 from plutus_dev.apigw import build_event
-from plutus_dev.lambda_runtime import InProcessFunction
+from plutus_dev.lambda_runtime import InProcessFunction, reset_caches
 from plutus_dev.poller import Poller
 from plutus_dev.template import Stack, provision
-
-
-def reset_caches() -> None:
-    """Forget every per-environment singleton, as a new Lambda execution environment would."""
-    from plutus import aws, consumer, domains, settings
-    from plutus.ingest import api, handler
-
-    for fn in (
-        settings.get_settings,
-        aws.client,
-        aws.client_config,
-        aws.session,
-        handler.get_ingest,
-        handler._asgi,
-        api.get_app,
-        consumer.get_consumer,
-        domains.get_registry,
-    ):
-        fn.cache_clear()
 
 
 @dataclass
