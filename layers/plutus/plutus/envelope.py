@@ -116,8 +116,8 @@ def parse_timestamp(value: str) -> datetime:
     return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
-class QueuedEvent(BaseModel):
-    """The SQS message body: everything the consumer needs, nothing it must look up."""
+class EventMetadata(BaseModel):
+    """What identifies an accepted event, whatever carries it (the queue message, the ingest result)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -126,6 +126,11 @@ class QueuedEvent(BaseModel):
     event_type: str | None = None
     schema_version: str
     received_at: str
+
+
+class QueuedEvent(EventMetadata):
+    """The SQS message body: everything the consumer needs, nothing it must look up."""
+
     payload: dict[str, Any]
 
     def to_message_body(self) -> str:
@@ -133,14 +138,7 @@ class QueuedEvent(BaseModel):
         return canonical_json(self.model_dump())
 
 
-class IngestResult(BaseModel):
+class IngestResult(EventMetadata):
     """What the idempotent use case returns, and what Powertools stores for replays."""
 
-    model_config = ConfigDict(frozen=True)
-
-    event_id: str
-    source: str
-    event_type: str | None = None
-    schema_version: str
-    received_at: str
     replayed: bool = False

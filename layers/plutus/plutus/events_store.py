@@ -13,7 +13,7 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
-from plutus.envelope import IngestResult, QueuedEvent
+from plutus.envelope import EventMetadata, IngestResult, QueuedEvent
 
 STATUS_INDEX = "by-status"
 # A FAILED event keeps its queued message (compressed) so an operator can replay it by id; a processed
@@ -32,9 +32,7 @@ class EventStatus(StrEnum):
     FAILED = "FAILED"
 
 
-def _metadata_update(
-    source: str, event_type: str | None, schema_version: str, received_at: str
-) -> tuple[list[str], dict[str, Any], dict[str, str]]:
+def _metadata_update(event: EventMetadata) -> tuple[list[str], dict[str, Any], dict[str, str]]:
     # Both ingest and consumer may write an event's item first (the consumer can win the race on a crash
     # retry), so each writes the immutable metadata with if_not_exists and never overwrites the other.
     clauses = [
@@ -43,21 +41,19 @@ def _metadata_update(
         "received_at = if_not_exists(received_at, :received_at)",
     ]
     values: dict[str, Any] = {
-        ":source": {"S": source},
-        ":schema_version": {"S": schema_version},
-        ":received_at": {"S": received_at},
+        ":source": {"S": event.source},
+        ":schema_version": {"S": event.schema_version},
+        ":received_at": {"S": event.received_at},
     }
-    if event_type is not None:
+    if event.event_type is not None:
         clauses.append("event_type = if_not_exists(event_type, :event_type)")
-        values[":event_type"] = {"S": event_type}
+        values[":event_type"] = {"S": event.event_type}
     return clauses, values, {"#source": "source"}
 
 
 def accepted_update(table: str, result: IngestResult) -> dict[str, Any]:
     """Transact item that records an accepted event as RECEIVED, unless the consumer got there first."""
-    clauses, values, names = _metadata_update(
-        result.source, result.event_type, result.schema_version, result.received_at
-    )
+    clauses, values, names = _metadata_update(result)
     clauses += ["#status = if_not_exists(#status, :received)", "attempts = if_not_exists(attempts, :zero)"]
     values |= {":received": {"S": EventStatus.RECEIVED}, ":zero": {"N": "0"}}
     return {
@@ -69,21 +65,28 @@ def accepted_update(table: str, result: IngestResult) -> dict[str, Any]:
     }
 
 
-def processed_update(table: str, event: QueuedEvent, now: str) -> dict[str, Any]:
-    """Transact item moving an event to PROCESSED; its condition is the consumer's exactly-once marker."""
-    clauses, values, names = _metadata_update(
-        event.source, event.event_type, event.schema_version, event.received_at
-    )
-    clauses += ["#status = :processed", "processed_at = :now", "updated_at = :now"]
-    values |= {":processed": {"S": EventStatus.PROCESSED}, ":now": {"S": now}, ":one": {"N": "1"}}
+def _attempt_update(
+    table: str, event: QueuedEvent, clauses: list[str], values: dict[str, Any], remove: str = ""
+) -> dict[str, Any]:
+    """An update counting one processing attempt; it never touches an event already PROCESSED."""
+    meta_clauses, meta_values, names = _metadata_update(event)
+    expression = "SET " + ", ".join(meta_clauses + clauses) + " ADD attempts :one"
     return {
         "TableName": table,
         "Key": {"event_id": {"S": event.event_id}},
-        "UpdateExpression": "SET " + ", ".join(clauses) + f" ADD attempts :one REMOVE {KEPT_MESSAGE}",
+        "UpdateExpression": expression + (f" REMOVE {remove}" if remove else ""),
         "ConditionExpression": "attribute_not_exists(#status) OR #status <> :processed",
         "ExpressionAttributeNames": names | {"#status": "status"},
-        "ExpressionAttributeValues": values,
+        "ExpressionAttributeValues": meta_values
+        | values
+        | {":one": {"N": "1"}, ":processed": {"S": EventStatus.PROCESSED}},
     }
+
+
+def processed_update(table: str, event: QueuedEvent, now: str) -> dict[str, Any]:
+    """Transact item moving an event to PROCESSED; its condition is the consumer's exactly-once marker."""
+    clauses = ["#status = :processed", "processed_at = :now", "updated_at = :now"]
+    return _attempt_update(table, event, clauses, {":now": {"S": now}}, remove=KEPT_MESSAGE)
 
 
 def compress_message(body: str) -> bytes | None:
@@ -112,29 +115,13 @@ def failure_update(
 
     ``message`` (the queued body, given on the last receive) is kept so the event can be replayed by id.
     """
-    clauses, values, names = _metadata_update(
-        event.source, event.event_type, event.schema_version, event.received_at
-    )
-    clauses += ["#status = :status", "last_error = :error", "updated_at = :now"]
-    values |= {
-        ":status": {"S": status},
-        ":error": {"S": error},
-        ":now": {"S": now},
-        ":one": {"N": "1"},
-        ":processed": {"S": EventStatus.PROCESSED},
-    }
+    clauses = ["#status = :status", "last_error = :error", "updated_at = :now"]
+    values: dict[str, Any] = {":status": {"S": status}, ":error": {"S": error}, ":now": {"S": now}}
     packed = compress_message(message) if message is not None else None
     if packed is not None:
         clauses.append(f"{KEPT_MESSAGE} = :message")
         values[":message"] = {"B": packed}
-    return {
-        "TableName": table,
-        "Key": {"event_id": {"S": event.event_id}},
-        "UpdateExpression": "SET " + ", ".join(clauses) + " ADD attempts :one",
-        "ConditionExpression": "attribute_not_exists(#status) OR #status <> :processed",
-        "ExpressionAttributeNames": names | {"#status": "status"},
-        "ExpressionAttributeValues": values,
-    }
+    return _attempt_update(table, event, clauses, values)
 
 
 def deserialize(item: dict[str, Any]) -> dict[str, Any]:
