@@ -27,7 +27,7 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 install: $(VENV)/.synced ## Install the app and dev dependencies (uv, Python 3.12)
 
 dev: install ## Start the embedded local stack (moto + API on :3000 + SQS pollers)
-	$(PY) -m plutus_dev.stack
+	$(PY) -m plutus_dev.emulator.stack
 
 test: install ## Run every test: unit, integration (moto server over HTTP) and e2e (embedded stack)
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -42,10 +42,10 @@ e2e: install ## e2e tests; set PLUTUS_API_URL (and STACK) to target a deployed s
 	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
 
 soak: install ## Fault-injection soak: 10,000 events, 5% AWS faults, 4 consumers; prints lost/doubled figures
-	$(PY) -m plutus_dev.faultrun --events $(or $(EVENTS),10000)
+	$(PY) -m plutus_dev.faults.run --events $(or $(EVENTS),10000)
 
 samples: install ## Rewrite events/<event_type>.json for every registered type
-	$(PY) -m plutus_dev.samples
+	$(PY) -m plutus_dev.cli.samples
 
 bench-reads: install ## Adtech decision-read latency (p50/p95/p99) through the real ingest handler and moto
 	$(PY) -m bench.decision_read

@@ -133,7 +133,7 @@ def _timed(fn: Callable[[], object]) -> float:
 
 def run(reads: int, impressions: int, out: TextIO) -> None:
     """Seed, warm up, time ``reads`` decision reads (and the bare query) and print the figures to ``out``."""
-    from plutus_dev.emulator import start_emulator
+    from plutus_dev.emulator.resources import start_emulator
     from tests.integration.harness import harness
 
     emulator = start_emulator()
@@ -196,7 +196,7 @@ def main() -> None:
     os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "plutus")
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Plutus")
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
-    from plutus_dev.emulator import LOCAL_CREDENTIALS
+    from plutus_dev.emulator.resources import LOCAL_CREDENTIALS
 
     for key, value in LOCAL_CREDENTIALS.items():
         os.environ.setdefault(key, value)

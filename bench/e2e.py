@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from bench import events
-from plutus.envelope import parse_timestamp
-from plutus_dev.emulator import free_port
-from plutus_dev.stack import LocalStack, StackConfig
+from plutus.core.envelope import parse_timestamp
+from plutus_dev.emulator.resources import free_port
+from plutus_dev.emulator.stack import LocalStack, StackConfig
 
 PRODUCERS = 4
 API_CONCURRENCY = 4

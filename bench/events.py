@@ -7,7 +7,7 @@ import uuid
 import zlib
 from typing import Any
 
-from plutus.envelope import utc_now
+from plutus.core.envelope import utc_now
 
 
 def body(key: str, n: int | None = None, **extra: Any) -> dict[str, Any]:

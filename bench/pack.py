@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from plutus.effects import Effect, Update
-from plutus.registry import EventContext, EventModel, Router
+from plutus.core.effects import Effect, Update
+from plutus.core.registry import EventContext, EventModel, Router
 
 router = Router("bench")
 

@@ -22,8 +22,8 @@ from typing import Any
 
 from bench import coldstart, cost, e2e, events, plot
 from bench.worker import ROOT, serve
-from plutus_dev.emulator import LOCAL_CREDENTIALS, Emulator, start_emulator
-from plutus_dev.template import Stack, provision
+from plutus_dev.emulator.resources import LOCAL_CREDENTIALS, Emulator, start_emulator
+from plutus_dev.emulator.template import Stack, provision
 
 OUT = ROOT / "bench"
 MEMORY_MB = 512

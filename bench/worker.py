@@ -21,7 +21,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from plutus_dev.lambda_runtime import reset_caches
+from plutus_dev.emulator.lambda_runtime import reset_caches
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "bench" / "reference" / "app.py"
@@ -135,7 +135,7 @@ def load(kind: str) -> Handler:
     """Build the handler of ``kind`` from the current environment, as a new execution environment would."""
     if kind == "ours":
         reset_caches()
-        from plutus.ingest.handler import build_lambda_handler
+        from plutus.ingest.entry import build_lambda_handler
 
         return build_lambda_handler()
     if kind == "reference":
@@ -146,8 +146,8 @@ def load(kind: str) -> Handler:
         return module.handler  # type: ignore[no-any-return]
     if kind in {"consumer", "consumer-typed"}:
         reset_caches()
-        from plutus.aws import client
-        from plutus.consumer import Consumer, build_lambda_handler
+        from plutus.adapters.aws import client
+        from plutus.consumer.processor import Consumer, build_lambda_handler
         from plutus.domains import get_registry
         from plutus.settings import get_settings
 

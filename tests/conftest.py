@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from plutus_dev.emulator import LOCAL_CREDENTIALS, Emulator, start_emulator
+from plutus_dev.emulator.resources import LOCAL_CREDENTIALS, Emulator, start_emulator
 
 # Credentials for the emulator only; never real ones. Against a deployed stack (PLUTUS_API_URL) the e2e tests
 # use the caller's own AWS configuration (profile, region) to read stack outputs and sign requests.

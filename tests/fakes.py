@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from plutus.core.effects import Effect, Put
+from plutus.core.envelope import utc_now
+from plutus.core.errors import EffectRejectedError
+from plutus.core.registry import EventContext, Registry, Router
 from plutus.domains import default
-from plutus.effects import Effect, Put
-from plutus.envelope import utc_now
-from plutus.errors import EffectRejectedError
-from plutus.registry import EventContext, Registry, Router
 from plutus.settings import Settings
 
 

@@ -3,6 +3,6 @@
 Logic lives in the plutus layer.
 """
 
-from plutus.ingest.handler import build_lambda_handler
+from plutus.ingest.entry import build_lambda_handler
 
 handler = build_lambda_handler()

@@ -26,8 +26,8 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from plutus_dev.emulator import free_port
-from plutus_dev.stack import LocalStack, StackConfig
+from plutus_dev.emulator.resources import free_port
+from plutus_dev.emulator.stack import LocalStack, StackConfig
 
 SOURCE = "payment_service"
 

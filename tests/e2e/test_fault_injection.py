@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from plutus_dev.dlq import FALLBACK
-from plutus_dev.faultrun import ChaosStack, RunConfig, run
+from plutus_dev.cli.dlq import FALLBACK
+from plutus_dev.faults.run import ChaosStack, RunConfig, run
 
 pytestmark = pytest.mark.skipif(
     bool(os.environ.get("PLUTUS_API_URL")), reason="needs the embedded stack behind the fault proxy"
@@ -31,7 +31,7 @@ def chaos() -> Iterator[ChaosStack]:
 def test_100_concurrent_requests_with_one_key_make_one_event_one_message_one_handler_run(
     chaos: ChaosStack,
 ) -> None:
-    from plutus_dev.faultrun import concurrent_same_key
+    from plutus_dev.faults.run import concurrent_same_key
 
     result = concurrent_same_key(chaos, requests=100)
 

@@ -1,5 +1,6 @@
-"""The fault-injection run (plutus_dev.faultrun) through POST /api/v1/ingest/batch: with 5% of the functions'
-AWS calls failing (lost answers included) and 4 competing consumers, nothing is lost and nothing doubled."""
+"""The fault-injection run (plutus_dev.faults.run) through POST /api/v1/ingest/batch: with 5% of the
+functions' AWS calls failing (lost answers included) and 4 competing consumers, nothing is lost and
+nothing doubled."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import os
 
 import pytest
 
-from plutus_dev.faultrun import ChaosStack, RunConfig, run
+from plutus_dev.faults.run import ChaosStack, RunConfig, run
 
 pytestmark = pytest.mark.skipif(
     bool(os.environ.get("PLUTUS_API_URL")), reason="needs the embedded stack behind the fault proxy"

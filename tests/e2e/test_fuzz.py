@@ -26,7 +26,7 @@ from schemathesis.checks import (
 )
 from schemathesis.generation import GenerationMode
 
-from plutus_dev.stack import LocalStack
+from plutus_dev.emulator.stack import LocalStack
 from tests.e2e.conftest import Target
 
 # Per generation mode (valid bodies, then schema-violating ones): 1,000 generated requests in all.

@@ -13,10 +13,10 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from plutus_dev.cli import app
-from plutus_dev.emulator import free_port
-from plutus_dev.metrics import Sample, parse_prometheus
-from plutus_dev.stack import LocalStack, StackConfig
+from plutus_dev.cli.app import app
+from plutus_dev.emulator.metrics import Sample, parse_prometheus
+from plutus_dev.emulator.resources import free_port
+from plutus_dev.emulator.stack import LocalStack, StackConfig
 
 pytestmark = pytest.mark.skipif(
     bool(os.environ.get("PLUTUS_API_URL")),

@@ -14,7 +14,7 @@ import boto3
 import httpx
 import pytest
 
-from plutus_dev.emulator import Emulator, free_port
+from plutus_dev.emulator.resources import Emulator, free_port
 
 
 @pytest.mark.skipif(bool(os.environ.get("PLUTUS_API_URL")), reason="starts its own embedded stack")
@@ -29,7 +29,7 @@ def test_sigterm_drains_in_flight_work_and_exits(emulator: Emulator) -> None:
         "PLUTUS_API_CONCURRENCY": "2",
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "plutus_dev.stack"],
+        [sys.executable, "-m", "plutus_dev.emulator.stack"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from plutus_dev.emulator import Emulator
+from plutus_dev.emulator.resources import Emulator
 from tests.integration.harness import Harness, harness
 
 

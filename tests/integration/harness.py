@@ -13,11 +13,11 @@ from typing import Any
 
 import boto3
 
-from plutus.registry import Registry, Router
-from plutus_dev.apigw import build_event
-from plutus_dev.lambda_runtime import InProcessFunction, reset_caches
-from plutus_dev.poller import Poller
-from plutus_dev.template import Stack, provision
+from plutus.core.registry import Registry, Router
+from plutus_dev.emulator.apigw import build_event
+from plutus_dev.emulator.lambda_runtime import InProcessFunction, reset_caches
+from plutus_dev.emulator.poller import Poller
+from plutus_dev.emulator.template import Stack, provision
 
 
 @dataclass
@@ -132,7 +132,7 @@ class Harness:
         return int(a["ApproximateNumberOfMessages"]) + int(a["ApproximateNumberOfMessagesNotVisible"])
 
     def scan(self, logical_table: str) -> list[dict[str, Any]]:
-        from plutus.state_store import from_item
+        from plutus.adapters.state_store import from_item
 
         ddb = self.client("dynamodb")
         items: list[dict[str, Any]] = []
@@ -175,14 +175,14 @@ def harness(
     os.environ.update(env)
     reset_caches()
     try:
-        from plutus.consumer import Consumer, get_consumer
-        from plutus.consumer import build_lambda_handler as build_consumer
-        from plutus.ingest.handler import build_lambda_handler as build_ingest
+        from plutus.consumer.processor import Consumer, get_consumer
+        from plutus.consumer.processor import build_lambda_handler as build_consumer
+        from plutus.ingest.entry import build_lambda_handler as build_ingest
 
         def consumer_factory() -> Consumer:
             if registry is None:
                 return get_consumer()
-            from plutus.aws import client
+            from plutus.adapters.aws import client
             from plutus.settings import get_settings
 
             return Consumer(get_settings(), registry, client("dynamodb"))

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from plutus.consumer import REPLAY_ATTRIBUTE
-from plutus_dev.poller import to_record
+from plutus.consumer.processor import REPLAY_ATTRIBUTE
+from plutus_dev.emulator.poller import to_record
 from tests.integration.harness import Harness
 
 

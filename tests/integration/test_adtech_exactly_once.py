@@ -138,11 +138,11 @@ class _StaleOnce:
 def test_two_copies_of_an_impression_racing_are_charged_once(stack: Harness) -> None:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-    from plutus.aws import client
-    from plutus.consumer import Consumer
+    from plutus.adapters.aws import client
+    from plutus.consumer.processor import Consumer
     from plutus.domains import get_registry
     from plutus.settings import get_settings
-    from plutus_dev.poller import to_record
+    from plutus_dev.emulator.poller import to_record
 
     # Given one impression sent twice under two keys (two event ids), the first processed
     first, second = _impression(0, 25_000), {**_impression(0, 25_000), "idempotency_key": "imp-0-resent"}

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from plutus.aws import client
+from plutus.adapters import idempotency_records as records
+from plutus.adapters.aws import client
+from plutus.core.envelope import IngestRequest, content_digest
 from plutus.domains import default
-from plutus.envelope import IngestRequest, content_digest
-from plutus.ingest import records
-from plutus_dev.emulator import Emulator
+from plutus_dev.emulator.resources import Emulator
 from tests.integration.harness import Harness, harness
 from tests.integration.test_webhook_auth import new_secret, signed, store_secret
 

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from plutus.aws import client
+from plutus.adapters.aws import client
 from tests.integration.harness import Harness
 
 SEED = {

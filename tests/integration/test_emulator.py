@@ -10,7 +10,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from plutus_dev.emulator import Emulator
+from plutus_dev.emulator.resources import Emulator
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from plutus.core.registry import EventContext, EventModel, Router
 from plutus.domains import default
-from plutus.registry import EventContext, EventModel, Router
-from plutus_dev.emulator import Emulator
+from plutus_dev.emulator.resources import Emulator
 from tests.integration.harness import Harness, harness
 
 
@@ -99,7 +99,7 @@ def test_a_redelivered_processed_event_is_acknowledged_without_running_handlers(
     message = sqs.receive_message(
         QueueUrl=stack.queue_url, MessageSystemAttributeNames=["All"], MessageAttributeNames=["All"]
     )["Messages"][0]
-    from plutus_dev.poller import to_record
+    from plutus_dev.emulator.poller import to_record
 
     record = to_record(message, stack.stack.arns["EventsQueue"], "us-east-1")
     status, result, _ = stack.consumer.invoke({"Records": [record]})

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from plutus_dev.emulator import Emulator
+from plutus_dev.emulator.resources import Emulator
 from tests.integration.harness import Harness, harness
 from tests.integration.test_webhook_auth import event_body, new_secret, post, signed, store_secret
 

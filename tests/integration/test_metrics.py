@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from plutus.registry import EventContext, EventModel, Router
-from plutus_dev.emulator import Emulator
+from plutus.core.registry import EventContext, EventModel, Router
+from plutus_dev.emulator.resources import Emulator
 from tests.integration.capture import capture_output, dimension_sets, metric_names, values
 from tests.integration.harness import Harness, harness
 
@@ -107,7 +107,7 @@ def test_rejections_are_counted_by_reason_class(h: Harness) -> None:
 
 
 def test_in_flight_conflict_emits_conflict(h: Harness) -> None:
-    from plutus.aws import client
+    from plutus.adapters.aws import client
 
     entered, release = threading.Event(), threading.Event()
 
@@ -193,7 +193,7 @@ def test_redelivered_processed_event_emits_duplicate_and_retry(h: Harness) -> No
     event_id = h.post_event(_event("k-redeliver")).json()["event_id"]
     sqs = h.client("sqs")
     message = sqs.receive_message(QueueUrl=h.queue_url, MessageSystemAttributeNames=["All"])["Messages"][0]
-    from plutus_dev.poller import to_record
+    from plutus_dev.emulator.poller import to_record
 
     h.consumer.invoke({"Records": [to_record(message, h.stack.arns["EventsQueue"], "us-east-1")]})
     sqs.change_message_visibility(

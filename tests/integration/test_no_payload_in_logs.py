@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
+from plutus.core.registry import EventContext, EventModel, Registry, Router
 from plutus.domains import default
-from plutus.registry import EventContext, EventModel, Registry, Router
-from plutus_dev.emulator import Emulator
-from plutus_dev.poller import to_record
+from plutus_dev.emulator.poller import to_record
+from plutus_dev.emulator.resources import Emulator
 from tests.integration.capture import capture_output
 from tests.integration.harness import Harness, harness
 
@@ -75,7 +75,7 @@ def _body(key: str, payload: dict[str, Any], event_type: str | None = None) -> d
 
 
 def _conflict(h: Harness, body: dict[str, Any]) -> int:
-    from plutus.aws import client
+    from plutus.adapters.aws import client
 
     entered, release = threading.Event(), threading.Event()
 

@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from plutus.adapters.events_store import KEPT_MESSAGE
+from plutus.core.registry import EventContext, EventModel, Router
 from plutus.domains import default, get_registry
-from plutus.events_store import KEPT_MESSAGE
-from plutus.registry import EventContext, EventModel, Router
-from plutus_dev import dlq, replay
-from plutus_dev.cli import app
-from plutus_dev.emulator import Emulator
-from plutus_dev.faults import FaultProxy
+from plutus_dev.cli import dlq, replay
+from plutus_dev.cli.app import app
+from plutus_dev.emulator.resources import Emulator
+from plutus_dev.faults.proxy import FaultProxy
 from tests.integration.harness import Harness, harness
 
 

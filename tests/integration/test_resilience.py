@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from plutus.domains import default
-from plutus_dev.emulator import Emulator
-from plutus_dev.faults import FaultKind, FaultProxy, Rule, operation_is
-from plutus_dev.lambda_runtime import InProcessFunction
+from plutus_dev.emulator.lambda_runtime import InProcessFunction
+from plutus_dev.emulator.resources import Emulator
+from plutus_dev.faults.proxy import FaultKind, FaultProxy, Rule, operation_is
 from tests.integration.harness import Harness, harness
 
 EVENT = {
@@ -165,7 +165,7 @@ class SimulatedCrash(BaseException):
 def test_an_ingest_that_crashed_before_enqueueing_is_retried_after_the_in_progress_expiry(
     stack: Harness,
 ) -> None:
-    from plutus.aws import client
+    from plutus.adapters.aws import client
 
     stack.ingest = InProcessFunction("IngestFunction", stack.ingest.handler, timeout=SHORT_TIMEOUT)
     stack.request("GET", "/health")  # build the app and its clients

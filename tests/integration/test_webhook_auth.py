@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from plutus_dev.emulator import Emulator
+from plutus_dev.emulator.resources import Emulator
 from tests.integration.harness import Harness, Response, harness
 
 SOURCE = "payment_service"

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from plutus.core.registry import Registration
 from plutus.domains import PACKS, get_registry
 from plutus.ingest.parsing import parse_ingest_body
-from plutus.registry import Registration
-from plutus_dev.samples import EVENTS_DIR, render, sample_path
+from plutus_dev.cli.samples import EVENTS_DIR, render, sample_path
 from tests.fakes import settings
 
 TESTS = Path(__file__).resolve().parents[1]

@@ -8,7 +8,7 @@ import pytest
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 
-from plutus.envelope import (
+from plutus.core.envelope import (
     IngestRequest,
     canonical_json,
     content_digest,
@@ -17,7 +17,7 @@ from plutus.envelope import (
     payload_depth,
     utc_now,
 )
-from plutus.ingest.service import EVENT_KEY_JMESPATH, VALIDATION_JMESPATH, command_for
+from plutus.ingest.accept import EVENT_KEY_JMESPATH, VALIDATION_JMESPATH, command_for
 
 SEED = {
     "source": "payment_service",

@@ -9,19 +9,19 @@ from collections.abc import Sequence
 import pytest
 from fastapi.testclient import TestClient
 
+from plutus.core.envelope import IngestResult
+from plutus.core.errors import EventNotQueuedError
+from plutus.core.registry import Registry
 from plutus.domains import default
-from plutus.envelope import IngestResult
-from plutus.errors import EventNotQueuedError
-from plutus.ingest import batch
-from plutus.ingest.api import create_app
+from plutus.ingest import batch_route as batch
+from plutus.ingest.accept import IngestCommand
+from plutus.ingest.accept_batch import Outcome
+from plutus.ingest.app import create_app
 from plutus.ingest.auth import Unauthenticated
-from plutus.ingest.batch_service import Outcome
 from plutus.ingest.endpoints import BATCH_PATH, BatchIngestEndpoint, IngestEndpoint
 from plutus.ingest.http import Endpoint, from_apigw, to_apigw
-from plutus.ingest.service import IngestCommand
-from plutus.registry import Registry
 from plutus.settings import Settings
-from plutus_dev.apigw import build_event
+from plutus_dev.emulator.apigw import build_event
 
 SETTINGS = Settings(
     events_table="e", state_table="s", idempotency_table="i", queue_url="q", max_batch_events=3

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from plutus.telemetry import TypedMetrics
-from plutus_dev.cli_stats import rows
-from plutus_dev.metrics import MetricsRegistry, Sample, parse_prometheus
+from plutus.observability.telemetry import TypedMetrics
+from plutus_dev.cli.stats_commands import rows
+from plutus_dev.emulator.metrics import MetricsRegistry, Sample, parse_prometheus
 
 
 def _doc(dimensions: list[list[str]], metrics: dict[str, tuple[str, Any]], **labels: str) -> dict[str, Any]:

@@ -6,8 +6,8 @@ import json
 import re
 from typing import Any
 
-from plutus import telemetry
-from plutus_dev.template import load_template
+from plutus.observability import telemetry
+from plutus_dev.emulator.template import load_template
 
 TEMPLATE = load_template()
 RESOURCES = TEMPLATE["Resources"]

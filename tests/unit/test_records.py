@@ -1,7 +1,7 @@
 """The batch path writes idempotency records exactly as Powertools does (no sockets).
 
 Each test runs Powertools' own DynamoDB persistence layer against a recording client and compares what it
-sends with what ``plutus.ingest.records`` builds.
+sends with what ``plutus.adapters.idempotency_records`` builds.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import pytest
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
 from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
 
-from plutus.envelope import IngestRequest, IngestResult
-from plutus.ingest import records
-from plutus.ingest.records import Clock, Seen
-from plutus.ingest.service import EVENT_KEY_JMESPATH, VALIDATION_JMESPATH, command_for
+from plutus.adapters import idempotency_records as records
+from plutus.adapters.idempotency_records import Clock, Seen
+from plutus.core.envelope import IngestRequest, IngestResult
+from plutus.ingest.accept import EVENT_KEY_JMESPATH, VALIDATION_JMESPATH, command_for
 
 PREFIX = "plutus.ingest"
 EVENT = {

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from plutus_dev import dlq
+from plutus_dev.cli import dlq
 
 DLQ = "https://sqs.us-east-1.amazonaws.com/123456789012/plutus-EventsDeadLetterQueue"
 SOURCE = "https://sqs.us-east-1.amazonaws.com/123456789012/plutus-EventsQueue"

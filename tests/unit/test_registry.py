@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from plutus.core.registry import DuplicateRegistrationError, EventContext, EventModel, Registry, Router
 from plutus.domains import default
-from plutus.registry import DuplicateRegistrationError, EventContext, EventModel, Registry, Router
 
 
 class ThingV1(EventModel):

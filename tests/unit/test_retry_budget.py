@@ -6,7 +6,7 @@ import pytest
 from botocore.retries.standard import ExponentialBackoff
 
 from plutus.settings import Settings
-from plutus_dev.template import load_template
+from plutus_dev.emulator.template import load_template
 
 REQUIRED = {
     "events_table": "e",
@@ -27,7 +27,8 @@ def worst_case_call_seconds(settings: Settings) -> float:
 
 
 def test_clients_use_bounded_standard_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    from plutus import aws, settings
+    from plutus import settings
+    from plutus.adapters import aws
 
     for key, value in REQUIRED.items():
         monkeypatch.setenv(f"PLUTUS_{key.upper()}", value)

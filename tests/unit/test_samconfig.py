@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from plutus_dev.template import ROOT, load_template
+from plutus_dev.emulator.template import ROOT, load_template
 
 PARAMETERS: dict[str, Any] = load_template()["Parameters"]
 CONFIG = tomllib.loads((ROOT / "samconfig.toml").read_text())

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from plutus_dev.template import Stack, default_parameters, load_template
+from plutus_dev.emulator.template import Stack, default_parameters, load_template
 
 TEMPLATE = load_template()
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]

@@ -6,16 +6,16 @@ import json
 
 import pytest
 
-from plutus.domains import default
-from plutus.errors import (
+from plutus.core.errors import (
     BodyTooLargeError,
     InvalidEventError,
     MalformedBodyError,
     UnknownEventTypeError,
     UnsupportedMediaTypeError,
 )
+from plutus.core.registry import Registry
+from plutus.domains import default
 from plutus.ingest.parsing import parse_ingest_body
-from plutus.registry import Registry
 from plutus.settings import Settings
 
 SETTINGS = Settings(events_table="e", state_table="s", idempotency_table="i", queue_url="q")

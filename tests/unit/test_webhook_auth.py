@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.parameters import SecretsProvider, SSMProvi
 from botocore.exceptions import ClientError
 from standardwebhooks.webhooks import Webhook
 
-from plutus.errors import BodyTooLargeError, UnauthenticatedError
+from plutus.core.errors import BodyTooLargeError, UnauthenticatedError
 from plutus.ingest.auth import (
     ParameterSecretStore,
     WebhookAuthenticator,

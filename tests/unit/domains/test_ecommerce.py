@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
+from plutus.core.errors import InvalidEventError
+from plutus.core.registry import Registry
 from plutus.domains import default, ecommerce
 from plutus.domains.ecommerce.handlers import AFFINITY, CHECKOUTS, FUNNEL, product_pk, user_pk
-from plutus.errors import InvalidEventError
 from plutus.ingest.parsing import parse_ingest_body
-from plutus.registry import Registry
 from tests.fakes import DomainRunner, settings
 from tests.unit.domains.readclient import read_client
 

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from plutus.core.effects import Update
+from plutus.core.errors import EffectRejectedError
+from plutus.core.registry import EventContext
 from plutus.domains import fintech
 from plutus.domains.fintech.handlers import account_pk, handle_post_card_swipe
 from plutus.domains.fintech.models import CardSwipeV1, TransferRequestedV1
-from plutus.effects import Update
-from plutus.errors import EffectRejectedError
-from plutus.registry import EventContext
 from tests.fakes import DomainRunner, settings
 from tests.unit.domains.readclient import read_client
 

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from plutus.core.errors import EffectRejectedError
+from plutus.core.registry import EventContext
 from plutus.domains import gaming
 from plutus.domains.gaming.api import estimate_rank, wall_clock
 from plutus.domains.gaming.handlers import BUCKET_PREFIX, handle_record_match, histogram_pk, player_pk
 from plutus.domains.gaming.models import MatchCompletedV1
-from plutus.errors import EffectRejectedError
-from plutus.registry import EventContext
 from tests.fakes import DomainRunner, settings
 from tests.unit.domains.readclient import read_client
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from plutus.core.errors import InvalidEventError
 from plutus.domains import get_registry, healthcare
 from plutus.domains.healthcare.handlers import patient_pk
-from plutus.errors import InvalidEventError
-from plutus.ingest.api import parse_ingest_body
+from plutus.ingest.app import parse_ingest_body
 from tests.fakes import DomainRunner, settings
 from tests.logcapture import captured_logs
 from tests.unit.domains.readclient import read_client

@@ -18,10 +18,10 @@ import plutus.domains.healthcare as healthcare
 import plutus.domains.iot as iot
 import plutus.domains.logistics as logistics
 import plutus.domains.saas as saas
+from plutus.core.registry import Registry
 from plutus.domains import default
-from plutus.registry import Registry
 
-# Type-only: the ingest hot path builds the registry and must not import FastAPI (see plutus.ingest.handler).
+# Type-only: the ingest hot path builds the registry and must not import FastAPI (see plutus.ingest.entry).
 if TYPE_CHECKING:
     from fastapi import APIRouter
 

@@ -11,8 +11,8 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from plutus.effects import Effect, Update
-from plutus.registry import EventContext
+from plutus.core.effects import Effect, Update
+from plutus.core.registry import EventContext
 
 
 def receipt_key(event_id: str) -> tuple[str, str]:

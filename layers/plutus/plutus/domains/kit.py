@@ -12,8 +12,8 @@ from typing import Annotated, Any
 
 from pydantic import StringConstraints
 
-from plutus.envelope import parse_timestamp
-from plutus.registry import EventContext
+from plutus.core.envelope import parse_timestamp
+from plutus.core.registry import EventContext
 
 # Identifiers become parts of state-table keys, so "#" (the key separator) and whitespace are refused.
 Ident = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@\-]{0,127}$")]

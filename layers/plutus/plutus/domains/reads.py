@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from plutus.aws import client
-from plutus.effects import StateReader
+from plutus.adapters.aws import client
+from plutus.adapters.state_store import DynamoStateReader
+from plutus.core.effects import StateReader
 from plutus.settings import get_settings
-from plutus.state_store import DynamoStateReader
 
 
 def state_reader() -> StateReader:

@@ -29,7 +29,7 @@ from typing import Any, Protocol
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.exceptions import BotoCoreError, ClientError
 
-from plutus.errors import BodyTooLargeError, PlutusError, UnauthenticatedError
+from plutus.core.errors import BodyTooLargeError, PlutusError, UnauthenticatedError
 from plutus.settings import Settings
 
 WEBHOOK_ID = "webhook-id"

@@ -10,18 +10,17 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from plutus.envelope import IngestResult
-from plutus.errors import BodyTooLargeError, InvalidEventError, PlutusError, UnauthenticatedError
+from plutus.core.envelope import IngestResult
+from plutus.core.errors import BodyTooLargeError, InvalidEventError, PlutusError, UnauthenticatedError
+from plutus.core.registry import Registry
 from plutus.ingest import problems
+from plutus.ingest.accept import IngestCommand, command_for
+from plutus.ingest.accept_batch import BatchIngest, Outcome
 from plutus.ingest.auth import Authenticator, Caller
-from plutus.ingest.batch_service import BatchIngest, Outcome
 from plutus.ingest.http import HttpRequest, Reply, count_problem, problem_reply
 from plutus.ingest.parsing import decode_json_body, parse_ingest_body, validate_event
-from plutus.ingest.service import IngestCommand, command_for
 from plutus.observability import logger, metrics, tracer
-from plutus.registry import Registry
-from plutus.settings import Settings
-from plutus.telemetry import (
+from plutus.observability.telemetry import (
     INGEST_BATCH_LATENCY,
     INGEST_BATCH_REQUESTS,
     INGEST_LATENCY,
@@ -29,6 +28,7 @@ from plutus.telemetry import (
     RAW_EVENTS_CREATED,
     RAW_EVENTS_DUPLICATE,
 )
+from plutus.settings import Settings
 
 INGEST_PATH = "/api/v1/ingest"
 BATCH_PATH = "/api/v1/ingest/batch"

@@ -18,7 +18,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from plutus.ingest import problems
 from plutus.observability import logger, metrics
-from plutus.telemetry import INGEST_CONFLICT, INGEST_REJECTED
+from plutus.observability.telemetry import INGEST_CONFLICT, INGEST_REJECTED
 
 if TYPE_CHECKING:
     from starlette.requests import Request as StarletteRequest

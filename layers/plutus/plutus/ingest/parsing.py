@@ -7,15 +7,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from plutus.envelope import IngestRequest, payload_depth
-from plutus.errors import (
+from plutus.core.envelope import IngestRequest, payload_depth
+from plutus.core.errors import (
     BodyTooLargeError,
     InvalidEventError,
     MalformedBodyError,
     UnknownEventTypeError,
     UnsupportedMediaTypeError,
 )
-from plutus.registry import Registry
+from plutus.core.registry import Registry
 from plutus.settings import Settings
 
 

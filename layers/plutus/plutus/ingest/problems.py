@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from botocore.exceptions import BotoCoreError, ClientError
 
-from plutus.errors import (
+from plutus.core.errors import (
     BodyTooLargeError,
     EventNotFoundError,
     EventNotQueuedError,

@@ -8,12 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel
 
+from plutus.core.effects import StateReader
+from plutus.core.errors import ResourceNotFoundError
 from plutus.domains.adtech.decision import Decision, decide
 from plutus.domains.adtech.handlers import campaign_pk
 from plutus.domains.kit import read_clock
 from plutus.domains.reads import state_reader
-from plutus.effects import StateReader
-from plutus.errors import ResourceNotFoundError
 from plutus.settings import Settings, get_settings
 
 api = APIRouter(prefix="/api/v1/adtech", tags=["adtech"])

@@ -24,10 +24,10 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
+from plutus.core.effects import Effect, Update
+from plutus.core.registry import EventContext, Router
 from plutus.domains.adtech.models import AdImpressionV1, ClickV1, ConversionV1, ViewabilityMeasuredV1
 from plutus.domains.kit import day, event_time, iso, parse_iso, version_of
-from plutus.effects import Effect, Update
-from plutus.registry import EventContext, Router
 
 router = Router("adtech")
 

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, ConfigDict, Field, model_validator
 
+from plutus.core.registry import EventModel
 from plutus.domains.kit import Ident
-from plutus.registry import EventModel
 
 Micros = Annotated[int, Field(ge=0, le=10**15)]
 

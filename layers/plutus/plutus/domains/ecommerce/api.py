@@ -8,6 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel
 
+from plutus.core.effects import StateReader
+from plutus.core.errors import ResourceNotFoundError
 from plutus.domains.ecommerce.handlers import (
     ALSO_TOP,
     FLAG_PREFIX,
@@ -18,8 +20,6 @@ from plutus.domains.ecommerce.handlers import (
 )
 from plutus.domains.kit import PATH_ID, as_int
 from plutus.domains.reads import state_reader
-from plutus.effects import StateReader
-from plutus.errors import ResourceNotFoundError
 
 api = APIRouter(prefix="/api/v1/ecommerce", tags=["ecommerce"])
 

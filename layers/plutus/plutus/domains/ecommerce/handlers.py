@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+from plutus.core.effects import Effect, Put, Update
+from plutus.core.registry import EventContext, Router
 from plutus.domains.ecommerce.models import (
     AddToCartV1,
     CheckoutStartedV1,
@@ -23,8 +25,6 @@ from plutus.domains.ecommerce.models import (
     units_by_product,
 )
 from plutus.domains.kit import as_float, as_int, epoch, event_time, iso, num, version_of
-from plutus.effects import Effect, Put, Update
-from plutus.registry import EventContext, Router
 
 router = Router("ecommerce")
 

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from plutus.core.registry import EventModel
 from plutus.domains.kit import Currency, Ident
-from plutus.registry import EventModel
 
 
 class LineItem(BaseModel):

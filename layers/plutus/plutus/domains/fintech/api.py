@@ -9,6 +9,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel
 
+from plutus.core.effects import StateReader
+from plutus.core.errors import ResourceNotFoundError
 from plutus.domains.fintech.handlers import (
     BALANCE_PREFIX,
     DAY_PREFIX,
@@ -20,8 +22,6 @@ from plutus.domains.fintech.handlers import (
 )
 from plutus.domains.kit import PATH_ID, as_float, as_int
 from plutus.domains.reads import state_reader
-from plutus.effects import StateReader
-from plutus.errors import ResourceNotFoundError
 
 api = APIRouter(prefix="/api/v1/fintech", tags=["fintech"])
 

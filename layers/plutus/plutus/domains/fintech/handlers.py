@@ -22,6 +22,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from plutus.core.effects import Effect, Put, Update
+from plutus.core.registry import EventContext, Router
 from plutus.domains.fintech.models import (
     CardSwipeV1,
     KycDocumentUploadedV1,
@@ -30,8 +32,6 @@ from plutus.domains.fintech.models import (
     document_category,
 )
 from plutus.domains.kit import as_float, as_int, epoch, event_time, iso, num, version_of
-from plutus.effects import Effect, Put, Update
-from plutus.registry import EventContext, Router
 
 router = Router("fintech")
 

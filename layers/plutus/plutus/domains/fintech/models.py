@@ -8,8 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
+from plutus.core.registry import EventModel
 from plutus.domains.kit import Currency, Ident
-from plutus.registry import EventModel
 
 Money = Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=2)]
 Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]

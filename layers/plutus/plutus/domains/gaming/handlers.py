@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from plutus.core.effects import Effect, Put, Update
+from plutus.core.registry import EventContext, Router
 from plutus.domains.gaming.models import (
     FriendRequestSentV1,
     InGamePurchaseV1,
@@ -24,8 +26,6 @@ from plutus.domains.gaming.models import (
     PlayerLoginV1,
 )
 from plutus.domains.kit import as_int, event_time, expires_at, iso, version_of
-from plutus.effects import Effect, Put, Update
-from plutus.registry import EventContext, Router
 
 router = Router("gaming")
 

@@ -8,8 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
+from plutus.core.registry import EventModel
 from plutus.domains.kit import Ident
-from plutus.registry import EventModel
 
 # Real (USD) or virtual (GEMS) currencies.
 GameCurrency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3,8}$")]

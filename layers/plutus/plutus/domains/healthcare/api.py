@@ -9,11 +9,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel
 
+from plutus.core.effects import StateReader
+from plutus.core.errors import ResourceNotFoundError
 from plutus.domains.healthcare.handlers import VITALS_HR, patient_pk
 from plutus.domains.kit import iso, parse_iso, read_clock
 from plutus.domains.reads import state_reader
-from plutus.effects import StateReader
-from plutus.errors import ResourceNotFoundError
 
 api = APIRouter(prefix="/api/v1/healthcare", tags=["healthcare"])
 State = Annotated[StateReader, Depends(state_reader)]

@@ -16,14 +16,14 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
+from plutus.core.effects import Effect, Put, Update
+from plutus.core.registry import EventContext, Router
 from plutus.domains.healthcare.models import (
     DoctorNotesUpdatedV1,
     HeartRateReadingV1,
     MedicationAdministeredV1,
 )
 from plutus.domains.kit import event_time, iso, parse_iso, version_of
-from plutus.effects import Effect, Put, Update
-from plutus.registry import EventContext, Router
 
 router = Router("healthcare")
 

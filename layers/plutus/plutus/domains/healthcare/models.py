@@ -7,8 +7,8 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, ConfigDict, Field, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
+from plutus.core.registry import EventModel
 from plutus.domains.kit import Ident
-from plutus.registry import EventModel
 
 # Fields an EHR might put on a notes event that would carry the note itself. Declared only to be refused at
 # ingest (422 naming the field), so clinical text never reaches the queue, the state table or a log.

@@ -7,11 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel
 
+from plutus.core.effects import StateReader
+from plutus.core.errors import ResourceNotFoundError
 from plutus.domains.iot.handlers import ALERT_PREFIX, ENGINE, FUEL, POSITION, UBI, vehicle_pk
 from plutus.domains.kit import PATH_ID, as_float, as_int, plain
 from plutus.domains.reads import state_reader
-from plutus.effects import StateReader
-from plutus.errors import ResourceNotFoundError
 
 api = APIRouter(prefix="/api/v1/iot", tags=["iot"])
 

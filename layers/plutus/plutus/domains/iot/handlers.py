@@ -17,10 +17,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from plutus.core.effects import Effect, Put, Update
+from plutus.core.registry import EventContext, Router
 from plutus.domains.iot.models import EngineTemperatureV1, FuelLevelV1, GpsLocationUpdateV1
 from plutus.domains.kit import as_float, as_int, epoch, event_time, iso, num, version_of
-from plutus.effects import Effect, Put, Update
-from plutus.registry import EventContext, Router
 
 router = Router("iot")
 

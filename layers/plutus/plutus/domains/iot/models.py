@@ -12,9 +12,9 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from plutus.core.registry import EventModel
 from plutus.domains.iot.units import parse_fuel_level, parse_temperature, split_reading
 from plutus.domains.kit import Ident
-from plutus.registry import EventModel
 
 
 def _value_from_reading(data: Any, name: str, target: str, aliases: tuple[str, ...]) -> Any:

@@ -9,11 +9,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel
 
+from plutus.core.effects import StateReader
+from plutus.core.errors import ResourceNotFoundError
 from plutus.domains.kit import iso, parse_iso, plain, read_clock
 from plutus.domains.logistics.handlers import eta_from_lane, lane_pk, package_pk, sla_pk
 from plutus.domains.reads import state_reader
-from plutus.effects import StateReader
-from plutus.errors import ResourceNotFoundError
 from plutus.settings import Settings, get_settings
 
 api = APIRouter(prefix="/api/v1/logistics", tags=["logistics"])

@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
+from plutus.core.effects import Effect, Put, Update
+from plutus.core.registry import EventContext, Router
 from plutus.domains.kit import day, event_time, iso, parse_iso, version_of
 from plutus.domains.logistics.models import (
     DeliveryAttemptedV1,
@@ -26,8 +28,6 @@ from plutus.domains.logistics.models import (
     PackageScannedV1,
     TemperatureBreachV1,
 )
-from plutus.effects import Effect, Put, Update
-from plutus.registry import EventContext, Router
 
 router = Router("logistics")
 

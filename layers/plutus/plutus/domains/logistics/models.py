@@ -6,8 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, ConfigDict, Field, model_validator
 
+from plutus.core.registry import EventModel
 from plutus.domains.kit import Ident
-from plutus.registry import EventModel
 
 # A lane end: an IATA-style hub or region code (part of the lane's state key).
 Place = Annotated[str, Field(pattern=r"^[A-Z0-9]{2,8}(-[A-Z0-9]{1,8})?$")]

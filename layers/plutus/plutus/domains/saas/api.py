@@ -9,12 +9,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import AwareDatetime, BaseModel
 
+from plutus.core.effects import StateReader
+from plutus.core.errors import ResourceNotFoundError
 from plutus.domains.kit import day, iso, read_clock
 from plutus.domains.reads import state_reader
 from plutus.domains.saas.handlers import account_pk
 from plutus.domains.saas.health import Health, days_needed, score_health
-from plutus.effects import StateReader
-from plutus.errors import ResourceNotFoundError
 from plutus.settings import Settings, get_settings
 
 api = APIRouter(prefix="/api/v1/saas", tags=["saas"])

@@ -20,10 +20,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 
+from plutus.core.effects import Effect, Update
+from plutus.core.registry import EventContext, Router
 from plutus.domains.kit import day, event_time, iso, parse_iso
 from plutus.domains.saas.models import DashboardViewedV1, ExportTriggeredV1, FeatureUsedV1, UserInvitedV1
-from plutus.effects import Effect, Update
-from plutus.registry import EventContext, Router
 
 router = Router("saas")
 

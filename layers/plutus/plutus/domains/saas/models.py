@@ -6,8 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, ConfigDict, Field
 
+from plutus.core.registry import EventModel
 from plutus.domains.kit import Ident
-from plutus.registry import EventModel
 
 # A feature name becomes an attribute name (``f_<feature>``) and a sort key: lowercase snake case only.
 FeatureName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,63}$")]

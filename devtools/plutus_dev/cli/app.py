@@ -1,0 +1,26 @@
+"""``plutus``: the operator CLI (typer + rich). Dev tooling; never deployed.
+
+Each command group lives in its own module and is added here with one line.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from plutus_dev.cli import dev as cli_dev
+from plutus_dev.cli import dlq_commands as cli_dlq
+from plutus_dev.cli import events_commands as cli_events
+from plutus_dev.cli import replay_commands as cli_replay
+from plutus_dev.cli import stats_commands as cli_stats
+
+app = typer.Typer(
+    name="plutus", help="Operate a Plutus stack: the embedded one, LocalStack or AWS.", no_args_is_help=True
+)
+app.add_typer(cli_dev.app, name="dev")
+app.add_typer(cli_stats.app, name="stats")
+app.add_typer(cli_dlq.app, name="dlq")
+app.add_typer(cli_events.app, name="events")
+app.command("replay")(cli_replay.replay_command)
+
+if __name__ == "__main__":
+    app()

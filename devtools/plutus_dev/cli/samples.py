@@ -1,0 +1,64 @@
+"""Sample events under ``events/``: one API Gateway event per registered type, for ``sam local invoke -e``.
+
+Each model carries its example payload (``model_config["json_schema_extra"]["examples"][0]``); this module
+renders it as the event API Gateway would send to IngestFunction. ``make samples`` rewrites them all, and the
+registry completeness test fails when a file is missing or stale.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from plutus.core.registry import Registration
+from plutus_dev.emulator.apigw import build_event
+from plutus_dev.emulator.template import ROOT
+
+EVENTS_DIR = ROOT / "events"
+
+
+def example_payload(registration: Registration) -> dict[str, Any]:
+    """The first example of the registration's model."""
+    extra = registration.model.model_config.get("json_schema_extra") or {}
+    examples = extra.get("examples") if isinstance(extra, dict) else None
+    if not examples:
+        raise LookupError(f"{registration.model.__name__} has no example payload")
+    return dict(examples[0])
+
+
+def sample_path(registration: Registration) -> Path:
+    """Where the sample of one (type, version) lives."""
+    suffix = "" if registration.current_version is None else f".v{registration.schema_version}"
+    return EVENTS_DIR / f"{registration.event_type}{suffix}.json"
+
+
+def render(registration: Registration) -> str:
+    """The sample event's JSON text."""
+    body = {
+        "source": f"{registration.event_type.split('_')[0]}_service",
+        "schema_version": registration.schema_version,
+        "event_type": registration.event_type,
+        "idempotency_key": f"sample_{registration.event_type}_{registration.schema_version}",
+        "payload": example_payload(registration),
+    }
+    event = build_event("POST", "/api/v1/ingest", {"Content-Type": "application/json"}, b"", "127.0.0.1")
+    event["body"] = json.dumps(body)
+    event["isBase64Encoded"] = False
+    event["requestContext"]["requestId"] = f"sample-{registration.event_type}"
+    event["requestContext"]["requestTimeEpoch"] = 1795700000000
+    return json.dumps(event, indent=2, sort_keys=True) + "\n"
+
+
+def main() -> None:
+    """Write every registered type's sample."""
+    from plutus.domains import get_registry
+
+    for registration in get_registry().registrations:
+        path = sample_path(registration)
+        path.write_text(render(registration))
+        print(f"wrote {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

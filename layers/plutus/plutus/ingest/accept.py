@@ -1,0 +1,162 @@
+"""The idempotent ingest use case (Powertools idempotency on DynamoDB, then SQS)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
+from pydantic import BaseModel, ConfigDict
+
+from plutus.adapters import events_store
+from plutus.adapters import idempotency_records as records
+from plutus.core.envelope import (
+    IngestRequest,
+    IngestResult,
+    QueuedEvent,
+    content_digest,
+    derive_event_id,
+    utc_now,
+)
+from plutus.observability.tracing import SQS_TRACE_HEADER, outgoing_trace_header
+from plutus.settings import Settings
+
+# The idempotency key is (source, idempotency_key); the stored digest detects a reused key with new content.
+EVENT_KEY_JMESPATH = "[source, idempotency_key]"
+VALIDATION_JMESPATH = "digest"
+
+
+class IngestCommand(BaseModel):
+    """What the idempotent function receives: small, so Powertools hashes little."""
+
+    model_config = ConfigDict(frozen=True)
+
+    source: str
+    idempotency_key: str
+    digest: str
+    event_id: str
+    event_type: str | None
+    schema_version: str
+    payload: dict[str, Any]
+
+
+def command_for(request: IngestRequest) -> IngestCommand:
+    """The command of a validated request, with its content digest and derived event id."""
+    digest = content_digest(request)
+    return IngestCommand(
+        source=request.source,
+        idempotency_key=request.idempotency_key,
+        digest=digest,
+        event_id=derive_event_id(request.source, request.idempotency_key, digest),
+        event_type=request.event_type,
+        schema_version=request.schema_version,
+        payload=request.payload,
+    )
+
+
+class EventRecordingPersistenceLayer(DynamoDBPersistenceLayer):
+    """Powertools' DynamoDB layer whose completion also records the event, in one transaction.
+
+    Completing the idempotency record and writing the event as RECEIVED are one ``TransactWriteItems``: a new
+    event costs three calls (conditional put, send, transaction) instead of four, and the client never sees a
+    202 for an event whose status cannot be read.
+    """
+
+    def __init__(self, table_name: str, events_table: str, boto3_client: Any) -> None:
+        super().__init__(table_name=table_name, boto3_client=boto3_client)
+        self.events_table = events_table
+
+    def _update_record(self, data_record: DataRecord) -> None:
+        # records.completed_update is the same update, with validation always on (as configured below).
+        if data_record.status != "COMPLETED" or not data_record.response_data:
+            super()._update_record(data_record)
+            return
+        result = IngestResult.model_validate_json(data_record.response_data)
+        idempotency_update = records.completed_update(
+            self.table_name,
+            data_record.idempotency_key,
+            data_record.expiry_timestamp or 0,
+            data_record.response_data,
+            data_record.payload_hash,
+        )
+        items: list[Any] = [
+            {"Update": idempotency_update},
+            {"Update": events_store.accepted_update(self.events_table, result)},
+        ]
+        self.client.transact_write_items(TransactItems=items)
+
+
+def _mark_replayed(response: Any, idempotent_data: DataRecord) -> Any:
+    # Called by Powertools only when it answers from a stored record: that is a replay.
+    return response.model_copy(update={"replayed": True}) if isinstance(response, IngestResult) else response
+
+
+def build_accept_event(
+    settings: Settings, dynamodb: Any, sqs: Any
+) -> tuple[Callable[..., IngestResult], IdempotencyConfig]:
+    """The idempotent ``accept_event(command=...)`` and its config (to register the Lambda context on)."""
+    persistence = EventRecordingPersistenceLayer(settings.idempotency_table, settings.events_table, dynamodb)
+    config = IdempotencyConfig(
+        event_key_jmespath=EVENT_KEY_JMESPATH,
+        payload_validation_jmespath=VALIDATION_JMESPATH,
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=settings.idempotency_expiry_seconds,
+        response_hook=_mark_replayed,
+    )
+
+    # A fixed key_prefix: renaming the function must not silently reset deduplication.
+    @idempotent_function(  # type: ignore[untyped-decorator]
+        data_keyword_argument="command",
+        persistence_store=persistence,
+        config=config,
+        output_serializer=PydanticSerializer(IngestResult),
+        key_prefix=settings.idempotency_key_prefix,
+    )
+    def accept_event(command: IngestCommand) -> IngestResult:
+        received_at = utc_now()
+        body, attributes = queued_message(command, received_at)
+        sqs.send_message(
+            QueueUrl=settings.queue_url, MessageBody=body, MessageAttributes=attributes, **trace_attributes()
+        )
+        return IngestResult(
+            event_id=command.event_id,
+            source=command.source,
+            event_type=command.event_type,
+            schema_version=command.schema_version,
+            received_at=received_at,
+        )
+
+    return accept_event, config
+
+
+def trace_attributes() -> dict[str, Any]:
+    """``MessageSystemAttributes`` that hand the current X-Ray trace to the consumer (none when not tracing).
+
+    The consumer's trace is linked to this one through the message (see plutus.observability.tracing).
+    """
+    header = outgoing_trace_header()
+    if not header:
+        return {}
+    return {"MessageSystemAttributes": {SQS_TRACE_HEADER: {"DataType": "String", "StringValue": header}}}
+
+
+def queued_message(command: IngestCommand, received_at: str) -> tuple[str, dict[str, Any]]:
+    """The SQS message body and attributes of an accepted event (single and batch paths alike)."""
+    message = QueuedEvent(
+        event_id=command.event_id,
+        source=command.source,
+        event_type=command.event_type,
+        schema_version=command.schema_version,
+        received_at=received_at,
+        payload=command.payload,
+    )
+    attributes = {"event_id": {"DataType": "String", "StringValue": command.event_id}}
+    if command.event_type:
+        attributes["event_type"] = {"DataType": "String", "StringValue": command.event_type}
+    return message.to_message_body(), attributes
