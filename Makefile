@@ -11,10 +11,10 @@ SAM := $(TOOLS)/sam/bin/sam
 CHECKOV := $(TOOLS)/checkov/bin/checkov
 PYTEST_ARGS ?=
 
-.PHONY: help install dev test unit integration e2e check lint typecheck validate checkov build tools samples soak bench bench-reads clean
+.PHONY: help install dev test test-fast unit integration e2e check lint typecheck docs docs-serve validate checkov build tools samples soak bench bench-reads clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[A-Za-z0-9_.-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(UV):
 	@test -n "$(PYTHON312)" || { echo "python3.12 not found (pyenv: PYENV_VERSION=3.12.1)"; exit 1; }
@@ -31,6 +31,10 @@ dev: install ## Start the embedded local stack (moto + API on :3000 + SQS poller
 
 test: install ## Run every test: unit, integration (moto server over HTTP) and e2e (embedded stack)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The inner loop: everything not marked `slow` (e2e, fault runs, fuzzing, anything over ~3 s) on two workers.
+test-fast: install ## Unit + fast integration tests on 2 workers (not `slow`): the loop while you change code
+	$(PY) -m pytest tests/unit tests/integration -m "not slow" -n 2 -q $(PYTEST_ARGS)
 
 unit: install ## Unit tests only (no sockets)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
@@ -65,6 +69,12 @@ lint: install ## ruff check + format check
 typecheck: install ## mypy --strict on the plutus package
 	$(VENV)/bin/mypy layers/plutus/plutus
 
+docs: install ## Build the docs site into site/ (mkdocs --strict: a broken link or snippet fails)
+	$(VENV)/bin/mkdocs build --strict --site-dir site
+
+docs-serve: install ## Serve the docs site with live reload on http://127.0.0.1:8000
+	$(VENV)/bin/mkdocs serve
+
 validate: install $(SAM) ## sam validate --lint and cfn-lint (informational checks included)
 	$(SAM) validate --lint --region us-east-1
 	# The SAM venv's cfn-lint has the SAM translator, so it lints the transformed template.
@@ -79,7 +89,7 @@ build: $(SAM) ## sam build (makefile build methods: precompiled bytecode)
 bench: install build ## Plutus vs the Powertools reference: prints a table, writes bench/results.json and plot.png
 	$(PY) -m bench.run
 
-check: lint typecheck validate checkov build ## Every static check CI runs
+check: lint typecheck docs validate checkov build ## Every static check CI runs (and the docs build)
 
 clean: ## Remove build output and local state
-	rm -rf .aws-sam .plutus .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .aws-sam .plutus .pytest_cache .mypy_cache .ruff_cache site

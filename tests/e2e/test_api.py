@@ -8,8 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.e2e.conftest import Target
+
+# Slow (e2e: black-box HTTP against a running stack): not in `make test-fast`.
+pytestmark = pytest.mark.slow
 
 
 def _event(key: str, **changes: Any) -> dict[str, Any]:

@@ -18,6 +18,9 @@ from plutus_dev.emulator.resources import Emulator
 from plutus_dev.faults.proxy import FaultProxy
 from tests.integration.harness import Harness, harness
 
+# Slow (up to 8 s: the redrive fallback and the CLI walk through the DLQ): not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 
 class LedgerPostedV1(EventModel):
     event_type = "test_ledger_posted"

@@ -14,6 +14,9 @@ from plutus_dev.emulator.resources import Emulator
 from plutus_dev.faults.proxy import FaultKind, FaultProxy, Rule, operation_is
 from tests.integration.harness import Harness, harness
 
+# Slow (2-4 s each: fault proxy, botocore retries and the in-progress expiry): not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 EVENT = {
     "source": "payment_service",
     "schema_version": "1.0",
