@@ -29,6 +29,7 @@ install: $(VENV)/.synced ## Install the app and dev dependencies (uv, Python 3.1
 dev: install ## Start the embedded local stack (moto + API on :3000 + SQS pollers)
 	$(PY) -m plutus_dev.emulator.stack
 
+# --8<-- [start:tests]
 test: install ## Run every test: unit, integration (moto server over HTTP) and e2e (embedded stack)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -44,6 +45,7 @@ integration: install ## Integration tests only
 
 e2e: install ## e2e tests; set PLUTUS_API_URL (and STACK) to target a deployed stack
 	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
+# --8<-- [end:tests]
 
 soak: install ## Fault-injection soak: 10,000 events, 5% AWS faults, 4 consumers; prints lost/doubled figures
 	$(PY) -m plutus_dev.faults.run --events $(or $(EVENTS),10000)
@@ -70,10 +72,10 @@ typecheck: install ## mypy --strict on the plutus package
 	$(VENV)/bin/mypy layers/plutus/plutus
 
 docs: install ## Build the docs site into site/ (mkdocs --strict: a broken link or snippet fails)
-	$(VENV)/bin/mkdocs build --strict --site-dir site
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
 
 docs-serve: install ## Serve the docs site with live reload on http://127.0.0.1:8000
-	$(VENV)/bin/mkdocs serve
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve
 
 validate: install $(SAM) ## sam validate --lint and cfn-lint (informational checks included)
 	$(SAM) validate --lint --region us-east-1
