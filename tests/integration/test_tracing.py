@@ -15,6 +15,9 @@ from aws_xray_sdk.core.models.trace_header import TraceHeader
 
 from tests.integration.harness import Harness
 
+# Slow (3-4 s each on a busy machine: X-Ray across the queue): not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 
 class KeepingEmitter:
     """Stands in for the UDP emitter to the X-Ray daemon."""

@@ -17,6 +17,9 @@ from standardwebhooks.webhooks import Webhook
 from plutus_dev.emulator.resources import Emulator
 from tests.integration.harness import Harness, Response, harness
 
+# Slow (21 tests of 2-3 s: secrets in moto and a stack per mode): not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 SOURCE = "payment_service"
 
 
