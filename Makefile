@@ -72,6 +72,7 @@ typecheck: install ## mypy --strict on the plutus package
 	$(VENV)/bin/mypy layers/plutus/plutus
 
 docs: install ## Build the docs site into site/ (mkdocs --strict: a broken link or snippet fails)
+	@test $$(wc -l < README.md) -le 150 || { echo "README.md is over 150 lines: move the detail to docs/"; exit 1; }
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
 
 docs-serve: install ## Serve the docs site with live reload on http://127.0.0.1:8000
