@@ -14,9 +14,6 @@ from plutus_dev.emulator.resources import Emulator
 from plutus_dev.faults.proxy import FaultKind, FaultProxy, Rule, operation_is
 from tests.integration.harness import Harness, harness
 
-# Slow (2-4 s each: fault proxy, botocore retries and the in-progress expiry): not in `make test-fast`.
-pytestmark = pytest.mark.slow
-
 EVENT = {
     "source": "payment_service",
     "schema_version": "1.0",
@@ -25,6 +22,9 @@ EVENT = {
 }
 # The ingest Lambda's remaining time sets Powertools' in-progress expiry: short, so the tests need not wait.
 SHORT_TIMEOUT = 2
+
+# Slow (2-4 s each: fault proxy, botocore retries and the in-progress expiry): not in `make test-fast`.
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
