@@ -11,10 +11,10 @@ SAM := $(TOOLS)/sam/bin/sam
 CHECKOV := $(TOOLS)/checkov/bin/checkov
 PYTEST_ARGS ?=
 
-.PHONY: help install dev test test-fast unit integration e2e check lint typecheck docs docs-serve validate checkov build tools samples soak bench bench-reads clean
+.PHONY: help install dev test unit integration e2e check lint typecheck validate checkov build tools samples soak bench bench-reads clean
 
 help: ## List the targets
-	@grep -E '^[A-Za-z0-9_.-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(UV):
 	@test -n "$(PYTHON312)" || { echo "python3.12 not found (pyenv: PYENV_VERSION=3.12.1)"; exit 1; }
@@ -29,13 +29,8 @@ install: $(VENV)/.synced ## Install the app and dev dependencies (uv, Python 3.1
 dev: install ## Start the embedded local stack (moto + API on :3000 + SQS pollers)
 	$(PY) -m plutus_dev.emulator.stack
 
-# --8<-- [start:tests]
 test: install ## Run every test: unit, integration (moto server over HTTP) and e2e (embedded stack)
 	$(PY) -m pytest $(PYTEST_ARGS)
-
-# The inner loop: everything not marked `slow` (e2e, fault runs, fuzzing, anything over ~3 s) on two workers.
-test-fast: install ## Unit + fast integration tests on 2 workers (not `slow`): the loop while you change code
-	$(PY) -m pytest tests/unit tests/integration -m "not slow" -n 2 -q $(PYTEST_ARGS)
 
 unit: install ## Unit tests only (no sockets)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
@@ -45,7 +40,13 @@ integration: install ## Integration tests only
 
 e2e: install ## e2e tests; set PLUTUS_API_URL (and STACK) to target a deployed stack
 	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
-# --8<-- [end:tests]
+
+.PHONY: test-fast docs docs-serve
+# --8<-- [start:test-fast]
+# The inner loop: everything not marked `slow` (e2e, fault runs, fuzzing, anything over ~3 s) on two workers.
+test-fast: install ## Unit + fast integration tests on 2 workers (not `slow`): the loop while you change code
+	$(PY) -m pytest tests/unit tests/integration -m "not slow" -n 2 -q $(PYTEST_ARGS)
+# --8<-- [end:test-fast]
 
 soak: install ## Fault-injection soak: 10,000 events, 5% AWS faults, 4 consumers; prints lost/doubled figures
 	$(PY) -m plutus_dev.faults.run --events $(or $(EVENTS),10000)
