@@ -29,11 +29,11 @@ from schemathesis.generation import GenerationMode
 from plutus_dev.emulator.stack import LocalStack
 from tests.e2e.conftest import Target
 
-# Slow (e2e: 1,000 schemathesis requests against a running stack): not in `make test-fast`.
-pytestmark = pytest.mark.slow
-
 # Per generation mode (valid bodies, then schema-violating ones): 1,000 generated requests in all.
 CASES_PER_MODE = 500
+
+# Slow (e2e: 1,000 schemathesis requests against a running stack): not in `make test-fast`.
+pytestmark = pytest.mark.slow
 
 
 @dataclass(frozen=True)
