@@ -15,7 +15,7 @@ from plutus.core.envelope import utc_now
 from plutus.core.errors import EffectRejectedError
 from plutus.core.registry import EventContext, Registry, Router
 from plutus.domains import default
-from plutus.settings import Settings
+from plutus.settings import PackSettings, Settings
 
 
 def _number(value: Any) -> Any:
@@ -106,6 +106,7 @@ class DomainRunner:
             events_table="events", state_table="state", idempotency_table="idempotency", queue_url="queue"
         )
     )
+    packs: PackSettings = field(default_factory=PackSettings)
     state: FakeState = field(default_factory=FakeState)
     processed: set[str] = field(default_factory=set)
     _ids: itertools.count[int] = field(default_factory=itertools.count)
@@ -131,7 +132,14 @@ class DomainRunner:
             return event_id
         registration, parsed = self.registry.resolve(event_type, schema_version, payload)
         ctx = EventContext(
-            event_id, source, event_type, schema_version, received_at or utc_now(), self.state, self.settings
+            event_id,
+            source,
+            event_type,
+            schema_version,
+            received_at or utc_now(),
+            self.state,
+            self.settings,
+            self.packs,
         )
         effects: list[Effect] = []
         for handler in registration.handlers:
@@ -152,4 +160,20 @@ def settings(**overrides: Any) -> Settings:
     return Settings(**(base | overrides))
 
 
-__all__ = ["DomainRunner", "FakeState", "settings"]
+def packs(**overrides: Any) -> PackSettings:
+    """Every pack's settings for unit tests, with ``overrides`` named as their environment variables without
+    ``PLUTUS_`` (``fintech_overdraft_limit=100`` is ``PLUTUS_FINTECH_OVERDRAFT_LIMIT``)."""
+    from plutus.domains import get_registry
+
+    values, used = [], set()
+    for model in get_registry().settings_models:
+        prefix = str(model.model_config.get("env_prefix", "")).removeprefix("PLUTUS_").lower()
+        mine = {k: v for k, v in overrides.items() if k.startswith(prefix)}
+        used |= mine.keys()
+        values.append(model(**{k.removeprefix(prefix): v for k, v in mine.items()}))
+    if unknown := overrides.keys() - used:
+        raise TypeError(f"no pack has the settings {sorted(unknown)}")
+    return PackSettings(*values)
+
+
+__all__ = ["DomainRunner", "FakeState", "packs", "settings"]

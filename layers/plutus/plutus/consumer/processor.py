@@ -35,7 +35,7 @@ from plutus.observability.telemetry import (
     event_type_label,
 )
 from plutus.observability.tracing import record_trace
-from plutus.settings import Settings, get_settings
+from plutus.settings import PackSettings, Settings, get_settings
 
 REPLAY_ATTRIBUTE = "plutus-replay"
 # Items per TransactWriteItems call; one is the event's own marker.
@@ -49,9 +49,13 @@ FINAL_FAILURE_WRITE_ATTEMPTS = 3
 class Consumer:
     """Processes queued events against the registry, exactly once per event id."""
 
-    def __init__(self, settings: Settings, registry: Registry, dynamodb: Any) -> None:
+    def __init__(
+        self, settings: Settings, registry: Registry, dynamodb: Any, packs: PackSettings | None = None
+    ) -> None:
         self.settings = settings
         self.registry = registry
+        # Every pack's settings, validated now: a bad PLUTUS_<PACK>_* value fails at init, not per event.
+        self.packs = packs if packs is not None else PackSettings.load(registry.settings_models)
         self.dynamodb = dynamodb
         self.state = DynamoStateReader(dynamodb, settings.state_table)
         self.metrics = TypedMetrics()
@@ -107,6 +111,7 @@ class Consumer:
             event.received_at,
             self.state,
             self.settings,
+            self.packs,
         )
         for attempt in range(1, OPTIMISTIC_ATTEMPTS + 1):
             effects: list[Effect] = []

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
 import math
-import sys
 from datetime import UTC, datetime
 from decimal import Decimal
-from types import ModuleType
 from typing import Annotated, Any
 
 from pydantic import StringConstraints
@@ -86,36 +83,3 @@ def parse_iso(value: str) -> datetime:
 def day(at: datetime) -> str:
     """The UTC calendar day of ``at`` (``YYYY-MM-DD``), for day-bucket keys."""
     return at.astimezone(UTC).strftime("%Y-%m-%d")
-
-
-def read_clock(as_of: datetime | None) -> datetime:
-    """The instant a read endpoint judges at: the caller's ``as_of`` or, by default, now.
-
-    Reads may use the clock (handlers never do): a deadline passed with no event since shows only here.
-    """
-    return as_of.astimezone(UTC) if as_of is not None else datetime.now(UTC)
-
-
-class _Pack(ModuleType):
-    """A pack whose ``api`` (its read endpoints) is imported on first access, with FastAPI.
-
-    Importing the ``api`` submodule binds the module to the package's ``api``; the router is what callers
-    want, so that binding stores the router instead, whoever imports the submodule first.
-    """
-
-    def __getattr__(self, name: str) -> Any:
-        if name != "api":
-            raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}")
-        importlib.import_module(f"{self.__name__}.api")
-        return self.__dict__["api"]
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name == "api" and isinstance(value, ModuleType):
-            value = value.api
-        super().__setattr__(name, value)
-
-
-def lazy_api(package: str) -> None:
-    """Defer a pack's read endpoints: the ingest and consumer hot paths build the registry from its
-    ``router`` and never load a web framework."""
-    sys.modules[package].__class__ = _Pack

@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from plutus.adapters import events_store
+from plutus.adapters.state_store import DynamoStateReader
 from plutus.core.envelope import IngestRequest, IngestResult
 from plutus.core.errors import EventNotFoundError
 from plutus.core.registry import Registry
@@ -25,7 +26,7 @@ from plutus.ingest.auth import Authenticator, Unauthenticated
 from plutus.ingest.endpoints import INGEST_PATH, IngestEndpoint
 from plutus.ingest.http import count_problem, from_starlette, to_starlette
 from plutus.ingest.parsing import parse_ingest_body as parse_ingest_body  # callers import it from here too
-from plutus.settings import Settings
+from plutus.settings import PackSettings, Settings
 
 
 class EventAccepted(BaseModel):
@@ -57,8 +58,10 @@ def create_app(
     accept_event: Callable[..., IngestResult],
     dynamodb: Any,
     authenticator: Authenticator | None = None,
+    packs: PackSettings | None = None,
 ) -> FastAPI:
-    """The FastAPI application, wired to its dependencies."""
+    """The FastAPI application, wired to its dependencies (``packs``: the packs' settings, by default read
+    from the environment for every pack in ``registry``)."""
     app = FastAPI(
         title="Plutus",
         version="1.0.0",
@@ -106,8 +109,10 @@ def create_app(
 
     app.include_router(batch.router)
 
-    from plutus.domains import read_routers
+    from plutus.domains import deps, read_routers
 
+    reads_packs = packs if packs is not None else PackSettings.load(registry.settings_models)
+    deps.install(app, DynamoStateReader(dynamodb, settings.state_table), reads_packs)
     for router in read_routers():
         app.include_router(router)
 

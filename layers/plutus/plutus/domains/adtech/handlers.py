@@ -27,9 +27,10 @@ from typing import Any
 from plutus.core.effects import Effect, Update
 from plutus.core.registry import EventContext, Router
 from plutus.domains.adtech.models import AdImpressionV1, ClickV1, ConversionV1, ViewabilityMeasuredV1
+from plutus.domains.adtech.settings import AdtechSettings
 from plutus.domains.kit import day, event_time, iso, parse_iso, version_of
 
-router = Router("adtech")
+router = Router("adtech", settings=AdtechSettings)
 
 
 def campaign_pk(campaign_id: str) -> str:
@@ -58,7 +59,7 @@ def _counters(
 ) -> Update:
     return Update(
         campaign_pk(campaign_id),
-        _shard_sk(at, business_id, ctx.settings.adtech_spend_shards),
+        _shard_sk(at, business_id, ctx.settings_of(AdtechSettings).spend_shards),
         add=add,
         set=set_ or {},
         set_if_absent={"campaign_id": campaign_id, "day": day(at), **(set_if_absent or {})},
@@ -74,7 +75,7 @@ def _first_sighting(
     marker: dict[str, Any] = {"first_event_id": ctx.event_id, "at": iso(at), **attributes}
     if expires:
         marker["expires_at"] = int(
-            (at + timedelta(seconds=ctx.settings.adtech_dedup_ttl_seconds)).timestamp()
+            (at + timedelta(seconds=ctx.settings_of(AdtechSettings).dedup_ttl_seconds)).timestamp()
         )
     return Update(pk, sk, set=marker, expect_version=0)
 
@@ -91,7 +92,7 @@ def handle_charge_impression(event: AdImpressionV1, ctx: EventContext) -> Iterab
     yield marker
     charge = {"impressions": 1, "spend_micros": event.cost_micros}
     if event.daily_budget_micros is None:
-        default = {"budget_micros": ctx.settings.adtech_default_daily_budget_micros}
+        default = {"budget_micros": ctx.settings_of(AdtechSettings).default_daily_budget_micros}
         yield _counters(ctx, event.campaign_id, at, event.impression_id, charge, set_if_absent=default)
     else:
         # The ad server's latest view of the budget wins: a mid-day change paces the rest of the day.
@@ -109,7 +110,7 @@ def _remember_click(ctx: EventContext, event: ClickV1, at: datetime) -> Iterator
     yield Update(
         pk,
         "CLICKS",
-        set={"clicks": clicks[: ctx.settings.adtech_clicks_remembered]},
+        set={"clicks": clicks[: ctx.settings_of(AdtechSettings).clicks_remembered]},
         expect_version=version_of(item),
     )
 
@@ -146,7 +147,9 @@ def handle_attribute_conversion(event: ConversionV1, ctx: EventContext) -> Itera
     at = event_time(event.occurred_at, ctx)
     history = ctx.state.get(f"AD#ADV#{event.advertiser_id}#USER#{event.user_id}", "CLICKS")
     click = last_click_before(
-        list(history.get("clicks", [])) if history else [], at, ctx.settings.adtech_attribution_window_seconds
+        list(history.get("clicks", [])) if history else [],
+        at,
+        ctx.settings_of(AdtechSettings).attribution_window_seconds,
     )
     attribution: dict[str, Any] = {
         "conversion_id": event.conversion_id,

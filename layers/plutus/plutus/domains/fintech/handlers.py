@@ -31,9 +31,10 @@ from plutus.domains.fintech.models import (
     TransferRequestedV1,
     document_category,
 )
+from plutus.domains.fintech.settings import FintechSettings
 from plutus.domains.kit import as_float, as_int, epoch, event_time, iso, num, version_of
 
-router = Router("fintech")
+router = Router("fintech", settings=FintechSettings)
 
 BALANCE_PREFIX = "BALANCE#"
 POSTED_PREFIX = "POSTED#"
@@ -99,35 +100,35 @@ def decide(m: Movement, ctx: EventContext) -> Decision:
     """Credits always post; a debit needs KYC above the unverified limit, and funds (plus overdraft)."""
     if m.direction == "credit":
         return Decision(True)
-    settings = ctx.settings
+    settings = ctx.settings_of(FintechSettings)
     pk = account_pk(m.account_id)
-    if m.amount > settings.fintech_unverified_debit_limit:
-        if kyc_status(ctx.state.get(pk, KYC), settings.fintech_kyc_required) != "complete":
+    if m.amount > settings.unverified_debit_limit:
+        if kyc_status(ctx.state.get(pk, KYC), settings.kyc_required) != "complete":
             return Decision(False, "kyc_required")
     balance = Decimal((ctx.state.get(pk, BALANCE_PREFIX + m.currency) or {}).get("balance", 0))
-    if balance + settings.fintech_overdraft_limit < m.amount:
+    if balance + settings.overdraft_limit < m.amount:
         return Decision(False, "insufficient_funds")
     return Decision(True)
 
 
 def score_movement(m: Movement, ctx: EventContext) -> tuple[Score, Update]:
     """Score ``m`` against the account's history before it, and fold ``m`` into that history (Welford)."""
-    settings = ctx.settings
+    settings = ctx.settings_of(FintechSettings)
     pk, sk = account_pk(m.account_id), f"{STATS_PREFIX}{m.currency}#{m.direction}"
     item = ctx.state.get(pk, sk) or {}
     n, mean, m2 = as_int(item.get("n")), as_float(item.get("mean")), as_float(item.get("m2"))
     x = float(m.amount)
     z = 0.0
-    if n >= settings.fintech_anomaly_min_history:
+    if n >= settings.anomaly_min_history:
         std = math.sqrt(m2 / (n - 1))
         # A perfectly regular history (rent, payroll) has std 0; the floor keeps a cent's difference from
         # scoring as infinitely unusual.
-        z = max(0.0, (x - mean) / max(std, settings.fintech_anomaly_min_std_ratio * mean, 0.01))
+        z = max(0.0, (x - mean) / max(std, settings.anomaly_min_std_ratio * mean, 0.01))
     now = epoch(m.at)
-    window = settings.fintech_velocity_window_seconds
+    window = settings.velocity_window_seconds
     recent = sorted([as_float(t) for t in item.get("recent", [])] + [now])
     velocity = sum(1 for t in recent if now - window <= t <= now)
-    combined = max(z / settings.fintech_anomaly_z_threshold, velocity / settings.fintech_velocity_limit)
+    combined = max(z / settings.anomaly_z_threshold, velocity / settings.velocity_limit)
     n1 = n + 1
     delta = x - mean
     mean1 = mean + delta / n1
@@ -138,7 +139,7 @@ def score_movement(m: Movement, ctx: EventContext) -> tuple[Score, Update]:
             "n": n1,
             "mean": num(mean1),
             "m2": num(m2 + delta * (x - mean1)),
-            "recent": [num(t, 3) for t in recent[-settings.fintech_velocity_limit :]],
+            "recent": [num(t, 3) for t in recent[-settings.velocity_limit :]],
         },
         expect_version=version_of(item or None),
     )
@@ -147,20 +148,20 @@ def score_movement(m: Movement, ctx: EventContext) -> tuple[Score, Update]:
 
 def aggregate_day(m: Movement, ctx: EventContext) -> Iterator[Effect]:
     """Fold a posted movement into the account's daily totals; flag threshold crossings and structuring."""
-    settings = ctx.settings
+    settings = ctx.settings_of(FintechSettings)
     day = m.at.date().isoformat()
     pk, sk = account_pk(m.account_id), f"{DAY_PREFIX}{day}#{m.currency}"
     item = ctx.state.get(pk, sk) or {}
     side = m.direction
-    threshold: Decimal = settings.fintech_aml_reporting_threshold
+    threshold: Decimal = settings.aml_reporting_threshold
     total = Decimal(item.get(f"{side}_total", 0)) + m.amount
-    near = settings.fintech_aml_structuring_ratio * threshold <= m.amount < threshold
+    near = settings.aml_structuring_ratio * threshold <= m.amount < threshold
     near_count = as_int(item.get("near_threshold_count")) + int(near)
     flagged = [str(k) for k in item.get("flagged", [])]
     new_flags = []
     if total >= threshold and f"threshold_{side}" not in flagged:
         new_flags.append(f"threshold_{side}")
-    if near_count >= settings.fintech_aml_structuring_count and "structuring" not in flagged:
+    if near_count >= settings.aml_structuring_count and "structuring" not in flagged:
         new_flags.append("structuring")
     for kind in new_flags:
         yield _flag(m, ctx, kind, {"day": day, "total": total, "threshold": threshold, "near": near_count})
@@ -237,7 +238,7 @@ def apply_movement(m: Movement, decision: Decision, ctx: EventContext) -> Iterat
             BALANCE_PREFIX + m.currency,
             add={"balance": sign * m.amount},
             set_if_absent={"currency": m.currency},
-            floor=None if sign > 0 else ("balance", -ctx.settings.fintech_overdraft_limit),
+            floor=None if sign > 0 else ("balance", -ctx.settings_of(FintechSettings).overdraft_limit),
         )
         yield from aggregate_day(m, ctx)
 
@@ -326,7 +327,7 @@ def handle_record_kyc_document(event: KycDocumentUploadedV1, ctx: EventContext) 
             "issuing_country": event.issuing_country,
             "uploaded_at": uploaded,
         }
-    status = kyc_status({"documents": documents}, ctx.settings.fintech_kyc_required)
+    status = kyc_status({"documents": documents}, ctx.settings_of(FintechSettings).kyc_required)
     changes: dict[str, Any] = {"documents": documents, "status": status}
     if status == "complete" and (item or {}).get("status") != "complete":
         changes["completed_at"] = uploaded

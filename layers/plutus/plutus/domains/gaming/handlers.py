@@ -25,9 +25,10 @@ from plutus.domains.gaming.models import (
     MatchCompletedV1,
     PlayerLoginV1,
 )
+from plutus.domains.gaming.settings import GamingSettings
 from plutus.domains.kit import as_int, event_time, expires_at, iso, version_of
 
-router = Router("gaming")
+router = Router("gaming", settings=GamingSettings)
 
 PROFILE = "PROFILE"
 SOCIAL = "SOCIAL"
@@ -62,9 +63,9 @@ def feed_pk(player_id: str) -> str:
     return f"GAME#FEED#{player_id}"
 
 
-def bucket_of(score: int, settings: Any) -> int:
+def bucket_of(score: int, settings: GamingSettings) -> int:
     """The histogram bucket of a score; the last bucket holds every score beyond the range."""
-    return int(min(score // settings.gaming_rank_bucket_width, settings.gaming_rank_buckets - 1))
+    return int(min(score // settings.rank_bucket_width, settings.rank_buckets - 1))
 
 
 def bucket_sk(bucket: int) -> str:
@@ -72,10 +73,10 @@ def bucket_sk(bucket: int) -> str:
     return f"{BUCKET_PREFIX}{bucket:06d}"
 
 
-def bucket_bounds(bucket: int, settings: Any) -> dict[str, int | None]:
+def bucket_bounds(bucket: int, settings: GamingSettings) -> dict[str, int | None]:
     """The score range [lo, hi) of a bucket (``hi`` None for the last), stored so reads need no settings."""
-    width = settings.gaming_rank_bucket_width
-    last = bucket == settings.gaming_rank_buckets - 1
+    width = settings.rank_bucket_width
+    last = bucket == settings.rank_buckets - 1
     return {"lo": bucket * width, "hi": None if last else (bucket + 1) * width}
 
 
@@ -86,13 +87,13 @@ def ranked(entries: dict[str, int], size: int) -> list[tuple[str, int]]:
 
 def fan_out(actor: str, activity: dict[str, Any], at: datetime, ctx: EventContext) -> Iterator[Effect]:
     """One feed entry per follower of ``actor``, for at most ``gaming_feed_fanout_cap`` followers."""
-    settings = ctx.settings
-    followers = ctx.state.query(player_pk(actor), FOLLOWER_PREFIX, limit=settings.gaming_feed_fanout_cap)
+    settings = ctx.settings_of(GamingSettings)
+    followers = ctx.state.query(player_pk(actor), FOLLOWER_PREFIX, limit=settings.feed_fanout_cap)
     entry = {
         "actor": actor,
         "at": iso(at),
         "event_id": ctx.event_id,
-        "expires_at": expires_at(at, settings.gaming_feed_ttl_seconds),
+        "expires_at": expires_at(at, settings.feed_ttl_seconds),
         **activity,
     }
     for follower in followers:
@@ -127,7 +128,7 @@ def handle_record_login(event: PlayerLoginV1, ctx: EventContext) -> Iterator[Eff
 @router.on(MatchCompletedV1)
 def handle_record_match(event: MatchCompletedV1, ctx: EventContext) -> Iterator[Effect]:
     """Once per (player, match): anti-cheat, the player's record, the leaderboard, and the feed."""
-    settings = ctx.settings
+    settings = ctx.settings_of(GamingSettings)
     at = event_time(event.occurred_at, ctx)
     pk = player_pk(event.player_id)
     marker = MATCH_PREFIX + event.match_id
@@ -142,7 +143,7 @@ def handle_record_match(event: MatchCompletedV1, ctx: EventContext) -> Iterator[
     profile = ctx.state.get(pk, PROFILE) or {}
     streak = as_int(profile.get("win_streak")) + 1 if event.result == "win" else 0
     rate = event.score / event.duration_seconds
-    impossible = rate > settings.gaming_max_score_per_second
+    impossible = rate > settings.max_score_per_second
     if impossible:
         yield _flag(
             event.player_id,
@@ -153,7 +154,7 @@ def handle_record_match(event: MatchCompletedV1, ctx: EventContext) -> Iterator[
             score=event.score,
             duration_seconds=event.duration_seconds,
         )
-    if streak == settings.gaming_max_win_streak:
+    if streak == settings.max_win_streak:
         yield _flag(event.player_id, at, "win_streak", ctx, match_id=event.match_id, streak=streak)
     yield Update(
         pk,
@@ -166,7 +167,7 @@ def handle_record_match(event: MatchCompletedV1, ctx: EventContext) -> Iterator[
         },
         expect_version=version_of(profile or None),
     )
-    withheld = impossible and settings.gaming_withhold_flagged_scores
+    withheld = impossible and settings.withhold_flagged_scores
     if not withheld:
         yield from _score(event, ctx)
         yield from fan_out(
@@ -178,7 +179,7 @@ def handle_record_match(event: MatchCompletedV1, ctx: EventContext) -> Iterator[
 
 
 def _score(event: MatchCompletedV1, ctx: EventContext) -> Iterator[Effect]:
-    settings = ctx.settings
+    settings = ctx.settings_of(GamingSettings)
     pk, sk = player_pk(event.player_id), SCORE_PREFIX + event.board
     item = ctx.state.get(pk, sk)
     old = as_int(item["score"]) if item else None
@@ -207,7 +208,7 @@ def _score(event: MatchCompletedV1, ctx: EventContext) -> Iterator[Effect]:
 
     top = ctx.state.get(board_pk(event.board), TOP)
     entries = {str(e["player_id"]): as_int(e["score"]) for e in (top or {}).get("entries", [])}
-    size = settings.gaming_leaderboard_size
+    size = settings.leaderboard_size
     lowest = ranked(entries, size)[-1] if len(entries) >= size else None
     # Only a listed player or one who now beats the last entry rewrites the (contended) top-N item.
     if event.player_id in entries or lowest is None or (-new, event.player_id) < (-lowest[1], lowest[0]):
@@ -242,7 +243,7 @@ def handle_follow_on_friend_request(event: FriendRequestSentV1, ctx: EventContex
             "mutual": mutual,
             "at": iso(at),
             "event_id": ctx.event_id,
-            "expires_at": expires_at(at, ctx.settings.gaming_feed_ttl_seconds),
+            "expires_at": expires_at(at, ctx.settings_of(GamingSettings).feed_ttl_seconds),
         },
     )
 
@@ -262,7 +263,7 @@ def handle_record_purchase(event: InGamePurchaseV1, ctx: EventContext) -> Iterat
         add={"total": event.price, "purchases": 1},
         set_if_absent={"currency": event.currency},
     )
-    if ctx.settings.gaming_feed_share_purchases:
+    if ctx.settings_of(GamingSettings).feed_share_purchases:
         yield from fan_out(
             event.player_id,
             {"type": "purchase", "item_id": event.item_id, "item_name": event.item_name},

@@ -24,8 +24,9 @@ from plutus.core.effects import Effect, Update
 from plutus.core.registry import EventContext, Router
 from plutus.domains.kit import day, event_time, iso, parse_iso
 from plutus.domains.saas.models import DashboardViewedV1, ExportTriggeredV1, FeatureUsedV1, UserInvitedV1
+from plutus.domains.saas.settings import SaasSettings
 
-router = Router("saas")
+router = Router("saas", settings=SaasSettings)
 
 # Activity that is not a named feature_used still counts as using a product area.
 DASHBOARDS, EXPORTS, TEAM_INVITES = "dashboards", "exports", "team_invites"
@@ -90,7 +91,7 @@ def _activity(
 
 
 def _meter(ctx: EventContext, account_id: str, at: datetime, **add: int) -> Update:
-    period = billing_period(at, ctx.received_at, ctx.settings.saas_billing_grace_days)
+    period = billing_period(at, ctx.received_at, ctx.settings_of(SaasSettings).billing_grace_days)
     late = {"late_events": 1} if period != at.strftime("%Y-%m") else {}
     return Update(
         account_pk(account_id), f"METER#{period}", add={**add, **late}, set_if_absent={"period": period}
@@ -102,7 +103,7 @@ def handle_record_feature_use(event: FeatureUsedV1, ctx: EventContext) -> Iterab
     """Count the use for adoption and health; a metered feature's units go to the billing meter."""
     at = event_time(event.occurred_at, ctx)
     yield from _activity(ctx, event.account_id, event.user_id, event.feature, at)
-    if event.feature in ctx.settings.saas_metered_features:
+    if event.feature in ctx.settings_of(SaasSettings).metered_features:
         yield _meter(ctx, event.account_id, at, **{f"units_{event.feature}": event.units})
 
 
