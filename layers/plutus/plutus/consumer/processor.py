@@ -19,10 +19,17 @@ from plutus.adapters.events_store import EventStatus
 from plutus.adapters.state_store import DynamoStateReader, transact_item
 from plutus.core.effects import Effect
 from plutus.core.envelope import QueuedEvent, parse_timestamp, utc_now
-from plutus.core.errors import ConcurrentUpdateError, EffectRejectedError, PoisonMessageError, describe
+from plutus.core.errors import (
+    BusinessIdConflictError,
+    ConcurrentUpdateError,
+    EffectRejectedError,
+    PoisonMessageError,
+    describe,
+)
 from plutus.core.registry import EventContext, Handler, Registry
 from plutus.observability import logger, tracer
 from plutus.observability.telemetry import (
+    BUSINESS_ID_CONFLICT,
     DEFAULT_TYPE,
     DLQ_MESSAGES,
     PROCESSING_DUPLICATE,
@@ -181,6 +188,9 @@ class Consumer:
         status = EventStatus.FAILED if final else EventStatus.PROCESSING
         error = describe(exc)
         self._count_failure(self._label(event), final)
+        if final and isinstance(exc, BusinessIdConflictError):
+            # Once per conflicting event: its last attempt (the error is deterministic).
+            self.metrics.count(self._label(event), BUSINESS_ID_CONFLICT)
         logger.warning("processing failed", extra={"error": error, "final": final})
         # The last receive keeps the message on the event, so a FAILED event can be replayed by id.
         update = events_store.failure_update(

@@ -25,7 +25,7 @@ from plutus.domains.ecommerce.models import (
     units_by_product,
 )
 from plutus.domains.ecommerce.settings import EcommerceSettings
-from plutus.domains.kit import as_float, as_int, epoch, event_time, iso, num, version_of
+from plutus.domains.kit import as_float, as_int, bind_business_id, epoch, event_time, iso, num, version_of
 
 router = Router("ecommerce", settings=EcommerceSettings)
 
@@ -45,6 +45,11 @@ def user_pk(user_id: str) -> str:
 def product_pk(product_id: str) -> str:
     """Partition of one product: funnel counters, also-bought counters and its top-N list."""
     return f"EC#PRODUCT#{product_id}"
+
+
+def order_pk(order_id: str) -> str:
+    """The marker binding an order id to its first payment."""
+    return f"EC#ORDER#{order_id}"
 
 
 def fraud_day_pk(day: str) -> str:
@@ -172,7 +177,27 @@ def handle_count_checkout_units(event: CheckoutStartedV1, ctx: EventContext) -> 
 
 @router.on(PaymentCompletedV1)
 def handle_count_purchased_units(event: PaymentCompletedV1, ctx: EventContext) -> Iterator[Effect]:
-    """Units sold and revenue, per product (revenue per currency)."""
+    """Units sold and revenue, per product (revenue per currency), once per order id."""
+    order = {
+        "user_id": event.user_id,
+        "amount": event.amount,
+        "currency": event.currency,
+        "items": [[line.product_id, line.quantity, line.unit_price] for line in event.items],
+    }
+    # The order id is bound to its first payment: resent under a new key it counts nothing, with other lines
+    # or amount it is a conflict (the event fails for an operator). The also-bought credit needs no marker:
+    # a pair is credited once per customer however often they pay.
+    marker = bind_business_id(
+        ctx,
+        order_pk(event.order_id),
+        "ORDER",
+        kind="order_id",
+        content=order,
+        at=event_time(event.occurred_at, ctx),
+    )
+    if marker is None:
+        return
+    yield marker
     revenue: dict[str, Any] = {}
     for line in event.items:
         revenue[line.product_id] = revenue.get(line.product_id, 0) + line.unit_price * line.quantity

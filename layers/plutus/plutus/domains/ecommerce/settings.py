@@ -9,8 +9,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class EcommerceSettings(BaseSettings):
     """Recommendation, view-history and fraud knobs.
 
-    The caps keep one payment's effects within one transaction: at most 25 funnel counters + pairs + view
-    window + 1 <= 99.
+    The caps keep one payment's effects within one transaction: at most 25 funnel counters + the order's
+    marker + pairs + view window + 1 <= 99.
     """
 
     model_config = SettingsConfigDict(env_prefix="PLUTUS_ECOMMERCE_", frozen=True)

@@ -4,7 +4,10 @@ Every money movement (a transaction, a card swipe, each leg of a transfer) goes 
 committed in the event's one transaction:
 
 - exactly-once posting: the consumer's marker on the event id stops a redelivered or replayed event, and a
-  marker per transaction id (``POSTED#<id>``) stops the same transaction sent again under another key;
+  marker per transaction, swipe or transfer id (``POSTED#<id>`` on the account) binds the id to its first
+  event (``kit.bind_business_id``): the same movement sent again under another key posts nothing, and the
+  same id with another amount, currency, direction or counterparty account is a conflict: nothing posts and
+  the event fails for an operator (a 0.01 credit cannot take the id of a real 5,000 credit unnoticed);
 - a decision (debits need funds, and KYC above a limit), then the balance update, with a floor so a
   concurrent debit can never overdraw (the record then retries and is declined on a fresh read);
 - an anomaly score against the account's own history: a streaming z-score (Welford mean and variance per
@@ -32,7 +35,7 @@ from plutus.domains.fintech.models import (
     document_category,
 )
 from plutus.domains.fintech.settings import FintechSettings
-from plutus.domains.kit import as_float, as_int, epoch, event_time, iso, num, version_of
+from plutus.domains.kit import as_float, as_int, bind_business_id, epoch, event_time, iso, num, version_of
 
 router = Router("fintech", settings=FintechSettings)
 
@@ -197,17 +200,33 @@ def _flag(m: Movement, ctx: EventContext, kind: str, details: dict[str, Any]) ->
     )
 
 
-def apply_movement(m: Movement, decision: Decision, ctx: EventContext) -> Iterator[Effect]:
-    """Every effect of one movement: marker, ledger entry, baseline, balance, aggregates, flags."""
+def ledger_sk(m: Movement) -> str:
+    """Where a movement's ledger entry lives on its account."""
+    return f"{TXN_PREFIX}{iso(m.at)}#{m.entry_id}"
+
+
+def bind_movement(m: Movement, kind: str, content: dict[str, Any], ctx: EventContext) -> Update | None:
+    """The marker binding ``m``'s id to this event; ``None`` for a duplicate; raises on a conflict."""
+    return bind_business_id(
+        ctx,
+        account_pk(m.account_id),
+        POSTED_PREFIX + m.entry_id,
+        kind=kind,
+        content=content,
+        at=m.at,
+        ledger_sk=ledger_sk(m),
+    )
+
+
+def apply_movement(m: Movement, decision: Decision, marker: Update, ctx: EventContext) -> Iterator[Effect]:
+    """Every effect of one movement: its marker, ledger entry, baseline, balance, aggregates, flags."""
     pk = account_pk(m.account_id)
-    entry_sk = f"{TXN_PREFIX}{iso(m.at)}#{m.entry_id}"
+    entry_sk = ledger_sk(m)
     score, baseline = score_movement(m, ctx)
     yield baseline
-    # if_absent: a concurrent delivery of the same transaction id under another event fails this
-    # transaction; its retry then finds the marker and posts nothing.
-    yield Put(
-        pk, POSTED_PREFIX + m.entry_id, {"ledger_sk": entry_sk, "event_id": ctx.event_id}, if_absent=True
-    )
+    # A versioned create: a concurrent copy of the same id under another event cancels this transaction, and
+    # the consumer's re-run of the handler finds the marker (a duplicate, or a conflict).
+    yield marker
     yield Put(
         pk,
         entry_sk,
@@ -243,10 +262,6 @@ def apply_movement(m: Movement, decision: Decision, ctx: EventContext) -> Iterat
         yield from aggregate_day(m, ctx)
 
 
-def _already_posted(m: Movement, ctx: EventContext) -> bool:
-    return ctx.state.get(account_pk(m.account_id), POSTED_PREFIX + m.entry_id) is not None
-
-
 @router.on(TransactionInitiatedV1)
 def handle_post_transaction(event: TransactionInitiatedV1, ctx: EventContext) -> Iterator[Effect]:
     """A credit or debit of one account."""
@@ -260,8 +275,15 @@ def handle_post_transaction(event: TransactionInitiatedV1, ctx: EventContext) ->
         event_time(event.occurred_at, ctx),
         event.counterparty,
     )
-    if not _already_posted(m, ctx):
-        yield from apply_movement(m, decide(m, ctx), ctx)
+    content = {
+        "account_id": m.account_id,
+        "direction": m.direction,
+        "amount": m.amount,
+        "currency": m.currency,
+    }
+    marker = bind_movement(m, "transaction_id", content, ctx)
+    if marker is not None:
+        yield from apply_movement(m, decide(m, ctx), marker, ctx)
 
 
 @router.on(CardSwipeV1)
@@ -277,8 +299,10 @@ def handle_post_card_swipe(event: CardSwipeV1, ctx: EventContext) -> Iterator[Ef
         event_time(event.occurred_at, ctx),
         event.merchant_name,
     )
-    if not _already_posted(m, ctx):
-        yield from apply_movement(m, decide(m, ctx), ctx)
+    content = {"account_id": m.account_id, "amount": m.amount, "currency": m.currency}
+    marker = bind_movement(m, "swipe_id", content, ctx)
+    if marker is not None:
+        yield from apply_movement(m, decide(m, ctx), marker, ctx)
 
 
 @router.on(TransferRequestedV1)
@@ -305,12 +329,26 @@ def handle_post_transfer(event: TransferRequestedV1, ctx: EventContext) -> Itera
         at,
         event.from_account_id,
     )
-    if _already_posted(out, ctx):
+    content = {
+        "from_account_id": event.from_account_id,
+        "to_account_id": event.to_account_id,
+        "amount": event.amount,
+        "currency": event.currency,
+    }
+    # The transfer id is bound on the payer's leg; the payee's leg marker only records where its entry is.
+    marker = bind_movement(out, "transfer_id", content, ctx)
+    if marker is None:
         return
     decision = decide(out, ctx)
-    yield from apply_movement(out, decision, ctx)
+    yield from apply_movement(out, decision, marker, ctx)
     if decision.posted:
-        yield from apply_movement(into, decision, ctx)
+        into_marker = Update(
+            account_pk(into.account_id),
+            POSTED_PREFIX + into.entry_id,
+            set={"first_event_id": ctx.event_id, "first_at": iso(at), "ledger_sk": ledger_sk(into)},
+            expect_version=0,
+        )
+        yield from apply_movement(into, decision, into_marker, ctx)
 
 
 @router.on(KycDocumentUploadedV1)

@@ -1,10 +1,12 @@
 """Gaming processors.
 
 - Leaderboards, exactly once: the consumer's marker stops a redelivered event, and a marker per (player,
-  match) stops the same result sent again under another key. Each board keeps a per-player score item (the
-  truth), a bounded top-N item rewritten under its version only when the player is on it or now beats its
-  last entry (scores only grow, so the list stays exact), and a histogram of players per score bucket that
-  gives any other player's rank within a bucket's range.
+  match) binds the result to its first event (``kit.bind_business_id``): the same result sent again under
+  another key scores nothing, another score, result, board or duration for that match is a conflict (nothing
+  scores; the event fails for an operator). Purchases are bound by purchase id the same way. Each board
+  keeps a per-player score item (the truth), a bounded top-N item rewritten under its version only when the
+  player is on it or now beats its last entry (scores only grow, so the list stays exact), and a histogram
+  of players per score bucket that gives any other player's rank within a bucket's range.
 - Anti-cheat: a score rate no human reaches is flagged and (by default) withheld from the leaderboard; a win
   streak reaching the limit is flagged for review.
 - Social feed: a friend request makes the sender follow the recipient; a player's matches (and, optionally,
@@ -26,7 +28,7 @@ from plutus.domains.gaming.models import (
     PlayerLoginV1,
 )
 from plutus.domains.gaming.settings import GamingSettings
-from plutus.domains.kit import as_int, event_time, expires_at, iso, version_of
+from plutus.domains.kit import as_int, bind_business_id, event_time, expires_at, iso, version_of
 
 router = Router("gaming", settings=GamingSettings)
 
@@ -131,14 +133,18 @@ def handle_record_match(event: MatchCompletedV1, ctx: EventContext) -> Iterator[
     settings = ctx.settings_of(GamingSettings)
     at = event_time(event.occurred_at, ctx)
     pk = player_pk(event.player_id)
-    marker = MATCH_PREFIX + event.match_id
-    if ctx.state.get(pk, marker) is not None:
-        return
-    # if_absent: a concurrent copy of this result under another event fails its transaction and, retried,
-    # finds the marker.
-    yield Put(
-        pk, marker, {"board": event.board, "score": event.score, "event_id": ctx.event_id}, if_absent=True
+    result = {
+        "board": event.board,
+        "score": event.score,
+        "result": event.result,
+        "duration_seconds": event.duration_seconds,
+    }
+    marker = bind_business_id(
+        ctx, pk, MATCH_PREFIX + event.match_id, kind="match_id", content=result, at=at, board=event.board
     )
+    if marker is None:
+        return
+    yield marker
 
     profile = ctx.state.get(pk, PROFILE) or {}
     streak = as_int(profile.get("win_streak")) + 1 if event.result == "win" else 0
@@ -226,11 +232,22 @@ def handle_follow_on_friend_request(event: FriendRequestSentV1, ctx: EventContex
     """The sender follows the recipient (once), and the recipient's feed shows the request."""
     at = event_time(event.occurred_at, ctx)
     sender, recipient = event.from_player_id, event.to_player_id
-    if ctx.state.get(player_pk(recipient), FOLLOWER_PREFIX + sender) is not None:
+    # The edge is the pair's marker: a request between the same two players again changes nothing.
+    follower = bind_business_id(
+        ctx,
+        player_pk(recipient),
+        FOLLOWER_PREFIX + sender,
+        kind="friend request",
+        content={},
+        at=at,
+        follower_id=sender,
+        since=iso(at),
+    )
+    if follower is None:
         return
     mutual = ctx.state.get(player_pk(sender), FOLLOWER_PREFIX + recipient) is not None
+    yield follower
     edge = {"since": iso(at), "event_id": ctx.event_id}
-    yield Put(player_pk(recipient), FOLLOWER_PREFIX + sender, {"follower_id": sender, **edge}, if_absent=True)
     yield Put(player_pk(sender), FOLLOWING_PREFIX + recipient, {"player_id": recipient, **edge})
     yield Update(player_pk(recipient), SOCIAL, add={"followers": 1})
     yield Update(player_pk(sender), SOCIAL, add={"following": 1})
@@ -253,10 +270,19 @@ def handle_record_purchase(event: InGamePurchaseV1, ctx: EventContext) -> Iterat
     """Spend per currency, once per purchase id; optionally shared with followers."""
     at = event_time(event.occurred_at, ctx)
     pk = player_pk(event.player_id)
-    marker = PURCHASE_PREFIX + event.purchase_id
-    if ctx.state.get(pk, marker) is not None:
+    purchase = {"item_id": event.item_id, "price": event.price, "currency": event.currency}
+    marker = bind_business_id(
+        ctx,
+        pk,
+        PURCHASE_PREFIX + event.purchase_id,
+        kind="purchase_id",
+        content=purchase,
+        at=at,
+        item_id=event.item_id,
+    )
+    if marker is None:
         return
-    yield Put(pk, marker, {"item_id": event.item_id, "event_id": ctx.event_id}, if_absent=True)
+    yield marker
     yield Update(
         pk,
         SPEND_PREFIX + event.currency,
