@@ -9,6 +9,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from plutus_dev.cli.replay import Outcome, replay_one
 from tests.integration.capture import capture_output
 from tests.integration.harness import Harness
 
@@ -72,3 +73,23 @@ def test_the_same_transaction_id_with_another_amount_is_a_recorded_conflict(stac
     assert stack.drain() == 1
     assert stack.get_event(again).json()["status"] == "PROCESSED"
     assert _balance(stack) == Decimal("0.01")
+
+    # When an operator replays it before resolving anything: it conflicts again, harmlessly
+    replay = replay_one(
+        stack.client("dynamodb"), sqs, stack.stack.refs["EventsTable"], stack.queue_url, real_id
+    )
+    assert replay.outcome == Outcome.REPLAYED
+    stack.drain()
+    assert stack.get_event(real_id).json()["status"] == "FAILED"
+    assert _balance(stack) == Decimal("0.01")
+
+    # When an operator removes the binding (having dealt with the first event, left posted here), the replay
+    # applies the real credit
+    stack.client("dynamodb").delete_item(
+        TableName=stack.stack.refs["StateTable"],
+        Key={"pk": {"S": "FIN#ACCOUNT#acc_victim"}, "sk": {"S": "POSTED#txn_X"}},
+    )
+    replay_one(stack.client("dynamodb"), sqs, stack.stack.refs["EventsTable"], stack.queue_url, real_id)
+    stack.drain()
+    assert stack.get_event(real_id).json()["status"] == "PROCESSED"
+    assert _balance(stack) == Decimal("5000.38")
