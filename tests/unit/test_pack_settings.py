@@ -7,16 +7,17 @@ import pytest
 from pydantic import ValidationError
 
 from plutus.consumer.processor import Consumer
+from plutus.core.pack_settings import PackSettings
 from plutus.core.registry import EventContext
-from plutus.domains import PACKS, get_registry
+from plutus.domains import PACKS, build_registry
 from plutus.domains.fintech.settings import FintechSettings
 from plutus.domains.healthcare.settings import HealthcareSettings
-from plutus.settings import PackSettings, Settings
+from plutus.settings import Settings
 from tests.fakes import FakeState, settings
 
 
 def test_every_pack_declares_a_settings_model_prefixed_with_its_domain() -> None:
-    registry = get_registry()
+    registry = build_registry()
     prefixes = {str(m.model_config.get("env_prefix")) for m in registry.settings_models}
     assert prefixes == {f"PLUTUS_{pack.router.domain.upper()}_" for pack in PACKS}
 
@@ -46,4 +47,4 @@ def test_a_bad_pack_setting_fails_the_consumer_at_init(monkeypatch: pytest.Monke
     monkeypatch.setenv("PLUTUS_HEALTHCARE_HR_LOW_BPM", "130")
     # When the consumer of an environment is built, then it refuses to start
     with pytest.raises(ValidationError, match="heart-rate ranges must nest"):
-        Consumer(settings(), get_registry(), dynamodb=None)
+        Consumer(settings(), build_registry(), events=None, state=FakeState())  # type: ignore[arg-type]

@@ -1,15 +1,13 @@
-"""Validated runtime settings, read lazily from the environment (``PLUTUS_*``).
+"""Validated runtime settings, read from the environment (``PLUTUS_*``) once, by :mod:`plutus.bootstrap`.
 
 ``Settings`` holds the core's knobs. Each domain pack owns its own settings model (``FintechSettings`` in
 ``plutus/domains/fintech/settings.py``, environment ``PLUTUS_FINTECH_*``), which handlers and read endpoints
-reach, typed, through :class:`PackSettings` (``ctx.settings_of(FintechSettings)``).
+reach, typed, through ``plutus.core.pack_settings.PackSettings`` (``ctx.settings_of(FintechSettings)``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from functools import lru_cache
-from typing import Literal, TypeVar
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,6 +27,9 @@ class Settings(BaseSettings):
     state_table: str = Field(min_length=1)
     idempotency_table: str = Field(min_length=1)
     queue_url: str = Field(min_length=1)
+    # Where a permanent failure is dead-lettered on its first attempt; unset, SQS's redrive policy does it
+    # after MaxReceiveCount receives.
+    dead_letter_queue_url: str | None = Field(default=None, min_length=1)
 
     idempotency_key_prefix: str = "plutus.ingest"
     idempotency_expiry_seconds: int = Field(default=86_400, ge=60)
@@ -55,35 +56,3 @@ class Settings(BaseSettings):
     aws_max_attempts: int = Field(default=3, ge=1, le=10)
     aws_connect_timeout: float = Field(default=1.0, gt=0)
     aws_read_timeout: float = Field(default=2.0, gt=0)
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    """The settings of this execution environment, validated once."""
-    return Settings()  # fields come from the environment
-
-
-PackModel = TypeVar("PackModel", bound=BaseSettings)
-
-
-class PackSettings:
-    """The domain packs' settings models, each read from the environment and validated once, then kept.
-
-    The consumer and the read app hold one per execution environment, loaded eagerly from the registry's
-    packs so a bad ``PLUTUS_<PACK>_*`` value fails at init, loudly; tests build one from instances.
-    """
-
-    def __init__(self, *values: BaseSettings) -> None:
-        self._values: dict[type[BaseSettings], BaseSettings] = {type(v): v for v in values}
-
-    @classmethod
-    def load(cls, models: Iterable[type[BaseSettings]]) -> PackSettings:
-        """Read and validate every one of ``models`` from the environment now."""
-        return cls(*(model() for model in models))
-
-    def get(self, model: type[PackModel]) -> PackModel:
-        """The instance of ``model`` (read from the environment on first use if it was not loaded)."""
-        value = self._values.get(model)
-        if not isinstance(value, model):
-            value = self._values[model] = model()  # fields come from the environment
-        return value

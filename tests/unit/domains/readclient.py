@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 
+from plutus.core.pack_settings import PackSettings
 from plutus.domains import deps
 from plutus.ingest import problems
-from plutus.settings import PackSettings
 from tests.fakes import FakeState
 
 

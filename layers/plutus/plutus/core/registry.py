@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict
 from pydantic_settings import BaseSettings
 
 from plutus.core.effects import Effect, StateReader
-from plutus.settings import PackModel, PackSettings, Settings
+from plutus.core.pack_settings import PackModel, PackSettings
 
 
 class EventModel(BaseModel):
@@ -23,11 +23,22 @@ class EventModel(BaseModel):
     schema_version: ClassVar[str]
 
 
+class HandlerSettings(Protocol):
+    """The core settings a handler may read (``plutus.settings.Settings`` has them). Table names, queues and
+    producer secrets are not a handler's business; a pack's own knobs are in its settings model."""
+
+    @property
+    def receipt_ttl_seconds(self) -> int:
+        """How long the default handler's receipts live."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class EventContext:
     """What a handler knows besides the payload. No boto3 here: state is read through ``state``.
 
-    ``settings`` are the core's; a pack reads its own, typed, with ``settings_of(FintechSettings)``.
+    ``settings`` are the core's (as far as handlers need them); a pack reads its own, typed, with
+    ``settings_of(FintechSettings)``.
     """
 
     event_id: str
@@ -36,7 +47,7 @@ class EventContext:
     schema_version: str
     received_at: str
     state: StateReader
-    settings: Settings
+    settings: HandlerSettings
     packs: PackSettings = field(default_factory=PackSettings)
 
     def settings_of(self, model: type[PackModel]) -> PackModel:

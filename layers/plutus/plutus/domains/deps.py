@@ -15,7 +15,7 @@ from fastapi import Depends, FastAPI, Query, Request
 from pydantic import AwareDatetime
 
 from plutus.core.effects import StateReader
-from plutus.settings import PackModel, PackSettings
+from plutus.core.pack_settings import PackModel, PackSettings
 
 
 def install(app: FastAPI, state: StateReader, packs: PackSettings) -> None:
