@@ -261,10 +261,20 @@ def test_ecommerce_an_order_counts_once_and_other_lines_under_its_id_are_a_confl
     }
     r.send("payment_completed", payment)
     r.send("payment_completed", payment)  # resent under a new key: counted once
+    two_lines = payment | {
+        "order_id": "o2",
+        "items": [
+            {"product_id": "bag", "quantity": 1, "unit_price": 59.5},
+            {"product_id": "mat", "quantity": 2, "unit_price": 10},
+        ],
+        "amount": 79.5,
+    }
+    r.send("payment_completed", two_lines)
+    r.send("payment_completed", two_lines | {"items": two_lines["items"][::-1]})  # same lines, other order
     with pytest.raises(BusinessIdConflictError, match="order_id"):
         r.send(
             "payment_completed",
             payment | {"items": [{"product_id": "bag", "quantity": 9, "unit_price": 59.5}]},
         )
     funnel = r.state.get(product_pk("bag"), "FUNNEL")
-    assert funnel is not None and (funnel["orders"], funnel["purchased_units"]) == (1, 1)
+    assert funnel is not None and (funnel["orders"], funnel["purchased_units"]) == (2, 2)

@@ -182,7 +182,8 @@ def handle_count_purchased_units(event: PaymentCompletedV1, ctx: EventContext) -
         "user_id": event.user_id,
         "amount": event.amount,
         "currency": event.currency,
-        "items": [[line.product_id, line.quantity, line.unit_price] for line in event.items],
+        # In any order: the same lines listed differently are the same order.
+        "items": sorted([line.product_id, line.quantity, line.unit_price] for line in event.items),
     }
     # The order id is bound to its first payment: resent under a new key it counts nothing, with other lines
     # or amount it is a conflict (the event fails for an operator). The also-bought credit needs no marker:
