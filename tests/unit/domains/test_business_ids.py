@@ -57,9 +57,9 @@ def test_the_same_content_is_a_duplicate_whatever_the_number_spelling() -> None:
 
 def test_other_content_is_a_conflict_naming_the_kind_and_first_event_but_no_content() -> None:
     state = FakeState()
-    state.commit(
-        [bind_business_id(ctx(state, "evt-1"), "P", "S", kind="k", content={"amount": "0.01"}, at=AT)]
-    )  # type: ignore[list-item]
+    first = bind_business_id(ctx(state, "evt-1"), "P", "S", kind="k", content={"amount": "0.01"}, at=AT)
+    assert first is not None
+    state.commit([first])
     with pytest.raises(BusinessIdConflictError) as raised:
         bind_business_id(
             ctx(state, "evt-2"), "P", "S", kind="transaction_id", content={"amount": "5000"}, at=AT
