@@ -278,3 +278,40 @@ def test_ecommerce_an_order_counts_once_and_other_lines_under_its_id_are_a_confl
         )
     funnel = r.state.get(product_pk("bag"), "FUNNEL")
     assert funnel is not None and (funnel["orders"], funnel["purchased_units"]) == (2, 2)
+
+
+class _StaleOnce:
+    """A state reader that misses one key once, as a consumer does whose read raced a concurrent commit."""
+
+    def __init__(self, state: FakeState, key: tuple[str, str]) -> None:
+        self.state, self.key, self.missed = state, key, False
+
+    def get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        if (pk, sk) == self.key and not self.missed:
+            self.missed = True
+            return None
+        return self.state.get(pk, sk)
+
+    def query(self, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        return self.state.query(*args, **kwargs)
+
+
+@pytest.mark.parametrize(("amount", "outcome"), [("0.01", "duplicate"), ("5000", "conflict")])
+def test_the_consumer_reruns_a_handler_that_lost_the_race_and_gets_one_answer(
+    amount: str, outcome: str
+) -> None:
+    # Given X bound to a 0.01 credit, and a consumer whose read of X's marker is stale once (a lost race)
+    r = DomainRunner(routers=[fintech.router])
+    _credit(r, "X", "0.01")
+    stale = _StaleOnce(r.state, (account_pk("acc_v"), "POSTED#X"))
+    r.consumer.state = stale
+    # When X arrives again: the versioned create is contended, and the consumer re-runs the handler at once
+    if outcome == "conflict":
+        with pytest.raises(BusinessIdConflictError):
+            _credit(r, "X", amount)
+    else:
+        _credit(r, "X", amount)
+    # Then the re-run saw the marker: the same content posts nothing, other content is a conflict
+    assert stale.missed
+    assert r.state.get(account_pk("acc_v"), "BALANCE#KES")["balance"] == Decimal("0.01")  # type: ignore[index]
+    assert len(r.state.query(account_pk("acc_v"), "TXN#")) == 1
