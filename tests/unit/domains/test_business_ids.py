@@ -13,12 +13,13 @@ import pytest
 from plutus.core.effects import Update
 from plutus.core.errors import BusinessIdConflictError, EffectRejectedError
 from plutus.core.registry import EventContext
-from plutus.domains import adtech, ecommerce, fintech, gaming, saas
+from plutus.domains import adtech, ecommerce, fintech, gaming, healthcare, saas
 from plutus.domains.adtech.handlers import campaign_pk
 from plutus.domains.ecommerce.handlers import product_pk
 from plutus.domains.fintech.handlers import account_pk, handle_post_transaction
 from plutus.domains.fintech.models import TransactionInitiatedV1
 from plutus.domains.gaming.handlers import player_pk
+from plutus.domains.healthcare.handlers import patient_pk
 from plutus.domains.kit import bind_business_id, content_digest
 from plutus.domains.saas.handlers import account_pk as saas_account_pk
 from tests.fakes import DomainRunner, FakeState, settings
@@ -278,6 +279,24 @@ def test_ecommerce_an_order_counts_once_and_other_lines_under_its_id_are_a_confl
         )
     funnel = r.state.get(product_pk("bag"), "FUNNEL")
     assert funnel is not None and (funnel["orders"], funnel["purchased_units"]) == (2, 2)
+
+
+def test_healthcare_a_note_version_is_audited_once_and_another_fingerprint_is_a_conflict() -> None:
+    r = DomainRunner(routers=[healthcare.router])
+    note = {
+        "patient_id": "pat_1",
+        "note_id": "note_1",
+        "note_version": 2,
+        "author_id": "dr_1",
+        "author_role": "attending",
+        "updated_at": "2026-11-26T09:40:00Z",
+        "content_sha256": "a" * 64,
+    }
+    r.send("doctor_notes_updated", note)
+    r.send("doctor_notes_updated", note)  # the EHR resending under a new key
+    with pytest.raises(BusinessIdConflictError, match="note_version"):
+        r.send("doctor_notes_updated", note | {"content_sha256": "b" * 64})
+    assert [e["note_version"] for e in r.state.query(patient_pk("pat_1"), "AUDIT#")] == [2]
 
 
 class _StaleOnce:

@@ -8,6 +8,8 @@ clinical value or text. State keys (one partition per patient, so a patient's re
 - ``HC#PATIENT#<id>`` / ``MED#<order_id>``: an order's schedule: next ``due_at`` and its window (versioned).
 - ``HC#PATIENT#<id>`` / ``COMPLIANCE#<due_at>#<order_id>#<kind>``: a missed, late or early dose.
 - ``HC#PATIENT#<id>`` / ``AUDIT#<time>#<event_id>``: append-only (create-only writes), time-ordered.
+- ``HC#PATIENT#<id>`` / ``NOTE#<note_id>#<version>``: binds a note version to its first event (author and
+  fingerprint), so a resent version is audited once and a different one is a conflict.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from plutus.domains.healthcare.models import (
     MedicationAdministeredV1,
 )
 from plutus.domains.healthcare.settings import HealthcareSettings
-from plutus.domains.kit import event_time, iso, parse_iso, version_of
+from plutus.domains.kit import bind_business_id, event_time, iso, parse_iso, version_of
 
 router = Router("healthcare", settings=HealthcareSettings)
 
@@ -281,6 +283,19 @@ def handle_audit_note_update(event: DoctorNotesUpdatedV1, ctx: EventContext) -> 
     """Audit who changed which note version when (never its text); the event also advances the dose clock."""
     at = event_time(event.updated_at, ctx)
     yield from flag_missed_doses(ctx, event.patient_id, at)
+    # A note version is bound to its first event: resent by the EHR under a new key it is audited once;
+    # another author or fingerprint for the same version is a conflict an auditor must see, never an entry.
+    marker = bind_business_id(
+        ctx,
+        patient_pk(event.patient_id),
+        f"NOTE#{event.note_id}#{event.note_version}",
+        kind="note_version",
+        content={"author_id": event.author_id, "content_sha256": event.content_sha256},
+        at=at,
+    )
+    if marker is None:
+        return
+    yield marker
     refs: dict[str, Any] = {"resource": f"note/{event.note_id}", "note_version": event.note_version}
     if event.content_sha256 is not None:
         refs["content_sha256"] = event.content_sha256
