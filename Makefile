@@ -11,23 +11,27 @@ SAM := $(TOOLS)/sam/bin/sam
 CHECKOV := $(TOOLS)/checkov/bin/checkov
 PYTEST_ARGS ?=
 
-.PHONY: help install dev test unit integration e2e check lint typecheck validate checkov build tools samples soak bench bench-reads clean
+.PHONY: help install dev plutus test unit integration e2e check lint typecheck validate checkov build tools samples soak bench bench-reads clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(UV):
 	@test -n "$(PYTHON312)" || { echo "python3.12 not found (pyenv: PYENV_VERSION=3.12.1)"; exit 1; }
 	$(PYTHON312) -m venv $(TOOLS)/uv && $(TOOLS)/uv/bin/pip install -q --disable-pip-version-check uv
 
 $(VENV)/.synced: $(UV) pyproject.toml uv.lock
-	$(UV) sync --locked --python $(PYTHON312)
+	@# --quiet: a first install would otherwise list every package (over a hundred lines) before the banner.
+	$(UV) sync --quiet --locked --python $(PYTHON312)
 	@touch $@
 
 install: $(VENV)/.synced ## Install the app and dev dependencies (uv, Python 3.12)
 
-dev: install ## Start the embedded local stack (moto + API on :3000 + SQS pollers)
-	$(PY) -m plutus_dev.emulator.stack
+dev: install ## Start an embedded stack with its own emulator (API on :3000 if free); NAME=x for a second one
+	@$(if $(NAME),PLUTUS_STACK_NAME=$(NAME) )$(PY) -m plutus_dev.emulator.stack
+
+plutus: install ## Run the operator CLI on the running stack: make plutus ARGS="send payment_completed"
+	@$(VENV)/bin/plutus $(ARGS)
 
 test: install ## Run every test: unit, integration (moto server over HTTP) and e2e (embedded stack)
 	$(PY) -m pytest $(PYTEST_ARGS)
