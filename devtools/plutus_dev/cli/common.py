@@ -7,7 +7,8 @@ from rich.console import Console
 
 from plutus_dev.cli.target import Target, TargetError, resolve
 
-console = Console()
+# soft_wrap: ids and URLs stay on one line, whatever the terminal width, so they can be copied.
+console = Console(soft_wrap=True)
 
 
 def target_or_exit(stack: str | None, endpoint_url: str | None) -> Target:

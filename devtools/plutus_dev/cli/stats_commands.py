@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from plutus_dev.cli.target import StackOption, TargetError, resolve_api_url
 from plutus_dev.emulator.metrics import BUCKETS_MS, Sample, parse_prometheus
 
 app = typer.Typer(help="Counters, latencies and queue depths of a running embedded stack.")
@@ -102,12 +103,18 @@ def rows(samples: list[Sample]) -> list[Row]:
 
 @app.callback(invoke_without_command=True)
 def stats(
-    url: str = typer.Option(
-        "http://127.0.0.1:3000", "--url", envvar="PLUTUS_URL", help="Base URL of the embedded stack."
+    url: str | None = typer.Option(
+        None, "--url", help="Base URL of the stack (default: PLUTUS_API_URL, else the running stack's)."
     ),
+    stack: StackOption = None,
 ) -> None:
     """Print what the embedded stack's functions have counted so far (from its GET /metrics)."""
     console = Console()
+    try:
+        url, _ = resolve_api_url(stack, url)
+    except TargetError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
     try:
         response = httpx.get(url.rstrip("/") + "/metrics", timeout=10)
         response.raise_for_status()
