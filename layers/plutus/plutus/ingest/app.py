@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from plutus import __version__
 from plutus.adapters import events_store
 from plutus.core.envelope import IngestRequest, IngestResult
 from plutus.core.errors import EventNotFoundError
@@ -61,7 +62,10 @@ def create_app(
     """The FastAPI application, wired to its dependencies."""
     app = FastAPI(
         title="Plutus",
-        version="1.0.0",
+        version=__version__,
+        # No 307 to the slash-less path: behind API Gateway it pointed at an https URL the client may not
+        # follow (curl -L failed locally). A trailing slash is a 404 problem naming the route instead.
+        redirect_slashes=False,
         description="Idempotent, asynchronous event ingestion. Events are validated, deduplicated on "
         "(source, idempotency_key) and queued; processing happens asynchronously.",
     )
