@@ -13,9 +13,13 @@ from plutus_dev.cli import events_commands as cli_events
 from plutus_dev.cli import replay_commands as cli_replay
 from plutus_dev.cli import send_commands as cli_send
 from plutus_dev.cli import stats_commands as cli_stats
+from plutus_dev.cli.common import TYPER_SETTINGS
 
 app = typer.Typer(
-    name="plutus", help="Operate a Plutus stack: the embedded one, LocalStack or AWS.", no_args_is_help=True
+    **TYPER_SETTINGS,
+    name="plutus",
+    help="Operate a Plutus stack: the embedded one, LocalStack or AWS.",
+    no_args_is_help=True,
 )
 app.add_typer(cli_dev.app, name="dev")
 app.add_typer(cli_stats.app, name="stats")

@@ -13,13 +13,15 @@ from rich.table import Table
 
 from plutus.adapters import events_store
 from plutus.adapters.events_store import EventStatus
-from plutus_dev.cli.common import console, target_or_exit
+from plutus_dev.cli.common import TYPER_SETTINGS, console, target_or_exit
 from plutus_dev.cli.replay import parse_since
 from plutus_dev.cli.target import EndpointOption, StackOption, Target
 
 FINAL = {EventStatus.PROCESSED, EventStatus.FAILED}
 
-app = typer.Typer(help="Recorded events: one by id, or a list by status.", no_args_is_help=True)
+app = typer.Typer(
+    **TYPER_SETTINGS, help="Recorded events: one by id, or a list by status.", no_args_is_help=True
+)
 
 
 @app.command()

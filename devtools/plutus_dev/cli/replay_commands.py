@@ -25,7 +25,7 @@ def replay_command(
     stack: StackOption = None,
     endpoint_url: EndpointOption = None,
 ) -> None:
-    """Re-enqueue FAILED events: ``plutus replay ID...`` or ``--status FAILED --since 2h``.
+    """Re-enqueue FAILED events: plutus replay ID... or plutus replay --status FAILED --since 2h.
 
     PROCESSED events are never re-enqueued, and a replay that meets one is absorbed: effects apply once.
     """

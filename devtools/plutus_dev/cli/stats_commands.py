@@ -11,10 +11,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from plutus_dev.cli.common import TYPER_SETTINGS
 from plutus_dev.cli.target import StackOption, TargetError, resolve_api_url
 from plutus_dev.emulator.metrics import BUCKETS_SECONDS, Sample, parse_prometheus
 
-app = typer.Typer(help="Counters, latencies and queue depths of a running embedded stack.")
+app = typer.Typer(**TYPER_SETTINGS, help="Counters, latencies and queue depths of a running embedded stack.")
 
 # (section, metric) in display order; anything else /metrics serves is listed after them.
 LAYOUT = (
