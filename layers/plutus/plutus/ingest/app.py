@@ -23,6 +23,7 @@ from plutus.core.registry import Registry
 from plutus.ingest import batch_route as batch
 from plutus.ingest import problems
 from plutus.ingest.auth import Authenticator, Unauthenticated
+from plutus.ingest.docs import install_docs
 from plutus.ingest.endpoints import INGEST_PATH, IngestEndpoint
 from plutus.ingest.http import count_problem, from_starlette, to_starlette
 from plutus.ingest.parsing import parse_ingest_body as parse_ingest_body  # callers import it from here too
@@ -66,10 +67,14 @@ def create_app(
         # No 307 to the slash-less path: behind API Gateway it pointed at an https URL the client may not
         # follow (curl -L failed locally). A trailing slash is a 404 problem naming the route instead.
         redirect_slashes=False,
+        # Served by install_docs with assets from a package: FastAPI's own pages load them from a CDN.
+        docs_url=None,
+        redoc_url=None,
         description="Idempotent, asynchronous event ingestion. Events are validated, deduplicated on "
         "(source, idempotency_key) and queued; processing happens asynchronously.",
     )
     problems.install(app, count_problem)
+    install_docs(app)
     single = IngestEndpoint(settings, registry, accept_event, authenticator or Unauthenticated())
     ingest_schema = IngestRequest.model_json_schema()
 
