@@ -49,7 +49,10 @@ def handle_dev_failure(payload: DevFailureRequestedV1, ctx: EventContext) -> Ite
 
 
 def install() -> None:
-    """Add the dev router to this execution environment's registry."""
-    from plutus.domains import get_registry
+    """Give this execution environment a root whose registry has every pack plus the dev router."""
+    from plutus import bootstrap
+    from plutus.domains import build_registry
 
-    get_registry().include_router(router)
+    registry = build_registry()
+    registry.include_router(router)
+    bootstrap.reset(bootstrap.Root(registry=registry))
