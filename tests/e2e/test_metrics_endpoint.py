@@ -110,7 +110,7 @@ def test_metrics_show_the_seed_names_with_exact_counts_after_a_scripted_run(stac
     assert _total(after, "raw_events_created_total") == 3
     assert _total(after, "raw_events_duplicate_total") == 2
     assert _total(after, "processing_success_total") == 3
-    # The bad message cannot be parsed: a permanent failure, dead-lettered by the consumer on its first receive
+    # The bad message cannot be parsed: a permanent failure, dead-lettered by the consumer at once
     assert _total(after, "processing_failure_total") == 1
     assert _total(after, "processing_failure_total", event_type="unknown") == 1
     assert _total(after, "processing_retry_total") == 0

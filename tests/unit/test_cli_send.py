@@ -44,6 +44,14 @@ def test_a_raw_body_is_sent_as_is() -> None:
     assert send.load(raw) == raw
 
 
+def test_the_dev_failing_sample_is_sent_by_name() -> None:
+    body = json.loads(send.load("dev_failure_requested"))
+
+    assert body["event_type"] == "dev_failure_requested"
+    assert body["payload"]["fail_for_seconds"] > 0
+    assert "dev_failure_requested" in send.sample_names()
+
+
 def test_an_unknown_name_lists_the_samples() -> None:
     with pytest.raises(send.SendError) as caught:
         send.load("no_such_event")

@@ -18,6 +18,8 @@ import httpx
 from plutus_dev.emulator.template import ROOT
 
 EVENTS_DIR = ROOT / "events"
+# Envelopes of the embedded stack's dev-only types (plutus_dev.emulator.dev_events), sendable by name too.
+DEV_SAMPLES_DIR = Path(__file__).resolve().parents[1] / "emulator" / "samples"
 INGEST_PATH = "/api/v1/ingest"
 BATCH_PATH = "/api/v1/ingest/batch"
 
@@ -27,7 +29,7 @@ class SendError(Exception):
 
 
 def sample_names(directory: Path = EVENTS_DIR) -> list[str]:
-    """The samples that are ingest requests (``events/<name>.json`` with an ingest body)."""
+    """The ingest samples (``events/<name>.json`` with an ingest body), then the dev-only ones."""
     names = []
     for path in sorted(directory.glob("*.json")):
         try:
@@ -36,7 +38,7 @@ def sample_names(directory: Path = EVENTS_DIR) -> list[str]:
             continue
         if isinstance(data, dict) and data.get("path") == INGEST_PATH and data.get("body"):
             names.append(path.stem)
-    return names
+    return names + sorted(p.stem for p in DEV_SAMPLES_DIR.glob("*.json"))
 
 
 def body_of(text: str) -> str:
@@ -58,9 +60,10 @@ def load(argument: str, directory: Path = EVENTS_DIR) -> str:
     path = Path(argument)
     if path.is_file():
         return body_of(path.read_text(encoding="utf-8"))
-    sample = directory / f"{argument.removesuffix('.json')}.json"
-    if sample.is_file():
-        return body_of(sample.read_text(encoding="utf-8"))
+    for folder in (directory, DEV_SAMPLES_DIR):
+        sample = folder / f"{argument.removesuffix('.json')}.json"
+        if sample.is_file():
+            return body_of(sample.read_text(encoding="utf-8"))
     known = ", ".join(sample_names(directory)) or "none"
     raise SendError(f"{argument!r} is not a JSON body, a file, or a sample under {directory}/ ({known})")
 
