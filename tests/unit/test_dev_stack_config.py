@@ -53,6 +53,7 @@ def test_shell_settings_reach_the_functions_but_resource_names_do_not() -> None:
     shell = {
         "PLUTUS_ALLOW_UNREGISTERED_TYPES": "true",
         "PLUTUS_MAX_BATCH_EVENTS": "10",
+        "PLUTUS_FINTECH_OVERDRAFT_LIMIT": "50",  # a pack's own setting
         "POWERTOOLS_LOG_LEVEL": "DEBUG",
         # Exported for the CLI, or left over: must not point the stack's functions elsewhere.
         "PLUTUS_EVENTS_TABLE": "someone-elses-table",
@@ -65,6 +66,7 @@ def test_shell_settings_reach_the_functions_but_resource_names_do_not() -> None:
     assert shell_settings(shell) == {
         "PLUTUS_ALLOW_UNREGISTERED_TYPES": "true",
         "PLUTUS_MAX_BATCH_EVENTS": "10",
+        "PLUTUS_FINTECH_OVERDRAFT_LIMIT": "50",
         "POWERTOOLS_LOG_LEVEL": "DEBUG",
     }
     assert config_from_environment(shell).environment == shell_settings(shell)

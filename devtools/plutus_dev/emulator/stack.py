@@ -69,10 +69,15 @@ SHELL_PASSTHROUGH = frozenset({"POWERTOOLS_LOG_LEVEL"})
 
 
 def shell_settings(environ: dict[str, str]) -> dict[str, str]:
-    """The ``PLUTUS_*`` settings (and log level) given in the shell that the functions should see."""
+    """The settings given in the shell that the functions should see: the core's ``PLUTUS_*`` and each pack's
+    ``PLUTUS_<PACK>_*`` (resource names excepted), and the log level."""
+    from plutus.domains import build_registry
     from plutus.settings import Settings
 
     names = {f"PLUTUS_{n.upper()}" for n in Settings.model_fields if n not in RESOURCE_SETTINGS}
+    for model in build_registry().settings_models:
+        prefix = str(model.model_config.get("env_prefix", ""))
+        names |= {f"{prefix}{n}".upper() for n in model.model_fields}
     return {k: v for k, v in environ.items() if k in names or k in SHELL_PASSTHROUGH}
 
 
