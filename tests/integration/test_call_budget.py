@@ -7,14 +7,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from plutus.adapters.aws import client
+from tests.builders import an_event
 from tests.integration.harness import Harness
 
-SEED = {
-    "source": "payment_service",
-    "schema_version": "1.0",
-    "idempotency_key": "evt_123456",
-    "payload": {"amount": 100, "currency": "KES"},
-}
+SEED = an_event("evt_123456")
 
 
 @contextmanager
@@ -47,7 +43,7 @@ def test_a_new_event_costs_three_calls_and_a_duplicate_one(stack: Harness) -> No
 
 def test_processing_an_event_with_the_default_handler_costs_one_call(stack: Harness) -> None:
     for i in range(5):
-        stack.post_event({**SEED, "idempotency_key": f"evt_{i}"})
+        stack.post_event(an_event(f"evt_{i}"))
     stack.request("GET", "/health")
     with counting() as calls:
         assert stack.drain() == 5
