@@ -6,9 +6,9 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from plutus.adapters.aws import client
 from tests.builders import an_event
 from tests.integration.harness import Harness
+from tests.integration.harness import app_client as client
 
 SEED = an_event("evt_123456")
 

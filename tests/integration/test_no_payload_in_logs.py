@@ -4,10 +4,10 @@ stdout, stderr or any logger is captured with the log level at DEBUG, and search
 
 from __future__ import annotations
 
-import functools
 import json
 import threading
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import pytest
@@ -22,7 +22,7 @@ from tests.integration.harness import Harness, harness
 
 MARKER = "PAN4111111111111111MARKER"
 # Every event of this test comes from one producer.
-card_gateway = functools.partial(an_event, source="card_gateway")
+card_gateway = partial(an_event, source="card_gateway")
 
 
 class CardChargedV1(EventModel):
@@ -58,8 +58,6 @@ def handle_ledger_down(event: LedgerDownV1, ctx: EventContext) -> None:
 def h(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
     registry = Registry(default_handler=default.handle_record_receipt)
     registry.include_router(router)
-    # Ingest validates typed payloads against the registry too.
-    monkeypatch.setattr("plutus.domains.get_registry", functools.lru_cache(maxsize=1)(lambda: registry))
     with harness(
         emulator.url,
         parameters={"MaxReceiveCount": "2"},
@@ -70,7 +68,7 @@ def h(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
 
 
 def _conflict(h: Harness, body: dict[str, Any]) -> int:
-    from plutus.adapters.aws import client
+    from tests.integration.harness import app_client as client
 
     entered, release = threading.Event(), threading.Event()
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from plutus.domains import get_registry
+from plutus.domains import build_registry
 from tests.completeness import Key, ingest_samples, unsent
 from tests.integration.harness import Harness
 
@@ -30,4 +30,4 @@ def test_every_sample_is_accepted_processed_and_together_they_cover_the_registry
         if view["event_type"] is not None:
             sent.add((view["event_type"], view["schema_version"]))
     assert len(accepted) == len(ingest_samples())
-    assert unsent(get_registry(), sent) == []
+    assert unsent(build_registry(), sent) == []

@@ -12,11 +12,11 @@ from pydantic import ConfigDict
 
 import plutus.domains
 from plutus.core.registry import EventContext, EventModel, Registration, Registry, Router
-from plutus.domains import PACKS, default, get_registry
+from plutus.domains import PACKS, build_registry
 from plutus_dev.cli.samples import EVENTS_DIR, sample_path
 from tests.completeness import handling_gaps, key_of, model_gaps, name_of, sample_gaps, unsent
 
-REGISTRY = get_registry()
+REGISTRY = build_registry()
 REGISTRATIONS = REGISTRY.registrations
 # What the sample-sending test covers when it passes: every (type, version) of the real registry.
 SENT = {key_of(r) for r in REGISTRATIONS}
@@ -102,10 +102,8 @@ class BadExampleV1(EventModel):
 
 
 def _with(router: Router) -> Registry:
-    """The real registry's routers plus ``router``."""
-    registry = Registry(default_handler=default.handle_record_receipt)
-    for pack in PACKS:
-        registry.include_router(pack.router)
+    """The real registry plus ``router``."""
+    registry = build_registry()
     registry.include_router(router)
     return registry
 
