@@ -6,15 +6,18 @@ its event: ``an_event("k-1", "page_view", {...}, source="storefront")``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from plutus.consumer.processor import REPLAY_ATTRIBUTE
 from plutus_dev.emulator.poller import to_record
 
 SOURCE = "payment_service"
 PAYLOAD: Mapping[str, Any] = {"amount": 100, "currency": "KES"}
 RECEIVED_AT = "2026-01-01T00:00:00.000000Z"
+QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:plutus-EventsQueue"
 
 
 def an_event(
@@ -66,6 +69,34 @@ def a_queued_event(
         "schema_version": schema_version,
         "received_at": received_at,
         "payload": dict(payload or {}),
+    }
+
+
+def an_sqs_record(
+    body: str | Mapping[str, Any],
+    *,
+    receive_count: int = 1,
+    message_id: str = "m-1",
+    replay: bool = False,
+) -> dict[str, Any]:
+    """One record of the consumer's Lambda event, without a queue: ``body`` is a queued event (sent with its
+    ``event_id`` attribute, as ingest sends it) or raw text; ``replay`` marks an operator's replay."""
+    text = body if isinstance(body, str) else json.dumps(body)
+    attributes: dict[str, Any] = {}
+    if not isinstance(body, str):
+        attributes["event_id"] = {"stringValue": body["event_id"], "dataType": "String"}
+    if replay:
+        attributes[REPLAY_ATTRIBUTE] = {"stringValue": "true", "dataType": "String"}
+    return {
+        "messageId": message_id,
+        "receiptHandle": f"rh-{message_id}",
+        "body": text,
+        "attributes": {"ApproximateReceiveCount": str(receive_count)},
+        "messageAttributes": attributes,
+        "md5OfBody": hashlib.md5(text.encode()).hexdigest(),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": QUEUE_ARN,
+        "awsRegion": "us-east-1",
     }
 
 
