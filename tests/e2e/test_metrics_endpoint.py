@@ -108,11 +108,10 @@ def test_metrics_show_the_seed_names_with_exact_counts_after_a_scripted_run(stac
     assert _total(after, "raw_events_created_total") == 3
     assert _total(after, "raw_events_duplicate_total") == 2
     assert _total(after, "processing_success_total") == 3
-    assert (
-        _total(after, "processing_failure_total") == 2
-    )  # the bad message, received twice (MaxReceiveCount=2)
-    assert _total(after, "processing_failure_total", event_type="unknown") == 2
-    assert _total(after, "processing_retry_total") == 1
+    # The bad message is poison: it fails on its first receive and is dead-lettered at once, never retried
+    assert _total(after, "processing_failure_total") == 1
+    assert _total(after, "processing_failure_total", event_type="unknown") == 1
+    assert _total(after, "processing_retry_total") == 0
     assert _total(after, "dlq_messages") == 1
     assert _total(after, "ingest_rejected_total", reason="validation") == 1
     assert _total(after, "ingest_rejected_total", reason="malformed") == 1
@@ -134,7 +133,7 @@ def test_metrics_show_the_seed_names_with_exact_counts_after_a_scripted_run(stac
     assert table["raw_events_created_total"] == "3"
     assert table["raw_events_duplicate_total"] == "2"
     assert table["processing_success_total"] == "3"
-    assert table["processing_failure_total"] == "2"
+    assert table["processing_failure_total"] == "1"
     assert table["dlq_messages"] == "1"
     assert table["queue_messages"] == "1"
 
