@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from plutus_dev.emulator.resources import Emulator, free_port
+from tests.builders import an_event
 
 # Slow (e2e: starts `make dev` in a subprocess and stops it with SIGTERM): not in `make test-fast`.
 pytestmark = pytest.mark.slow
@@ -50,12 +51,7 @@ def test_sigterm_drains_in_flight_work_and_exits(emulator: Emulator, tmp_path: P
             ids = [
                 api.post(
                     "/api/v1/ingest",
-                    json={
-                        "source": "s",
-                        "schema_version": "1.0",
-                        "idempotency_key": f"k{i}",
-                        "payload": {"i": i},
-                    },
+                    json=an_event(f"k{i}", payload={"i": i}, source="s"),
                 ).json()["event_id"]
                 for i in range(40)
             ]
