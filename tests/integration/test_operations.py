@@ -206,7 +206,7 @@ def test_the_cli_lists_failed_events_from_the_index_shows_the_dlq_redrives_and_r
     done = _post(ops, "k-cli-done", event_type=None)
     _fail_until_dead_lettered(ops)
 
-    # plutus events list --status FAILED: a Query on the by-status index, never a Scan
+    # plutus events list --status FAILED: Queries on the ops index, never a Scan
     before = proxy.stats.calls.copy()
     listed = runner.invoke(app, ["events", "list", "--status", "FAILED"], env={"COLUMNS": "200"})
     calls = proxy.stats.calls - before
