@@ -5,12 +5,14 @@ computed at read time) and towards a feature: ``feature_used`` names its feature
 invites are features too. Billing meters are atomic adds committed with the event's exactly-once marker; an
 export id or an invitee seen before (a producer resending under a new key) is not billed again.
 
-State keys (one partition per account; an account's reads are single queries):
+State keys (one partition per account for what is read; an account's reads are single queries):
 
 - ``SAAS#ACCOUNT#<id>`` / ``DAY#<yyyy-mm-dd>``: ``events`` and ``f_<feature>`` counts of the day.
 - ``SAAS#ACCOUNT#<id>`` / ``FEATURE#<feature>``: uses, distinct users, first use.
-- ``SAAS#ACCOUNT#<id>`` / ``FUSER#<feature>#<user>``, ``USER#<user>``, ``EXPORT#<id>``, ``INVITE#<user>``:
-  create-only markers that make distinct counts and billing idempotent on business ids.
+- ``SAAS#ACCOUNT#<id>#USER#<user>`` / ``USER``, ``FEATURE#<feature>``, ``INVITE`` and
+  ``SAAS#ACCOUNT#<id>#EXPORT#<id>`` / ``EXPORT``: create-only markers that make distinct counts and billing
+  idempotent on business ids. They are only ever read by key, so they live outside the account's partition:
+  a busy account's partition takes its counters' writes, not a marker write per new user (``make capacity``).
 - ``SAAS#ACCOUNT#<id>`` / ``PROFILE``: distinct active users, seats invited.
 - ``SAAS#ACCOUNT#<id>`` / ``METER#<yyyy-mm>``: the billing period's meters.
 """
@@ -34,6 +36,11 @@ DASHBOARDS, EXPORTS, TEAM_INVITES = "dashboards", "exports", "team_invites"
 def account_pk(account_id: str) -> str:
     """The partition of one account."""
     return f"SAAS#ACCOUNT#{account_id}"
+
+
+def marker_pk(account_id: str, kind: str, key: str) -> str:
+    """The partition of one user's (or export's) create-only markers, outside the account's hot partition."""
+    return f"{account_pk(account_id)}#{kind}#{key}"
 
 
 def billing_period(at: datetime, received_at: str, grace_days: int) -> str:
@@ -70,7 +77,8 @@ def _activity(
     """
     pk = account_pk(account_id)
     yield Update(pk, f"DAY#{day(at)}", add={"events": 1, f"f_{feature}": 1}, set_if_absent={"day": day(at)})
-    new_feature_user = _create_once(ctx, pk, f"FUSER#{feature}#{user_id}", at)
+    user_pk = marker_pk(account_id, "USER", user_id)
+    new_feature_user = _create_once(ctx, user_pk, f"FEATURE#{feature}", at)
     feature_add = {"uses": 1, "users": 1} if new_feature_user else {"uses": 1}
     yield Update(
         pk,
@@ -80,7 +88,7 @@ def _activity(
     )
     if new_feature_user is not None:
         yield new_feature_user
-    new_user = _create_once(ctx, pk, f"USER#{user_id}", at)
+    new_user = _create_once(ctx, user_pk, "USER", at)
     profile = dict(profile or {})
     if new_user is not None:
         yield new_user
@@ -116,7 +124,7 @@ def handle_record_dashboard_view(event: DashboardViewedV1, ctx: EventContext) ->
 def handle_bill_export(event: ExportTriggeredV1, ctx: EventContext) -> Iterable[Effect]:
     """Bill the export and its rows once per export id; count it as activity on exports."""
     at = event_time(event.occurred_at, ctx)
-    marker = _create_once(ctx, account_pk(event.account_id), f"EXPORT#{event.export_id}", at)
+    marker = _create_once(ctx, marker_pk(event.account_id, "EXPORT", event.export_id), "EXPORT", at)
     if marker is None:
         return
     yield marker
@@ -128,7 +136,7 @@ def handle_bill_export(event: ExportTriggeredV1, ctx: EventContext) -> Iterable[
 def handle_bill_invite(event: UserInvitedV1, ctx: EventContext) -> Iterable[Effect]:
     """A first invite of a colleague is a seat (billed once per invitee); a re-invite is only activity."""
     at = event_time(event.occurred_at, ctx)
-    marker = _create_once(ctx, account_pk(event.account_id), f"INVITE#{event.invitee_user_id}", at)
+    marker = _create_once(ctx, marker_pk(event.account_id, "USER", event.invitee_user_id), "INVITE", at)
     profile = {"seats_invited": 1} if marker else {"reinvites": 1}
     yield from _activity(ctx, event.account_id, event.inviter_user_id, TEAM_INVITES, at, profile)
     if marker is not None:
