@@ -702,8 +702,8 @@ def markdown(result: dict[str, Any]) -> str:
     lines += [
         "",
         "| events/s | API req/s | ingest conc. | consumer conc. | MaximumConcurrency | SQS in flight "
-        "| WCU/s events / state / idempotency | raise | $/month |",
-        "|---:|---:|---:|---:|---:|---:|---|---|---:|",
+        "| WCU/s events / state / idempotency | ApiThrottlingRateLimit / BurstLimit | raise | $/month |",
+        "|---:|---:|---:|---:|---:|---:|---|---|---|---:|",
     ]
     for row in result["capacity_table"]:
         w = row["dynamodb_wcu_per_second_by_table"]
@@ -712,7 +712,9 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {row['ingest_concurrency']:,} "
             f"| {row['consumer_concurrency']:,} | {row['event_source_mapping']['MaximumConcurrency']:,} "
             f"| {row['sqs_in_flight']:,} | {w.get('EventsTable', 0):,} / {w.get('StateTable', 0):,} / "
-            f"{w.get('IdempotencyTable', 0):,} | {'; '.join(row['quotas_to_raise']) or '-'} "
+            f"{w.get('IdempotencyTable', 0):,} | {row['template_parameters']['ApiThrottlingRateLimit']:,} / "
+            f"{row['template_parameters']['ApiThrottlingBurstLimit']:,} "
+            f"| {'; '.join(row['quotas_to_raise']) or '-'} "
             f"| {row['monthly_cost_usd']:,.0f} |"
         )
     designs = ("ours", "ours_before", "reference", "ours_pack_workload")

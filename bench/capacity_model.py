@@ -52,15 +52,15 @@ def capacity_rows(measured: dict[str, Any]) -> list[dict[str, Any]]:
         tables = {t: round(units * rate) for t, units in m["wcu_per_event_by_table"].items()}
         raise_ = []
         if ingest + consumer > LAMBDA_CONCURRENCY_QUOTA * 0.8:
-            raise_.append(f"Lambda concurrent executions to {_round_up((ingest + consumer) * 1.5)}")
+            raise_.append(f"Lambda concurrency to {_round_up((ingest + consumer) * 1.5):,}")
         if requests > API_ACCOUNT_RPS * 0.8:
-            raise_.append(f"API Gateway account throttle to {_round_up(requests * 1.5)} rps")
+            raise_.append(f"API Gateway account throttle to {_round_up(requests * 1.5):,} rps")
         for table, wcu in tables.items():
             if wcu > DDB_TABLE_ON_DEMAND_UNITS * 0.8:
-                raise_.append(f"DynamoDB {table} max write units to {_round_up(wcu * 1.5)}/s")
+                raise_.append(f"{table} on-demand write quota to {_round_up(wcu * 1.5):,}/s")
         if consumer > ESM_MAX_CONCURRENCY:
             raise_.append(
-                f"consumer needs {consumer} concurrent: over one mapping's 1,000, so split the queue or "
+                f"consumer needs {consumer:,} concurrent, over one mapping's 1,000: split the queue, or "
                 "process a batch's records in parallel"
             )
         if in_flight > SQS_INFLIGHT_LIMIT * 0.8:
