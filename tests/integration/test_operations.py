@@ -261,16 +261,18 @@ def test_only_failing_events_are_indexed_listing_filters_by_source_and_every_rec
     assert failed_item["ops_pk"].startswith("FAILED#") and failed_item["ops_sk"].endswith(f"#{failed}")
     assert "ops_pk" not in done_item and "ops_sk" not in done_item
     days = (int(failed_item["expires_at"]) - int(done_item["expires_at"])) / 86_400
-    assert 59 < days <= 60  # FailedRetentionDays 90 - EventRetentionDays 30, written moments apart
+    assert 60 <= days < 61  # FailedRetentionDays 90 - EventRetentionDays 30, the FAILED write the later
 
     # And the listing by source queries the index, never scans
     before = proxy.stats.calls.copy()
     mine = runner.invoke(app, ["events", "list", "--source", "ledger"], env={"COLUMNS": "200"})
     other = runner.invoke(app, ["events", "list", "--source", "someone-else"], env={"COLUMNS": "200"})
+    replayable = runner.invoke(app, ["replay", "--status", "FAILED", "--source", "ledger", "--dry-run"])
     calls = proxy.stats.calls - before
     assert failed in mine.output and "1 FAILED event(s)" in mine.output
     assert failed not in other.output and "0 FAILED event(s)" in other.output
-    assert calls["dynamodb.Scan"] == 0 and calls["dynamodb.Query"] >= 2
+    assert replayable.exit_code == 0 and failed in replayable.output and done not in replayable.output
+    assert calls["dynamodb.Scan"] == 0 and calls["dynamodb.Query"] >= 3
 
     # And a state the index does not hold is refused, not scanned for
     refused = runner.invoke(app, ["events", "list", "--status", "PROCESSED"])
