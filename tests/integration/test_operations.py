@@ -182,7 +182,7 @@ def test_redrive_falls_back_on_moto_and_keeps_message_attributes(ops: Harness) -
 
     # Then it took the fallback path, said why, and moved every message with its attributes
     assert result.path == dlq.FALLBACK
-    assert "StartMessageMoveTask answered HTTP 500" in result.reason
+    assert result.reason == "StartMessageMoveTask answered HTTP 500"  # said once, not "HTTP 500 (500)"
     assert (result.moved, result.failed) == (12, 0)
     assert progress[-1] == (12, 12)
     assert dlq.queue_counts(ops.client("sqs"), ops.dlq_url) == (0, 0)
@@ -270,7 +270,7 @@ def test_only_failing_events_are_indexed_listing_filters_by_source_and_every_rec
     replayable = runner.invoke(app, ["replay", "--status", "FAILED", "--source", "ledger", "--dry-run"])
     calls = proxy.stats.calls - before
     assert failed in mine.output and "1 FAILED event(s)" in mine.output
-    assert failed not in other.output and "0 FAILED event(s)" in other.output
+    assert failed not in other.output and "no FAILED events from someone-else" in other.output
     assert replayable.exit_code == 0 and failed in replayable.output and done not in replayable.output
     assert calls["dynamodb.Scan"] == 0 and calls["dynamodb.Query"] >= 3
 
