@@ -17,6 +17,7 @@ from plutus_dev.cli.app import app
 from plutus_dev.emulator.metrics import Sample, parse_prometheus
 from plutus_dev.emulator.resources import free_port
 from plutus_dev.emulator.stack import LocalStack, StackConfig
+from tests.builders import an_event
 
 pytestmark = pytest.mark.skipif(
     bool(os.environ.get("PLUTUS_API_URL")),
@@ -60,15 +61,6 @@ def _total(samples: list[Sample], name: str, **labels: str) -> float:
     return sum(s.value for s in samples if s.name == name and labels.items() <= s.labels.items())
 
 
-def _event(key: str) -> dict[str, object]:
-    return {
-        "source": "e2e",
-        "schema_version": "1.0",
-        "idempotency_key": key,
-        "payload": {"note": MARKER},
-    }
-
-
 def test_metrics_show_the_seed_names_with_exact_counts_after_a_scripted_run(stack: LocalStack) -> None:
     assert stack.stack
     with httpx.Client(base_url=stack.url, timeout=30) as api:
@@ -85,8 +77,14 @@ def test_metrics_show_the_seed_names_with_exact_counts_after_a_scripted_run(stac
 
         # When: 3 new events, 2 replays, 2 rejections, and one message nobody can parse
         keys = [f"k-{uuid.uuid4().hex}" for _ in range(3)]
-        assert [api.post("/api/v1/ingest", json=_event(k)).status_code for k in keys] == [202] * 3
-        assert [api.post("/api/v1/ingest", json=_event(k)).status_code for k in keys[:2]] == [200] * 2
+        assert [
+            api.post("/api/v1/ingest", json=an_event(k, payload={"note": MARKER}, source="e2e")).status_code
+            for k in keys
+        ] == [202] * 3
+        assert [
+            api.post("/api/v1/ingest", json=an_event(k, payload={"note": MARKER}, source="e2e")).status_code
+            for k in keys[:2]
+        ] == [200] * 2
         assert (
             api.post("/api/v1/ingest", json={"source": "e2e", "payload": {"note": MARKER}}).status_code == 422
         )

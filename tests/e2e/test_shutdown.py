@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from plutus_dev.emulator.resources import Emulator, free_port
+from tests.builders import an_event
 
 
 @pytest.mark.skipif(bool(os.environ.get("PLUTUS_API_URL")), reason="starts its own embedded stack")
@@ -47,12 +48,7 @@ def test_sigterm_drains_in_flight_work_and_exits(emulator: Emulator, tmp_path: P
             ids = [
                 api.post(
                     "/api/v1/ingest",
-                    json={
-                        "source": "s",
-                        "schema_version": "1.0",
-                        "idempotency_key": f"k{i}",
-                        "payload": {"i": i},
-                    },
+                    json=an_event(f"k{i}", payload={"i": i}, source="s"),
                 ).json()["event_id"]
                 for i in range(40)
             ]
