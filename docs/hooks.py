@@ -9,8 +9,8 @@ from mkdocs.structure.files import File, Files
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# The benchmark's plot is written by `make bench` next to bench/results.json; the Benchmark page shows it.
-PUBLISHED = ("bench/plot.png",)
+# The plots `make bench` and `make capacity` write beside their JSON, shown on the Benchmark and Capacity pages.
+PUBLISHED = ("bench/plot.png", "bench/capacity.png")
 
 
 def on_files(files: Files, config: MkDocsConfig) -> Files:
