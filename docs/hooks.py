@@ -9,7 +9,7 @@ from mkdocs.structure.files import File, Files
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# The plots `make bench` and `make capacity` write beside their JSON, shown on the Benchmark and Capacity pages.
+# The plots `make bench` and `make capacity` write, shown on the Benchmark and Capacity pages.
 PUBLISHED = ("bench/plot.png", "bench/capacity.png")
 
 
