@@ -7,6 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from tests.clock import DAY
 from tests.integration.harness import Harness
 from tests.integration.redelivery import drain_capturing, redeliver_after_commit, send_duplicate, send_replay
 
@@ -32,7 +33,7 @@ PAYROLL = _event(
         "currency": "KES",
         "channel": "mobile_money",
         "counterparty": "Acme Payroll",
-        "occurred_at": "2026-11-26T08:00:00Z",
+        "occurred_at": f"{DAY}T08:00:00Z",
     },
 )
 COFFEE = _event(
@@ -46,7 +47,7 @@ COFFEE = _event(
         "amount": 36.40,
         "currency": "KES",
         "merchant_name": "Java House",
-        "occurred_at": "2026-11-26T09:00:00Z",
+        "occurred_at": f"{DAY}T09:00:00Z",
     },
 )
 RENT = _event(
@@ -59,7 +60,7 @@ RENT = _event(
         "amount": 750.00,
         "currency": "KES",
         "reference": "Rent November",
-        "occurred_at": "2026-11-26T10:00:00Z",
+        "occurred_at": f"{DAY}T10:00:00Z",
     },
 )
 

@@ -21,6 +21,7 @@ from plutus.core.effects import Effect
 from plutus.core.envelope import QueuedEvent, parse_timestamp, utc_now
 from plutus.core.errors import ConcurrentUpdateError, EffectRejectedError, PoisonMessageError, describe
 from plutus.core.registry import EventContext, Handler, Registry
+from plutus.core.times import CONSUMER_SLACK, validation_context
 from plutus.observability import logger, tracer
 from plutus.observability.telemetry import (
     DEFAULT_TYPE,
@@ -145,8 +146,10 @@ class Consumer:
         if event.event_type is None:
             return (self.registry.default_handler,), event.payload
         try:
+            # Payload times are judged against the stored received_at, as ingest judged them (core/times.py).
+            window = validation_context(parse_timestamp(event.received_at), self.settings, CONSUMER_SLACK)
             registration, parsed = self.registry.resolve(
-                event.event_type, event.schema_version, event.payload
+                event.event_type, event.schema_version, event.payload, window
             )
         except KeyError:
             if self.settings.allow_unregistered_types:
