@@ -153,7 +153,13 @@ class BatchIngest:
         if len(body) > self.settings.max_body_bytes:
             return InvalidEventError(
                 "the event is too large",
-                [{"field": "<event>", "message": f"larger than {self.settings.max_body_bytes} bytes queued"}],
+                [
+                    {
+                        "field": "<event>",
+                        "pointer": "",
+                        "message": f"larger than {self.settings.max_body_bytes} bytes queued",
+                    }
+                ],
             )
         return _Event(
             index,
