@@ -5,19 +5,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime, BaseModel
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BaseModel
 
 from plutus.core.effects import StateReader
 from plutus.core.errors import ResourceNotFoundError
 from plutus.domains.adtech.decision import Decision, decide
 from plutus.domains.adtech.handlers import campaign_pk
-from plutus.domains.kit import read_clock
+from plutus.domains.kit import PATH_ID, ReadTime, read_clock
 from plutus.domains.reads import state_reader
 from plutus.settings import Settings, get_settings
 
 api = APIRouter(prefix="/api/v1/adtech", tags=["adtech"])
 State = Annotated[StateReader, Depends(state_reader)]
+Id = Annotated[str, Path(pattern=PATH_ID)]
 Config = Annotated[Settings, Depends(get_settings)]
 
 
@@ -38,10 +39,10 @@ class AttributionView(BaseModel):
 
 @api.get("/campaigns/{campaign_id}/decision", response_model=Decision)
 def get_decision(
-    campaign_id: str,
+    campaign_id: Id,
     state: State,
     settings: Config,
-    as_of: Annotated[AwareDatetime | None, Query(description="decide at this instant (default: now)")] = None,
+    as_of: Annotated[ReadTime | None, Query(description="decide at this instant (default: now)")] = None,
 ) -> Decision:
     """The campaign's pacing multiplier, CTR, viewability and bid factor: one query over its day shards."""
     now = read_clock(as_of)
@@ -56,7 +57,7 @@ def get_decision(
 
 
 @api.get("/conversions/{conversion_id}", response_model=AttributionView)
-def get_attribution(conversion_id: str, state: State) -> AttributionView:
+def get_attribution(conversion_id: Id, state: State) -> AttributionView:
     """The conversion's last-click attribution."""
     item = state.get(f"AD#CONV#{conversion_id}", "ATTRIBUTION")
     if item is None:

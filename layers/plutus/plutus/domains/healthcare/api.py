@@ -6,18 +6,19 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime, BaseModel
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BaseModel
 
 from plutus.core.effects import StateReader
 from plutus.core.errors import ResourceNotFoundError
 from plutus.domains.healthcare.handlers import VITALS_HR, patient_pk
-from plutus.domains.kit import iso, parse_iso, read_clock
+from plutus.domains.kit import PATH_ID, ReadTime, iso, parse_iso, read_clock
 from plutus.domains.reads import state_reader
 
 api = APIRouter(prefix="/api/v1/healthcare", tags=["healthcare"])
 State = Annotated[StateReader, Depends(state_reader)]
 Limit = Annotated[int, Query(ge=1, le=500)]
+PatientId = Annotated[str, Path(pattern=PATH_ID)]
 
 
 class VitalsView(BaseModel):
@@ -115,7 +116,7 @@ def _ints(item: dict[str, Any], *names: str) -> dict[str, int]:
 
 
 @api.get("/patients/{patient_id}/vitals", response_model=VitalsView)
-def get_vitals(patient_id: str, state: State) -> VitalsView:
+def get_vitals(patient_id: PatientId, state: State) -> VitalsView:
     """The latest heart rate, the current abnormal streak and the open alert, if any."""
     item = state.get(patient_pk(patient_id), VITALS_HR)
     if item is None:
@@ -134,7 +135,7 @@ def get_vitals(patient_id: str, state: State) -> VitalsView:
 
 
 @api.get("/patients/{patient_id}/alerts", response_model=list[AlertView])
-def list_alerts(patient_id: str, state: State, limit: Limit = 50) -> list[AlertView]:
+def list_alerts(patient_id: PatientId, state: State, limit: Limit = 50) -> list[AlertView]:
     """Vital-sign alerts, newest first."""
     items = state.query(patient_pk(patient_id), "ALERT#", limit=limit, newest_first=True)
     if not items:
@@ -157,11 +158,9 @@ def _order_status(order: dict[str, Any], now: datetime) -> tuple[OrderStatus, st
 
 @api.get("/patients/{patient_id}/medications", response_model=MedicationsView)
 def get_medications(
-    patient_id: str,
+    patient_id: PatientId,
     state: State,
-    as_of: Annotated[
-        AwareDatetime | None, Query(description="evaluate at this instant (default: now)")
-    ] = None,
+    as_of: Annotated[ReadTime | None, Query(description="evaluate at this instant (default: now)")] = None,
 ) -> MedicationsView:
     """Every order's schedule, judged at ``as_of``: a dose whose window has closed is ``overdue``.
 
@@ -202,7 +201,9 @@ def get_medications(
 
 
 @api.get("/patients/{patient_id}/compliance", response_model=list[ComplianceFlagView])
-def list_compliance_flags(patient_id: str, state: State, limit: Limit = 100) -> list[ComplianceFlagView]:
+def list_compliance_flags(
+    patient_id: PatientId, state: State, limit: Limit = 100
+) -> list[ComplianceFlagView]:
     """Missed, late and early doses, most recent due time first."""
     items = state.query(patient_pk(patient_id), "COMPLIANCE#", limit=limit, newest_first=True)
     if not items:
@@ -222,7 +223,7 @@ def list_compliance_flags(patient_id: str, state: State, limit: Limit = 100) -> 
 
 @api.get("/patients/{patient_id}/audit", response_model=list[AuditEntryView])
 def list_audit_trail(
-    patient_id: str, state: State, limit: Limit = 100, order: Literal["asc", "desc"] = "asc"
+    patient_id: PatientId, state: State, limit: Limit = 100, order: Literal["asc", "desc"] = "asc"
 ) -> list[AuditEntryView]:
     """The patient's audit trail in event-time order (``order=desc``: newest first)."""
     items = state.query(patient_pk(patient_id), "AUDIT#", limit=limit, newest_first=order == "desc")

@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime, BaseModel
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BaseModel
 
 from plutus.core.effects import StateReader
 from plutus.core.errors import ResourceNotFoundError
-from plutus.domains.kit import iso, parse_iso, plain, read_clock
+from plutus.domains.kit import PATH_ID, ReadTime, iso, parse_iso, plain, read_clock
 from plutus.domains.logistics.handlers import eta_from_lane, lane_pk, package_pk, sla_pk
 from plutus.domains.reads import state_reader
 from plutus.settings import Settings, get_settings
@@ -19,7 +19,8 @@ from plutus.settings import Settings, get_settings
 api = APIRouter(prefix="/api/v1/logistics", tags=["logistics"])
 State = Annotated[StateReader, Depends(state_reader)]
 Config = Annotated[Settings, Depends(get_settings)]
-AsOf = Annotated[AwareDatetime | None, Query(description="evaluate at this instant (default: now)")]
+AsOf = Annotated[ReadTime | None, Query(description="evaluate at this instant (default: now)")]
+Id = Annotated[str, Path(pattern=PATH_ID)]
 EXCEPTIONS_SHOWN = 20
 
 
@@ -114,7 +115,7 @@ def _is_late(promised_by: str | None, delivered_at: str | None, now: datetime) -
 
 
 @api.get("/packages/{package_id}", response_model=PackageView)
-def get_package(package_id: str, state: State, settings: Config, as_of: AsOf = None) -> PackageView:
+def get_package(package_id: Id, state: State, settings: Config, as_of: AsOf = None) -> PackageView:
     """The package, its ETA (the lane's transit percentile after pickup) and whether it is late at ``as_of``.
 
     One query reads the package's partition newest first: state, last fix and the latest exceptions.
@@ -161,7 +162,7 @@ def get_package(package_id: str, state: State, settings: Config, as_of: AsOf = N
 
 
 @api.get("/lanes/{origin}/{destination}", response_model=LaneView)
-def get_lane(origin: str, destination: str, state: State, settings: Config) -> LaneView:
+def get_lane(origin: Id, destination: Id, state: State, settings: Config) -> LaneView:
     """The lane's delivered transit times: mean and percentiles (hours), and the percentile ETAs use."""
     lane = state.get(lane_pk(origin, destination), "TRANSIT")
     if lane is None:

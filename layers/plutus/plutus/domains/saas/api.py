@@ -7,11 +7,11 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 
 from plutus.core.effects import StateReader
 from plutus.core.errors import ResourceNotFoundError
-from plutus.domains.kit import day, iso, read_clock
+from plutus.domains.kit import PATH_ID, ReadTime, day, iso, read_clock
 from plutus.domains.reads import state_reader
 from plutus.domains.saas.handlers import account_pk
 from plutus.domains.saas.health import Health, days_needed, score_health
@@ -20,7 +20,8 @@ from plutus.settings import Settings, get_settings
 api = APIRouter(prefix="/api/v1/saas", tags=["saas"])
 State = Annotated[StateReader, Depends(state_reader)]
 Config = Annotated[Settings, Depends(get_settings)]
-AsOf = Annotated[AwareDatetime | None, Query(description="evaluate at this instant (default: now)")]
+AsOf = Annotated[ReadTime | None, Query(description="evaluate at this instant (default: now)")]
+AccountId = Annotated[str, Path(pattern=PATH_ID)]
 MAX_FEATURES = 500
 
 
@@ -81,7 +82,7 @@ def _require_account(state: StateReader, account_id: str) -> dict[str, Any]:
 
 
 @api.get("/accounts/{account_id}/health", response_model=HealthView)
-def get_health(account_id: str, state: State, settings: Config, as_of: AsOf = None) -> HealthView:
+def get_health(account_id: AccountId, state: State, settings: Config, as_of: AsOf = None) -> HealthView:
     """The account's health at ``as_of``: recency of activity, breadth of features used, activity trend."""
     _require_account(state, account_id)
     now = read_clock(as_of)
@@ -90,7 +91,9 @@ def get_health(account_id: str, state: State, settings: Config, as_of: AsOf = No
 
 
 @api.get("/accounts/{account_id}/features", response_model=AdoptionView)
-def get_feature_adoption(account_id: str, state: State, settings: Config, as_of: AsOf = None) -> AdoptionView:
+def get_feature_adoption(
+    account_id: AccountId, state: State, settings: Config, as_of: AsOf = None
+) -> AdoptionView:
     """Every feature the account used (uses, distinct users, share of active users, recent uses)."""
     profile = _require_account(state, account_id)
     now = read_clock(as_of)
@@ -131,7 +134,7 @@ def get_feature_adoption(account_id: str, state: State, settings: Config, as_of:
 
 @api.get("/accounts/{account_id}/meters/{period}", response_model=MeterView)
 def get_meters(
-    account_id: str, period: Annotated[str, Path(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")], state: State
+    account_id: AccountId, period: Annotated[str, Path(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")], state: State
 ) -> MeterView:
     """The billing meters of one month (``YYYY-MM``)."""
     item = state.get(account_pk(account_id), f"METER#{period}")
