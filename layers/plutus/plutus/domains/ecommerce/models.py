@@ -84,7 +84,7 @@ class ProductClickV1(EventModel):
     session_id: Ident | None = None
     product_id: Ident
     list_name: str | None = Field(default=None, max_length=128)
-    position: int | None = Field(default=None, ge=1)
+    position: int | None = Field(default=None, ge=1, le=100_000)
     occurred_at: EventTime | None = None
 
 

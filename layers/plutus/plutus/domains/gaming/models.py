@@ -69,7 +69,7 @@ class MatchCompletedV1(EventModel):
     mode: str | None = Field(default=None, max_length=64)
     score: int = Field(ge=0, le=10_000_000)
     result: Literal["win", "loss", "draw"]
-    kills: int | None = Field(default=None, ge=0)
+    kills: int | None = Field(default=None, ge=0, le=1_000_000)
     duration_seconds: int = Field(gt=0, le=86_400)
     occurred_at: EventTime | None = None
 

@@ -101,7 +101,7 @@ class DoctorNotesUpdatedV1(EventModel):
 
     patient_id: Ident
     note_id: Ident
-    note_version: int = Field(ge=1)
+    note_version: int = Field(ge=1, le=1_000_000_000)
     author_id: Ident
     author_role: Literal["attending", "resident", "nurse_practitioner", "consultant", "other"]
     updated_at: AwareEventTime

@@ -94,7 +94,7 @@ class FuelLevelV1(EventModel):
     )
     tank_capacity_l: float | None = Field(default=None, gt=0, le=5_000)
     level_pct: float = Field(validation_alias=AliasChoices("level_pct", "level", "fuel_level"), ge=0, le=100)
-    odometer_km: float | None = Field(default=None, ge=0)
+    odometer_km: float | None = Field(default=None, ge=0, le=10_000_000)
     occurred_at: EventTime | None = None
 
     @model_validator(mode="before")
@@ -134,5 +134,5 @@ class GpsLocationUpdateV1(EventModel):
     longitude: float = Field(ge=-180, le=180)
     speed_kph: float | None = Field(default=None, ge=0, le=400)
     heading_deg: float | None = Field(default=None, ge=0, lt=360)
-    accuracy_m: float | None = Field(default=None, ge=0)
+    accuracy_m: float | None = Field(default=None, ge=0, le=100_000)
     occurred_at: EventTime | None = None
