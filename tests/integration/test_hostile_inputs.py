@@ -180,3 +180,19 @@ def test_path_ids_that_could_not_have_been_stored_are_a_422(stack: Harness, path
     for bad in ("a#ALERT", "x" * 129, " lead", "a b", "%00"):
         response = stack.request("GET", path.format(id=quote(bad, safe="")))
         assert response.status == 422, (path, bad, response.status)
+
+
+def test_non_ascii_text_too_large_once_queued_is_a_422_single_and_batch_alike(stack: Harness) -> None:
+    # Given 100 KB of UTF-8 that the queue's ASCII-only message would carry as 300 KB of \u escapes
+    event = _event("wide", None, {"text": "é" * 50_000})
+
+    # When it is sent alone and in a batch
+    single = stack.request("POST", "/api/v1/ingest", json.dumps(event, ensure_ascii=False))
+    batch_body = {"events": [{**event, "idempotency_key": "wide-b"}]}
+    batch = stack.request("POST", "/api/v1/ingest/batch", json.dumps(batch_body, ensure_ascii=False))
+
+    # Then both answer 422 for it (not a 503 to retry forever), and nothing is stored or queued
+    assert single.status == 422 and _pointers(single.json()) == [""], single.body
+    assert [r["status"] for r in batch.json()["results"]] == [422]
+    assert stack.scan("EventsTable") == [] and stack.scan("IdempotencyTable") == []
+    assert stack.queue_depth() == 0

@@ -34,8 +34,8 @@ from plutus.adapters import events_store
 from plutus.adapters import idempotency_records as records
 from plutus.adapters.idempotency_records import Clock, Seen
 from plutus.core.envelope import IngestResult, utc_now
-from plutus.core.errors import EventNotQueuedError, InvalidEventError
-from plutus.ingest.accept import IngestCommand, queued_message, trace_attributes
+from plutus.core.errors import EventNotQueuedError
+from plutus.ingest.accept import IngestCommand, queued_message, queued_too_large, trace_attributes
 from plutus.observability import logger
 from plutus.settings import Settings
 
@@ -151,16 +151,7 @@ class BatchIngest:
         )
         body, attributes = queued_message(command, received_at)
         if len(body) > self.settings.max_body_bytes:
-            return InvalidEventError(
-                "the event is too large",
-                [
-                    {
-                        "field": "<event>",
-                        "pointer": "",
-                        "message": f"larger than {self.settings.max_body_bytes} bytes queued",
-                    }
-                ],
-            )
+            return queued_too_large(self.settings.max_body_bytes)
         return _Event(
             index,
             records.record_id(self.settings.idempotency_key_prefix, command.source, command.idempotency_key),
