@@ -118,9 +118,9 @@ def test_in_a_batch_each_unstorable_item_is_refused_and_the_others_accepted(stac
 def test_calendar_edges_are_refused_and_the_entity_keeps_working(
     stack: Harness, event_type: str, field: str, value: str
 ) -> None:
-    from plutus.domains import get_registry
+    from plutus.domains import build_registry
 
-    registration = next(r for r in get_registry().registrations if r.event_type == event_type)
+    registration = next(r for r in build_registry().registrations if r.event_type == event_type)
     example = dict(registration.model.model_config["json_schema_extra"]["examples"][0])  # type: ignore[index]
     now = datetime.now(UTC)
     for name in ("occurred_at", "administered_at"):

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from plutus.core.registry import Registration
-from plutus.domains import get_registry, read_routers
+from plutus.domains import build_registry, read_routers
 from tests.integration.harness import Harness
 
 # About 60 s on the 2-core machine together; PLUTUS_PROPERTY_EXAMPLES=2000 for a deeper hunt.
@@ -40,7 +40,7 @@ SETTINGS = settings(
     ],
 )
 
-REGISTRATIONS = get_registry().registrations
+REGISTRATIONS = build_registry().registrations
 TIME_FIELDS = ("occurred_at", "measured_at", "administered_at", "updated_at")
 PLANNED_FIELDS = ("next_due_at", "promised_by")
 # Raw JSON number tokens json.dumps cannot write; each stands in the body for its placeholder string.

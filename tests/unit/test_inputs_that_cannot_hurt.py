@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from plutus.core.errors import InvalidEventError, MalformedBodyError
 from plutus.core.storable import json_pointer, unstorable
 from plutus.core.times import CONSUMER_SLACK, validation_context
-from plutus.domains import get_registry
+from plutus.domains import build_registry
 from plutus.domains.healthcare.models import HeartRateReadingV1, MedicationAdministeredV1
 from plutus.domains.kit import iso, parse_iso, read_clock, to_utc
 from plutus.ingest.parsing import parse_ingest_body
@@ -35,7 +35,7 @@ def _body(payload: dict[str, Any], event_type: str | None = None, **envelope: An
 
 def _refused(raw: bytes) -> list[dict[str, Any]]:
     with pytest.raises(InvalidEventError) as caught:
-        parse_ingest_body(raw, "application/json", None, SETTINGS, get_registry(), received_at=NOW)
+        parse_ingest_body(raw, "application/json", None, SETTINGS, build_registry(), received_at=NOW)
     return caught.value.errors
 
 
@@ -69,7 +69,7 @@ def test_unstorable_values_are_refused_naming_them_by_pointer(raw_value: str, ru
         raw_value.encode()
     )
     if rule is None:
-        parse_ingest_body(raw, "application/json", None, SETTINGS, get_registry())
+        parse_ingest_body(raw, "application/json", None, SETTINGS, build_registry())
         return
     errors = _refused(raw)
     assert len(errors) == 1 and rule in errors[0]["message"]
@@ -87,7 +87,7 @@ def test_a_surrogate_in_a_key_or_the_envelope_is_refused_and_the_answer_is_encod
 def test_nan_and_infinity_literals_are_not_json() -> None:
     for raw in (b'{"payload": {"x": NaN}}', b'{"payload": {"x": -Infinity}}'):
         with pytest.raises(MalformedBodyError):
-            parse_ingest_body(raw, "application/json", None, SETTINGS, get_registry())
+            parse_ingest_body(raw, "application/json", None, SETTINGS, build_registry())
 
 
 def test_a_refusal_names_a_bounded_number_of_values() -> None:
@@ -127,7 +127,7 @@ def test_event_times_outside_the_window_are_refused_naming_the_field(measured_at
     "measured_at", ["2026-12-01T12:05:00Z", "2026-11-24T12:00:00Z", "2026-12-01T15:00:00+03:00"]
 )
 def test_event_times_at_the_window_edges_are_accepted(measured_at: str) -> None:
-    parse_ingest_body(_hr(measured_at), "application/json", None, SETTINGS, get_registry(), received_at=NOW)
+    parse_ingest_body(_hr(measured_at), "application/json", None, SETTINGS, build_registry(), received_at=NOW)
 
 
 @pytest.mark.parametrize(
@@ -140,7 +140,7 @@ def test_event_times_at_the_window_edges_are_accepted(measured_at: str) -> None:
     ],
 )
 def test_calendar_edges_with_offsets_are_refused(event_type: str, payload: dict[str, Any]) -> None:
-    registration = next(r for r in get_registry().registrations if r.event_type == event_type)
+    registration = next(r for r in build_registry().registrations if r.event_type == event_type)
     example = dict(registration.model.model_config["json_schema_extra"]["examples"][0])  # type: ignore[index]
     errors = _refused(_body({**example, **payload}, event_type))
     assert [e["pointer"] for e in errors] == ["/payload/occurred_at"]
@@ -162,7 +162,7 @@ def test_planned_times_may_lie_a_year_ahead_but_not_further() -> None:
 def test_the_window_is_configurable() -> None:
     wide = settings(event_time_max_past_seconds=30 * 86_400, event_time_max_future_seconds=3_600)
     for at in ("2026-11-02T12:00:00Z", "2026-12-01T12:59:00Z"):
-        parse_ingest_body(_hr(at), "application/json", None, wide, get_registry(), received_at=NOW)
+        parse_ingest_body(_hr(at), "application/json", None, wide, build_registry(), received_at=NOW)
 
 
 def test_the_consumer_judges_against_received_at_with_a_little_slack() -> None:

@@ -15,15 +15,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
-
-from plutus.settings import Settings
+from typing import Any, Protocol
 
 CONTEXT_KEY = "plutus_time_window"
 # The consumer judges against the stored received_at, taken a little after ingest judged against its own
 # clock: this slack (well over the ingest function's timeout) keeps an event accepted at the edge of the
 # window from failing in the consumer.
 CONSUMER_SLACK = timedelta(seconds=60)
+
+
+class WindowSettings(Protocol):
+    """The settings the window is made of (``plutus.settings.Settings``; the core imports nothing)."""
+
+    @property
+    def event_time_max_past_seconds(self) -> int: ...
+    @property
+    def event_time_max_future_seconds(self) -> int: ...
+    @property
+    def planned_time_max_future_seconds(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +62,9 @@ def _stamp(at: datetime) -> str:
     return at.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def time_window(received_at: datetime, settings: Settings, slack: timedelta = timedelta(0)) -> TimeWindow:
+def time_window(
+    received_at: datetime, settings: WindowSettings, slack: timedelta = timedelta(0)
+) -> TimeWindow:
     """The window around ``received_at`` that ``settings`` allow, widened by ``slack`` on each side."""
     return TimeWindow(
         earliest=received_at - timedelta(seconds=settings.event_time_max_past_seconds) - slack,
@@ -63,7 +74,7 @@ def time_window(received_at: datetime, settings: Settings, slack: timedelta = ti
 
 
 def validation_context(
-    received_at: datetime, settings: Settings, slack: timedelta = timedelta(0)
+    received_at: datetime, settings: WindowSettings, slack: timedelta = timedelta(0)
 ) -> dict[str, Any]:
     """The pydantic validation context that carries the window to the payload models."""
     return {CONTEXT_KEY: time_window(received_at.astimezone(UTC), settings, slack)}
