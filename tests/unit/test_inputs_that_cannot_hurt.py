@@ -17,8 +17,9 @@ from plutus.core.errors import InvalidEventError, MalformedBodyError
 from plutus.core.storable import json_pointer, unstorable
 from plutus.core.times import CONSUMER_SLACK, validation_context
 from plutus.domains import build_registry
+from plutus.domains.deps import read_clock
 from plutus.domains.healthcare.models import HeartRateReadingV1, MedicationAdministeredV1
-from plutus.domains.kit import iso, parse_iso, read_clock, to_utc
+from plutus.domains.kit import iso, parse_iso, to_utc
 from plutus.ingest.parsing import parse_ingest_body
 from tests.fakes import settings
 
