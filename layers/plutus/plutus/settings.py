@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     # for a week and matches adtech's attribution window; 5 minutes ahead is clock skew (Kerberos' default
     # tolerance, and the webhook signature's), not a reading from the future.
     # Planned times (a package's promise, a dose's next due time) may lie up to a year ahead.
-    event_time_max_past_seconds: int = Field(default=7 * 86_400, ge=60, le=366 * 86_400)
+    event_time_max_past_seconds: int = Field(default=7 * 86_400, ge=60, le=10 * 366 * 86_400)
     event_time_max_future_seconds: int = Field(default=300, ge=0, le=86_400)
     planned_time_max_future_seconds: int = Field(default=366 * 86_400, ge=3_600, le=10 * 366 * 86_400)
 
