@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from plutus.core.policy import ProducerPolicy
 
 
 class Settings(BaseSettings):
@@ -43,6 +46,9 @@ class Settings(BaseSettings):
     webhook_secret_prefix: str = Field(default="/plutus/webhooks/", pattern=r"^/([A-Za-z0-9_.\-]+/)+$")
     webhook_tolerance_seconds: int = Field(default=300, ge=1, le=3600)
     webhook_secret_max_age_seconds: int = Field(default=300, ge=1, le=3600)
+    # Producer authorization (template parameter ProducerPolicy, JSON; see plutus/core/policy.py). None
+    # (empty) denies every event in WEBHOOK_SIGNATURE and IAM modes; in NONE mode ingest is open (dev only).
+    producer_policy: Annotated[ProducerPolicy | None, NoDecode] = None
 
     # Bounded retries: one call's worst case, 3 x (1 s + 2 s) + at most 3 s of throttling backoff = 12 s,
     # fits inside ingest's 15 s, so a dead dependency is answered with a 503 rather than a Lambda timeout
@@ -161,6 +167,13 @@ class Settings(BaseSettings):
     saas_weight_trend: float = Field(default=0.3, ge=0)
     saas_healthy_min_score: int = Field(default=70, ge=0, le=100)
     saas_at_risk_min_score: int = Field(default=40, ge=0, le=100)
+
+    @field_validator("producer_policy", mode="before")
+    @classmethod
+    def _policy_from_json(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else None
+        return value
 
     @model_validator(mode="after")
     def _pack_settings_are_consistent(self) -> Settings:

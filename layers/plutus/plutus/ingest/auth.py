@@ -1,7 +1,8 @@
 """Producer authentication on the ingest routes, chosen by the template's ``AuthMode`` (``PLUTUS_AUTH_MODE``).
 
 - ``NONE``: Plutus sits behind a trusted gateway; every request is accepted as is.
-- ``IAM``: API Gateway verifies the SigV4 signature before the function runs; nothing is left to do here.
+- ``IAM``: API Gateway verifies the SigV4 signature before the function runs and names the caller's principal
+  in the event (``requestContext.identity.userArn``), which ``plutus.ingest.producers`` authorizes.
 - ``WEBHOOK_SIGNATURE``: Standard Webhooks (https://www.standardwebhooks.com/) signatures, verified here with
   the secrets of the source the body names. The secret of source ``S`` is the Secrets Manager secret or SSM
   parameter named ``<PLUTUS_WEBHOOK_SECRET_PREFIX>S``; it holds one or more ``whsec_`` secrets separated by
@@ -52,10 +53,12 @@ class WebhookSecretError(PlutusError):
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who sent a request, as far as authentication tells: the verified source and its ``webhook-id``."""
+    """Who sent a request, as far as authentication tells: the verified source and its ``webhook-id``
+    (``WEBHOOK_SIGNATURE``), or the principal API Gateway verified (``IAM``: ``requestContext.identity``)."""
 
     source: str | None = None
     webhook_id: str | None = None
+    principal: str | None = None
 
 
 class Authenticator(Protocol):

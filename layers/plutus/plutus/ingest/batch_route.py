@@ -24,8 +24,8 @@ class BatchItemResult(BaseModel):
 
     index: int = Field(description="Position of the event in the request.")
     status: int = Field(
-        description="202 new, 200 duplicate, 409 in progress (retry), 422 invalid or key reused with other "
-        "content, 503 not queued (retry)."
+        description="202 new, 200 duplicate, 403 refused by the producer policy, 409 in progress (retry), "
+        "422 invalid or key reused with other content, 503 not queued (retry)."
     )
     event_id: str | None = Field(default=None, description="With 202 and 200.")
     error: dict[str, Any] | None = Field(
@@ -61,7 +61,7 @@ router = APIRouter()
 @router.post(
     BATCH_PATH,
     response_model=BatchIngestResponse,
-    responses={400: _PROBLEM, 413: _PROBLEM, 415: _PROBLEM, 422: _PROBLEM},
+    responses={400: _PROBLEM, 401: _PROBLEM, 413: _PROBLEM, 415: _PROBLEM, 422: _PROBLEM},
     openapi_extra={
         "requestBody": {"required": True, "content": {"application/json": {"schema": _REQUEST_SCHEMA}}}
     },

@@ -81,25 +81,38 @@ def parse_ingest_body(
     header_key_value: str | None,
     settings: Settings,
     registry: Registry,
-    default_key: str | None = None,
+    signed_key: str | None = None,
 ) -> IngestRequest:
     """Validate a raw single-event body into an ``IngestRequest``, or raise a mapped ``PlutusError``.
 
-    The key is the body's, else the ``Idempotency-Key`` header's, else ``default_key`` (a verified
-    ``webhook-id``).
+    The key is the body's, else the ``Idempotency-Key`` header's. A signed request (``signed_key``: its
+    verified ``webhook-id``) takes its key from signed material only: the body's, else the ``webhook-id``.
+    The header is not signed, so there it may restate that key but never change it: otherwise a captured
+    request replayed with a new header would be a new event.
     """
     data = decode_json_body(body, content_type, settings.max_body_bytes)
     key = header_key(header_key_value)
     if isinstance(data, dict):
-        if key is not None:
+        if signed_key is not None:
+            signed = data.setdefault("idempotency_key", signed_key)
+            if key is not None and key != signed:
+                raise InvalidEventError(
+                    "the Idempotency-Key header is not covered by the webhook signature",
+                    [
+                        {
+                            "field": "Idempotency-Key",
+                            "message": "differs from the signed key (the body's idempotency_key, else "
+                            "webhook-id): omit it or send the same value",
+                        }
+                    ],
+                )
+        elif key is not None:
             if "idempotency_key" in data and data["idempotency_key"] != key:
                 raise InvalidEventError(
                     "Idempotency-Key header and body idempotency_key differ",
                     [{"field": "idempotency_key", "message": "differs from the header"}],
                 )
             data["idempotency_key"] = key
-        elif default_key is not None and "idempotency_key" not in data:
-            data["idempotency_key"] = default_key
     return validate_event(data, settings, registry)
 
 
