@@ -7,6 +7,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -101,9 +102,9 @@ class IngestEndpoint:
             self.settings,
             self.registry,
             signed_key=caller.webhook_id,
+            # Before the payload is validated, and so before anything is stored or queued.
+            authorize=partial(self.authorizer.authorize_request, caller),
         )
-        # Before anything is stored or queued: a refused event leaves no trace but its log line and metric.
-        self.authorizer.authorize(caller, parsed.source, parsed.event_type)
         logger.debug(
             "request parsed",
             extra={
@@ -165,11 +166,13 @@ class BatchIngestEndpoint:
             )
         events = self._events(decode_json_body(request.body, request.headers.get("content-type"), limit))
         items: list[IngestCommand | Exception] = []
+        # Per event: in IAM mode one principal may write several sources, each held to its own types.
+        authorize = partial(self.authorizer.authorize_request, caller)
         for raw in events:
             try:
-                event = validate_event(raw, self.settings, self.registry, "<event>")
-                self.authorizer.authorize(caller, event.source, event.event_type)
-                items.append(command_for(event))
+                items.append(
+                    command_for(validate_event(raw, self.settings, self.registry, "<event>", authorize))
+                )
             except PlutusError as exc:
                 items.append(exc)
         tracer.put_annotation("batch_size", str(len(items)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
@@ -55,8 +56,22 @@ def decode_json_body(body: bytes, content_type: str | None, limit: int) -> Any:
         raise MalformedBodyError("the body is not valid UTF-8 JSON") from exc
 
 
-def validate_event(data: Any, settings: Settings, registry: Registry, where: str = "<body>") -> IngestRequest:
-    """One event's JSON value as an ``IngestRequest``, or ``InvalidEventError``/``UnknownEventTypeError``."""
+# Called with each event once its envelope is valid, before its payload is: raises to refuse it.
+Authorize = Callable[[IngestRequest], None]
+
+
+def validate_event(
+    data: Any,
+    settings: Settings,
+    registry: Registry,
+    where: str = "<body>",
+    authorize: Authorize | None = None,
+) -> IngestRequest:
+    """One event's JSON value as an ``IngestRequest``, or ``InvalidEventError``/``UnknownEventTypeError``.
+
+    ``authorize`` sees the envelope (source, type) before the payload is validated against its model, so a
+    caller refused by the producer policy learns nothing about the type's schema.
+    """
     if not isinstance(data, dict):
         raise InvalidEventError(
             f"the {'body' if where == '<body>' else 'event'} must be a JSON object",
@@ -71,6 +86,8 @@ def validate_event(data: Any, settings: Settings, registry: Registry, where: str
             "the payload is nested too deeply",
             [{"field": "payload", "message": f"nesting deeper than {settings.max_payload_depth}"}],
         )
+    if authorize is not None:
+        authorize(request)
     _validate_typed_payload(request, settings, registry)
     return request
 
@@ -82,6 +99,7 @@ def parse_ingest_body(
     settings: Settings,
     registry: Registry,
     signed_key: str | None = None,
+    authorize: Authorize | None = None,
 ) -> IngestRequest:
     """Validate a raw single-event body into an ``IngestRequest``, or raise a mapped ``PlutusError``.
 
@@ -113,7 +131,7 @@ def parse_ingest_body(
                     [{"field": "idempotency_key", "message": "differs from the header"}],
                 )
             data["idempotency_key"] = key
-    return validate_event(data, settings, registry)
+    return validate_event(data, settings, registry, authorize=authorize)
 
 
 def _validate_typed_payload(request: IngestRequest, settings: Settings, registry: Registry) -> None:

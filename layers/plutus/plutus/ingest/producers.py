@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from plutus.core.envelope import IngestRequest
 from plutus.core.errors import ForbiddenEventTypeError, ForbiddenSourceError
 from plutus.core.policy import UNTYPED, ProducerPolicy
 from plutus.core.registry import Registry
@@ -63,6 +64,10 @@ class ProducerAuthorizer:
         if not self.policy.may_send(source, event_type, self.restricted):
             self._refuse("forbidden_type", source, event_type)
             raise ForbiddenEventTypeError(source, event_type)
+
+    def authorize_request(self, caller: Caller, request: IngestRequest) -> None:
+        """:meth:`authorize` for a validated envelope (the parsing hook)."""
+        self.authorize(caller, request.source, request.event_type)
 
     @staticmethod
     def _refuse(reason: str, source: str, event_type: str | None) -> None:
