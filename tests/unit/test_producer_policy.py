@@ -333,3 +333,38 @@ def test_the_batch_endpoint_refuses_per_item() -> None:
     ]
     assert statuses == [(202, ""), (403, "forbidden-source"), (202, ""), (403, "forbidden-event-type")]
     assert [c.idempotency_key for c in recorder.accepted] == ["trf-1", "u-1"]
+
+
+# The configuration: the template passes the policy to ingest, and the samples' policy covers the samples.
+
+
+def test_the_template_gives_ingest_the_policy_and_denies_by_default() -> None:
+    from plutus_dev.emulator.template import TEMPLATE, Stack, default_parameters, load_template
+
+    template = load_template()
+    parameter = template["Parameters"]["ProducerPolicy"]
+    assert parameter["Default"] == ""
+    policy = json.dumps({"sources": {"a": ["page_view"]}})
+    for mode in ("NONE", "IAM", "WEBHOOK_SIGNATURE"):
+        stack = Stack(
+            "s", "us-east-1", default_parameters(template, {"AuthMode": mode, "ProducerPolicy": policy})
+        )
+        stack.template = template
+        assert stack.function_environment("IngestFunction")["PLUTUS_PRODUCER_POLICY"] == policy
+    assert TEMPLATE.exists()
+
+
+def test_the_samples_policy_lets_every_sample_in_and_fits_the_parameter() -> None:
+    from plutus_dev.cli.samples import EVENTS_DIR, sample_policy
+    from plutus_dev.emulator.template import load_template
+
+    document = json.dumps(sample_policy())
+    assert len(document) <= int(load_template()["Parameters"]["ProducerPolicy"]["MaxLength"])
+    policy = ProducerPolicy.model_validate_json(document)
+    auth = ProducerAuthorizer("WEBHOOK_SIGNATURE", policy, get_registry().restricted_types())
+    # Every API Gateway sample (consumer_batch.json is an SQS event: already accepted).
+    gateway = [json.loads(p.read_text()) for p in sorted(EVENTS_DIR.glob("*.json"))]
+    events = [json.loads(g["body"]) for g in gateway if "body" in g]
+    assert len(events) >= len(get_registry().registrations)
+    for event in events:
+        auth.authorize(Caller(source=event["source"]), event["source"], event.get("event_type"))

@@ -282,6 +282,7 @@ def main() -> None:
     print(f"  AWS endpoint: {stack.endpoint_url}   (tables and queues from template.yaml)")
     print(f"  Logs:      {config.log_dir}/")
     print(f"  Metrics:   {stack.url}/metrics   (Prometheus text; 'plutus stats' prints them)")
+    print("  Producers: AuthMode NONE, no ProducerPolicy: any source may send any type (development only)")
     print("  Try it:\n" + CURL_EXAMPLE.format(url=stack.url))
     print("  Then:      curl -sS " + stack.url + "/api/v1/events/<event_id>")
     print("Ctrl-C stops it cleanly.", flush=True)
