@@ -151,3 +151,39 @@ def test_in_none_mode_a_policy_holds_each_claimed_source_to_its_types(emulator: 
 def test_in_none_mode_without_a_policy_any_source_may_send_any_type(stack: Harness) -> None:
     # Development (make dev) and a trusted gateway only: the template's description and the README say so.
     assert stack.post_event(kyc("anyone", "doc_1")).status == 202
+
+
+def sigv4(signed_headers: str) -> str:
+    # What API Gateway passes on after verifying it; only SignedHeaders matters to the function.
+    return (
+        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261201/us-east-1/execute-api/aws4_request, "
+        f"SignedHeaders={signed_headers}, Signature=0123456789abcdef"
+    )
+
+
+def test_an_unsigned_idempotency_key_header_cannot_turn_a_captured_iam_request_into_new_events(
+    iam_stack: Harness,
+) -> None:
+    # Given: a SigV4-signed request whose key is in the body (covered by the signature)
+    body = credit("core_banking", "txn_sig")
+    captured = {"Authorization": sigv4("content-type;host;x-amz-date")}
+    first = iam_stack.request("POST", "/api/v1/ingest", body, captured, principal=BANK_SESSION)
+    assert first.status == 202
+
+    # When: it is replayed with an Idempotency-Key header SigV4 did not sign
+    replay = iam_stack.request(
+        "POST", "/api/v1/ingest", body, {**captured, "Idempotency-Key": "txn_sig_2"}, principal=BANK_SESSION
+    )
+
+    # Then: refused naming the header; only a signed header may key an event
+    assert replay.status == 422 and replay.json()["errors"][0]["field"] == "Idempotency-Key"
+    keyless = {k: v for k, v in credit("core_banking", "unused").items() if k != "idempotency_key"}
+    signed_header = {
+        "Authorization": sigv4("content-type;host;idempotency-key;x-amz-date"),
+        "Idempotency-Key": "txn_hdr",
+    }
+    assert (
+        iam_stack.request("POST", "/api/v1/ingest", keyless, signed_header, principal=BANK_SESSION).status
+        == 202
+    )
+    assert len(iam_stack.scan("EventsTable")) == 2

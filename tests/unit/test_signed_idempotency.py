@@ -11,6 +11,7 @@ import pytest
 from plutus.core.errors import InvalidEventError
 from plutus.core.registry import Registry
 from plutus.domains import default
+from plutus.ingest.auth import SigV4Verified, sigv4_signed_headers
 from plutus.ingest.parsing import parse_ingest_body
 from plutus.settings import Settings
 
@@ -64,3 +65,42 @@ def test_unsigned_requests_keep_the_header_as_their_key() -> None:
     assert key(body(), "evt_h", signed_key=None) == "evt_h"
     with pytest.raises(InvalidEventError):
         key(body(idempotency_key="evt_1"), "evt_2", signed_key=None)
+
+
+# IAM: API Gateway verified SigV4, which covers only the headers the client listed in SignedHeaders.
+SIGNED = (
+    "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261201/us-east-1/execute-api/aws4_request, "
+    "SignedHeaders=content-type;host;idempotency-key;x-amz-date, Signature=5d672d79c15b13162d9279b0855cfba6"
+)
+UNSIGNED = SIGNED.replace("idempotency-key;", "")
+
+
+def test_the_signed_headers_are_read_from_a_sigv4_authorization_header() -> None:
+    assert sigv4_signed_headers(SIGNED) == {"content-type", "host", "idempotency-key", "x-amz-date"}
+    assert sigv4_signed_headers(UNSIGNED) == {"content-type", "host", "x-amz-date"}
+    assert sigv4_signed_headers("Bearer x") == frozenset()
+    assert sigv4_signed_headers(None) == frozenset()
+
+
+@pytest.mark.parametrize(("authorization", "signed"), [(SIGNED, True), (UNSIGNED, False), (None, False)])
+def test_in_iam_mode_the_key_header_counts_only_if_sigv4_signed_it(
+    authorization: str | None, signed: bool
+) -> None:
+    headers = {"authorization": authorization} if authorization else {}
+    caller = SigV4Verified().authenticate(headers, b"{}")
+    assert caller.key_header_signed is signed
+
+    def parse(raw: bytes, header: str | None) -> str:
+        request = parse_ingest_body(
+            raw, "application/json", header, SETTINGS, REGISTRY, key_header_signed=caller.key_header_signed
+        )
+        return request.idempotency_key
+
+    if signed:
+        assert parse(body(), "evt_h") == "evt_h"
+    else:
+        with pytest.raises(InvalidEventError) as exc:
+            parse(body(), "evt_h")
+        assert [e["field"] for e in exc.value.errors] == ["Idempotency-Key"]
+    # The body's own key (covered with the body) is always fine.
+    assert parse(body(idempotency_key="evt_b"), None) == "evt_b"

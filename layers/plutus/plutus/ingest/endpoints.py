@@ -102,6 +102,7 @@ class IngestEndpoint:
             self.settings,
             self.registry,
             signed_key=caller.webhook_id,
+            key_header_signed=caller.key_header_signed,
             # Before the payload is validated, and so before anything is stored or queued.
             authorize=partial(self.authorizer.authorize_request, caller),
         )

@@ -100,16 +100,28 @@ def parse_ingest_body(
     registry: Registry,
     signed_key: str | None = None,
     authorize: Authorize | None = None,
+    key_header_signed: bool = True,
 ) -> IngestRequest:
     """Validate a raw single-event body into an ``IngestRequest``, or raise a mapped ``PlutusError``.
 
     The key is the body's, else the ``Idempotency-Key`` header's. A signed request (``signed_key``: its
     verified ``webhook-id``) takes its key from signed material only: the body's, else the ``webhook-id``.
     The header is not signed, so there it may restate that key but never change it: otherwise a captured
-    request replayed with a new header would be a new event.
+    request replayed with a new header would be a new event. For the same reason a header the request's
+    signature does not cover (``key_header_signed`` false: IAM, not in SigV4's SignedHeaders) is refused.
     """
     data = decode_json_body(body, content_type, settings.max_body_bytes)
     key = header_key(header_key_value)
+    if key is not None and not key_header_signed:
+        raise InvalidEventError(
+            "the Idempotency-Key header is not covered by the request's signature",
+            [
+                {
+                    "field": "Idempotency-Key",
+                    "message": "sign it (in SigV4's SignedHeaders) or send idempotency_key in the body",
+                }
+            ],
+        )
     if isinstance(data, dict):
         if signed_key is not None:
             signed = data.setdefault("idempotency_key", signed_key)
