@@ -18,8 +18,8 @@ import importlib.util, json, sys
 spec = importlib.util.spec_from_file_location("app", sys.argv[1])
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
-from plutus.domains import get_registry  # both functions build the registry to serve their first request
-get_registry()
+from plutus.domains import build_registry  # both functions build the registry to serve their first request
+build_registry()
 print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in {"fastapi", "starlette", "mangum"}
                         or m.startswith("aws_xray_sdk.core"))))
 """

@@ -13,13 +13,13 @@ from plutus.core.envelope import IngestResult
 from plutus.core.errors import EventNotQueuedError
 from plutus.core.registry import Registry
 from plutus.domains import default
-from plutus.ingest import batch_route as batch
 from plutus.ingest.accept import IngestCommand
 from plutus.ingest.accept_batch import Outcome
 from plutus.ingest.app import create_app
 from plutus.ingest.auth import Unauthenticated
 from plutus.ingest.endpoints import BATCH_PATH, BatchIngestEndpoint, IngestEndpoint
 from plutus.ingest.http import Endpoint, from_apigw, to_apigw
+from plutus.ingest.producers import ProducerAuthorizer
 from plutus.settings import Settings
 from plutus_dev.emulator.apigw import build_event
 
@@ -58,14 +58,14 @@ def ingest_batch(items: Sequence[IngestCommand | Exception]) -> list[Outcome]:
     return outcomes
 
 
-SINGLE = IngestEndpoint(SETTINGS, REGISTRY, accept_event, Unauthenticated())
-BATCH = BatchIngestEndpoint(SETTINGS, REGISTRY, ingest_batch, Unauthenticated())  # type: ignore[arg-type]
+OPEN = ProducerAuthorizer.for_settings(SETTINGS, REGISTRY)  # NONE, no policy
+SINGLE = IngestEndpoint(SETTINGS, REGISTRY, accept_event, Unauthenticated(), OPEN)
+BATCH = BatchIngestEndpoint(SETTINGS, REGISTRY, ingest_batch, Unauthenticated(), OPEN)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")
 def asgi() -> TestClient:
-    app = create_app(SETTINGS, REGISTRY, accept_event, dynamodb=None)
-    app.dependency_overrides[batch.batch_endpoint] = lambda: BATCH
+    app = create_app(SETTINGS, REGISTRY, SINGLE, BATCH, events=None, state=None)  # type: ignore[arg-type]
     return TestClient(app)
 
 

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from plutus.core.envelope import IngestResult
 from plutus.core.errors import ForbiddenEventTypeError, ForbiddenSourceError
 from plutus.core.policy import ProducerPolicy, principal_key
-from plutus.domains import get_registry
+from plutus.domains import build_registry
 from plutus.ingest.accept import IngestCommand
 from plutus.ingest.accept_batch import Outcome
 from plutus.ingest.auth import Caller, Unauthenticated
@@ -25,6 +25,7 @@ from plutus.ingest.producers import ProducerAuthorizer
 from plutus.settings import Settings
 from plutus_dev.emulator.apigw import build_event
 
+REGISTRY = build_registry()
 RESTRICTED = {
     "transfer_requested": "money",
     "kyc_document_uploaded": "identity",
@@ -203,7 +204,7 @@ def test_none_mode_is_open_without_a_policy_and_holds_claimed_sources_to_one() -
 
 
 def test_the_registry_marks_money_identity_and_clinical_types_restricted() -> None:
-    restricted = get_registry().restricted_types()
+    restricted = REGISTRY.restricted_types()
     assert {
         "transaction_initiated": "money",
         "card_swipe": "money",
@@ -226,6 +227,7 @@ SETTINGS = Settings(
     auth_mode="IAM",
     producer_policy=POLICY,
 )
+AUTHORIZER = ProducerAuthorizer.for_settings(SETTINGS, REGISTRY)
 TRANSFER = {
     "source": "payment_service",
     "schema_version": "1.0",
@@ -295,7 +297,7 @@ def test_the_single_endpoint_answers_403_and_accepts_nothing(
     principal: str | None, source: str, status: int, problem: str | None
 ) -> None:
     recorder = Recorder()
-    endpoint = IngestEndpoint(SETTINGS, get_registry(), recorder.accept_event, Unauthenticated())
+    endpoint = IngestEndpoint(SETTINGS, REGISTRY, recorder.accept_event, Unauthenticated(), AUTHORIZER)
 
     reply = endpoint(request("/api/v1/ingest", {**TRANSFER, "source": source}, principal))
 
@@ -311,7 +313,13 @@ def test_the_single_endpoint_answers_403_and_accepts_nothing(
 
 def test_the_batch_endpoint_refuses_per_item() -> None:
     recorder = Recorder()
-    endpoint = BatchIngestEndpoint(SETTINGS, get_registry(), recorder.ingest_batch, Unauthenticated())  # type: ignore[arg-type]
+    endpoint = BatchIngestEndpoint(
+        SETTINGS,
+        REGISTRY,
+        recorder.ingest_batch,  # type: ignore[arg-type]
+        Unauthenticated(),
+        AUTHORIZER,
+    )
     events = [
         TRANSFER,
         {**TRANSFER, "source": "srcA", "idempotency_key": "trf-2"},
@@ -361,10 +369,10 @@ def test_the_samples_policy_lets_every_sample_in_and_fits_the_parameter() -> Non
     document = json.dumps(sample_policy())
     assert len(document) <= int(load_template()["Parameters"]["ProducerPolicy"]["MaxLength"])
     policy = ProducerPolicy.model_validate_json(document)
-    auth = ProducerAuthorizer("WEBHOOK_SIGNATURE", policy, get_registry().restricted_types())
+    auth = ProducerAuthorizer("WEBHOOK_SIGNATURE", policy, REGISTRY.restricted_types())
     # Every API Gateway sample (consumer_batch.json is an SQS event: already accepted).
     gateway = [json.loads(p.read_text()) for p in sorted(EVENTS_DIR.glob("*.json"))]
     events = [json.loads(g["body"]) for g in gateway if "body" in g]
-    assert len(events) >= len(get_registry().registrations)
+    assert len(events) >= len(REGISTRY.registrations)
     for event in events:
         auth.authorize(Caller(source=event["source"]), event["source"], event.get("event_type"))

@@ -42,10 +42,10 @@ def sample_policy() -> dict[str, Any]:
     """A ProducerPolicy that lets each sample's source send its type, and ``payment_service`` untyped
     events too (the README's first event, ``events/ingest_seed.json``): what the samples need, no more."""
     from plutus.core.policy import UNTYPED
-    from plutus.domains import get_registry
+    from plutus.domains import build_registry
 
     sources: dict[str, list[str]] = {"payment_service": [UNTYPED]}
-    for registration in get_registry().registrations:
+    for registration in build_registry().registrations:
         types = sources.setdefault(sample_source(registration), [])
         if registration.event_type not in types:
             types.append(registration.event_type)
@@ -71,9 +71,9 @@ def render(registration: Registration) -> str:
 
 def main() -> None:
     """Write every registered type's sample."""
-    from plutus.domains import get_registry
+    from plutus.domains import build_registry
 
-    for registration in get_registry().registrations:
+    for registration in build_registry().registrations:
         path = sample_path(registration)
         path.write_text(render(registration))
         print(f"wrote {path.relative_to(ROOT)}")

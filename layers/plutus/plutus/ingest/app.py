@@ -7,31 +7,23 @@ framework-free endpoints, so OpenAPI documents them and ASGI servers serve them 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from functools import lru_cache
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from plutus.adapters import events_store
-from plutus.core.envelope import IngestRequest, IngestResult
+from plutus.adapters.events_store import EventsRepository, public_view
+from plutus.core.effects import StateReader
+from plutus.core.envelope import IngestRequest
 from plutus.core.errors import EventNotFoundError
 from plutus.core.registry import Registry
-from plutus.ingest import batch_route as batch
-from plutus.ingest import problems
-from plutus.ingest.auth import Authenticator, Unauthenticated
-from plutus.ingest.endpoints import INGEST_PATH, IngestEndpoint
+from plutus.ingest import batch_route, problems
+from plutus.ingest.endpoints import INGEST_PATH, BatchIngestEndpoint, IngestEndpoint
 from plutus.ingest.http import count_problem, from_starlette, to_starlette
 from plutus.ingest.parsing import parse_ingest_body as parse_ingest_body  # callers import it from here too
+from plutus.ingest.replies import EventAccepted
 from plutus.settings import Settings
-
-
-class EventAccepted(BaseModel):
-    """Answer to an accepted (202) or replayed (200) event."""
-
-    event_id: str
 
 
 class EventView(BaseModel):
@@ -54,11 +46,12 @@ _PROBLEM: dict[str, Any] = {"content": {problems.PROBLEM_JSON: {}}}
 def create_app(
     settings: Settings,
     registry: Registry,
-    accept_event: Callable[..., IngestResult],
-    dynamodb: Any,
-    authenticator: Authenticator | None = None,
+    single: IngestEndpoint,
+    batch_ingest: BatchIngestEndpoint,
+    events: EventsRepository,
+    state: StateReader,
 ) -> FastAPI:
-    """The FastAPI application, wired to its dependencies."""
+    """The FastAPI application, wired to its dependencies (by :mod:`plutus.bootstrap`, or by a test)."""
     app = FastAPI(
         title="Plutus",
         version="1.0.0",
@@ -66,7 +59,11 @@ def create_app(
         "(source, idempotency_key) and queued; processing happens asynchronously.",
     )
     problems.install(app, count_problem)
-    single = IngestEndpoint(settings, registry, accept_event, authenticator or Unauthenticated())
+    # What route dependencies read (plutus.ingest.batch_route, plutus.domains.reads); tests set their own.
+    app.state.settings = settings
+    app.state.registry = registry
+    app.state.batch_endpoint = batch_ingest
+    app.state.state_reader = state
     ingest_schema = IngestRequest.model_json_schema()
 
     @app.post(
@@ -100,12 +97,12 @@ def create_app(
         except ValueError:
             if not event_id.startswith("message:") or len(event_id) > 200:
                 raise EventNotFoundError(f"no event {event_id[:64]!r}") from None
-        item = events_store.get_event(dynamodb, settings.events_table, event_id)
+        item = events.get(event_id)
         if item is None:
             raise EventNotFoundError(f"no event {event_id!r}")
-        return events_store.public_view(item)
+        return public_view(item)
 
-    app.include_router(batch.router)
+    app.include_router(batch_route.router)
 
     from plutus.domains import read_routers
 
@@ -118,15 +115,3 @@ def create_app(
         return {"status": "ok", "environment": settings.environment}
 
     return app
-
-
-@lru_cache(maxsize=1)
-def get_app() -> FastAPI:
-    """The FastAPI app of this execution environment, on the ingest function's wiring."""
-    from plutus.ingest.entry import get_ingest
-
-    ingest = get_ingest()
-    single = ingest.single
-    return create_app(
-        ingest.settings, ingest.registry, single.accept_event, ingest.dynamodb, single.authenticator
-    )
