@@ -94,6 +94,11 @@ def test_no_wildcard_ever_grants_a_restricted_type(pattern: str, restricted: str
     assert not policy.may_send("other", restricted, RESTRICTED)
 
 
+def test_patterns_that_match_no_registered_type_are_reported() -> None:
+    policy = ProducerPolicy(sources={"a": ("page_view", "pagee_view", "iot_*", "page_*", "*", "<untyped>")})
+    assert policy.unknown_types(["page_view", "player_login"]) == ["iot_*", "pagee_view"]
+
+
 def test_the_every_source_entry_may_not_name_a_restricted_type() -> None:
     with pytest.raises(ValueError, match="transfer_requested"):
         ProducerPolicy(sources={"*": ("transfer_requested",)}).check_restricted(RESTRICTED)

@@ -25,7 +25,7 @@ Pure: no AWS, no I/O.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
@@ -80,6 +80,15 @@ class ProducerPolicy(BaseModel):
         named = sorted(set(self.sources.get(ANY, ())) & set(restricted))
         if named:
             raise ValueError(f"the '*' source entry may not grant restricted types: {', '.join(named)}")
+
+    def unknown_types(self, known: Collection[str]) -> list[str]:
+        """Patterns that can match none of the ``known`` types: a typo here silently denies, so say so."""
+        patterns = {p for types in self.sources.values() for p in types} - {ANY, UNTYPED}
+        return sorted(
+            p
+            for p in patterns
+            if not any(t == p or (p.endswith(ANY) and t.startswith(p[:-1])) for t in known)
+        )
 
     def may_send(self, source: str, event_type: str | None, restricted: Mapping[str, str]) -> bool:
         """Whether ``source`` may send events of ``event_type`` (``None``: untyped)."""

@@ -45,6 +45,9 @@ class ProducerAuthorizer:
     def for_settings(cls, settings: Settings, registry: Registry) -> ProducerAuthorizer:
         """The authorizer of the settings' AuthMode and ProducerPolicy, over the registry's types."""
         authorizer = cls(settings.auth_mode, settings.producer_policy, registry.restricted_types())
+        unknown = authorizer.policy.unknown_types(registry.event_types)
+        if unknown and not settings.allow_unregistered_types:
+            logger.warning("ProducerPolicy names unregistered event types", extra={"patterns": unknown})
         if authorizer.open:
             logger.warning("AuthMode NONE, no ProducerPolicy: any source may send any event type (dev only)")
         return authorizer
