@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from plutus.core.pack_settings import PackSettings
 from plutus.settings import Settings
 
 if TYPE_CHECKING:
@@ -82,6 +83,11 @@ class Root:
         return DynamoStateReader(self.clients("dynamodb"), self.settings.state_table)
 
     @cached_property
+    def packs(self) -> PackSettings:
+        """Every pack's own settings (``PLUTUS_<PACK>_*``), validated together on first use."""
+        return PackSettings.load(self.registry.settings_models)
+
+    @cached_property
     def ingest(self) -> IngestWiring:
         """The two ingest routes, their idempotent use cases, the producer authenticator and authorizer."""
         from plutus.adapters.idempotency_store import IdempotencyStore
@@ -126,7 +132,7 @@ class Root:
 
         url = self.settings.dead_letter_queue_url
         dead_letters = DeadLetterQueue(self.clients("sqs"), url) if url else None
-        return Consumer(self.settings, self.registry, self.events, self.state, dead_letters)
+        return Consumer(self.settings, self.registry, self.events, self.state, dead_letters, self.packs)
 
     @cached_property
     def app(self) -> FastAPI:
@@ -134,7 +140,13 @@ class Root:
         from plutus.ingest.app import create_app
 
         return create_app(
-            self.settings, self.registry, self.ingest.single, self.ingest.batch, self.events, self.state
+            self.settings,
+            self.registry,
+            self.ingest.single,
+            self.ingest.batch,
+            self.events,
+            self.state,
+            self.packs,
         )
 
     @cached_property

@@ -17,6 +17,7 @@ from plutus.adapters.events_store import EventsRepository, public_view
 from plutus.core.effects import StateReader
 from plutus.core.envelope import IngestRequest
 from plutus.core.errors import EventNotFoundError
+from plutus.core.pack_settings import PackSettings
 from plutus.core.registry import Registry
 from plutus.ingest import batch_route, problems
 from plutus.ingest.endpoints import INGEST_PATH, BatchIngestEndpoint, IngestEndpoint
@@ -50,8 +51,12 @@ def create_app(
     batch_ingest: BatchIngestEndpoint,
     events: EventsRepository,
     state: StateReader,
+    packs: PackSettings | None = None,
 ) -> FastAPI:
-    """The FastAPI application, wired to its dependencies (by :mod:`plutus.bootstrap`, or by a test)."""
+    """The FastAPI application, wired to its dependencies (by :mod:`plutus.bootstrap`, or by a test).
+
+    ``packs``: the packs' settings for their read endpoints (default: each model's defaults and environment).
+    """
     app = FastAPI(
         title="Plutus",
         version="1.0.0",
@@ -59,11 +64,10 @@ def create_app(
         "(source, idempotency_key) and queued; processing happens asynchronously.",
     )
     problems.install(app, count_problem)
-    # What route dependencies read (plutus.ingest.batch_route, plutus.domains.reads); tests set their own.
+    # What route dependencies read (plutus.ingest.batch_route; the packs' reads: plutus.domains.deps).
     app.state.settings = settings
     app.state.registry = registry
     app.state.batch_endpoint = batch_ingest
-    app.state.state_reader = state
     ingest_schema = IngestRequest.model_json_schema()
 
     @app.post(
@@ -104,8 +108,9 @@ def create_app(
 
     app.include_router(batch_route.router)
 
-    from plutus.domains import read_routers
+    from plutus.domains import deps, read_routers
 
+    deps.install(app, state, packs if packs is not None else PackSettings())
     for router in read_routers():
         app.include_router(router)
 
