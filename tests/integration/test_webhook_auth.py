@@ -15,6 +15,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from plutus_dev.emulator.resources import Emulator
+from tests.builders import an_event, encoded
 from tests.integration.harness import Harness, Response, harness
 
 SOURCE = "payment_service"
@@ -40,13 +41,6 @@ def store_secret(stack: Harness, source: str, value: str) -> None:
         stack.client("ssm").put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)
     else:
         stack.client("secretsmanager").create_secret(Name=name, SecretString=value)
-
-
-def event_body(key: str | None = "evt_1", source: str = SOURCE, **changes: Any) -> bytes:
-    event: dict[str, Any] = {"source": source, "schema_version": "1.0", "payload": {"amount": 100}, **changes}
-    if key is not None:
-        event["idempotency_key"] = key
-    return json.dumps(event).encode()
 
 
 def signed(
@@ -76,6 +70,11 @@ def assert_refused_and_nothing_stored(stack: Harness, response: Response) -> Non
     assert stack.queue_depth() == 0
 
 
+def typed_body(source: str, event_type: str, payload: dict[str, Any], key: str | None = None) -> bytes:
+    """A typed event of ``source`` as the bytes a signature covers (no key: the webhook-id keys it)."""
+    return encoded(an_event(key, event_type, payload, source=source))
+
+
 def assert_forbidden(response: Response, problem: str = "forbidden-event-type") -> None:
     assert response.status == 403
     assert response.headers["content-type"].startswith("application/problem+json")
@@ -98,7 +97,7 @@ def webhook_stack(request: pytest.FixtureRequest, emulator: Emulator) -> Iterato
 def test_a_signed_event_is_accepted_and_processed(webhook_stack: Harness) -> None:
     secret = new_secret()
     store_secret(webhook_stack, SOURCE, secret)
-    body = event_body()
+    body = encoded(an_event())
 
     response = post(webhook_stack, body, signed(secret, body))
 
@@ -115,10 +114,10 @@ def test_every_active_secret_verifies_during_a_rotation_and_a_retired_one_does_n
     store_secret(webhook_stack, SOURCE, f"{new} {old}")
 
     for n, secret in enumerate((old, new)):
-        body = event_body(f"evt_rot_{n}")
+        body = encoded(an_event(f"evt_rot_{n}"))
         assert post(webhook_stack, body, signed(secret, body)).status == 202
 
-    body = event_body("evt_rot_retired")
+    body = encoded(an_event("evt_rot_retired"))
     response = post(webhook_stack, body, signed(retired, body))
     assert response.status == 401
     assert len(webhook_stack.scan("EventsTable")) == 2
@@ -127,7 +126,7 @@ def test_every_active_secret_verifies_during_a_rotation_and_a_retired_one_does_n
 def test_a_stale_timestamp_is_refused_and_nothing_is_stored(webhook_stack: Harness) -> None:
     secret = new_secret()
     store_secret(webhook_stack, SOURCE, secret)
-    body = event_body()
+    body = encoded(an_event())
     # Validly signed by the reference library, six minutes ago: a replay outside the 5-minute window.
     headers = signed(secret, body, at=datetime.now(UTC) - timedelta(minutes=6))
 
@@ -141,15 +140,15 @@ def test_a_stale_timestamp_is_refused_and_nothing_is_stored(webhook_stack: Harne
 def test_a_missing_or_bad_signature_is_401_and_nothing_is_stored(webhook_stack: Harness, case: str) -> None:
     secret = new_secret()
     store_secret(webhook_stack, SOURCE, secret)
-    body = event_body()
+    body = encoded(an_event())
     headers = {
         "unsigned": {},
         "bad_signature": signed(new_secret(), body),
-        "tampered_body": signed(secret, event_body(payload={"amount": 1})),
-        "unknown_source": signed(secret, event_body(source="billing")),
+        "tampered_body": signed(secret, encoded(an_event(payload={"amount": 1}))),
+        "unknown_source": signed(secret, encoded(an_event(source="billing"))),
     }[case]
     if case == "unknown_source":
-        body = event_body(source="billing")
+        body = encoded(an_event(source="billing"))
 
     assert_refused_and_nothing_stored(webhook_stack, post(webhook_stack, body, headers))
 
@@ -157,7 +156,7 @@ def test_a_missing_or_bad_signature_is_401_and_nothing_is_stored(webhook_stack: 
 def test_webhook_id_is_the_idempotency_key_when_the_body_has_none(webhook_stack: Harness) -> None:
     secret = new_secret()
     store_secret(webhook_stack, SOURCE, secret)
-    body = event_body(key=None)
+    body = encoded(an_event(None))
 
     # The sender retries one message: same webhook-id and body, new timestamp and signature.
     first = post(webhook_stack, body, signed(secret, body, msg_id="msg_retry_1"))
@@ -173,7 +172,7 @@ def test_webhook_id_is_the_idempotency_key_when_the_body_has_none(webhook_stack:
 def test_the_body_key_wins_over_webhook_id(webhook_stack: Harness) -> None:
     secret = new_secret()
     store_secret(webhook_stack, SOURCE, secret)
-    body = event_body(key="evt_from_body")
+    body = encoded(an_event("evt_from_body"))
 
     first = post(webhook_stack, body, signed(secret, body, msg_id="msg_a"))
     second = post(webhook_stack, body, signed(secret, body, msg_id="msg_b"))
@@ -188,19 +187,7 @@ def test_reads_and_health_need_no_signature(webhook_stack: Harness) -> None:
 
 
 def test_without_webhook_mode_unsigned_events_are_accepted(stack: Harness) -> None:
-    assert stack.post_event(json.loads(event_body())).status == 202
-
-
-def typed_body(source: str, event_type: str, payload: dict[str, Any], key: str | None = None) -> bytes:
-    event: dict[str, Any] = {
-        "source": source,
-        "schema_version": "1.0",
-        "event_type": event_type,
-        "payload": payload,
-    }
-    if key is not None:
-        event["idempotency_key"] = key
-    return json.dumps(event).encode()
+    assert stack.post_event(an_event()).status == 202
 
 
 def test_without_a_policy_a_correctly_signed_event_is_refused(emulator: Emulator) -> None:
@@ -208,7 +195,7 @@ def test_without_a_policy_a_correctly_signed_event_is_refused(emulator: Emulator
     with harness(emulator.url, parameters=parameters) as stack:
         secret = new_secret()
         store_secret(stack, SOURCE, secret)
-        body = event_body()
+        body = encoded(an_event())
 
         response = post(stack, body, signed(secret, body))
 
@@ -268,7 +255,7 @@ def test_a_signed_batch_is_refused_per_event(webhook_stack: Harness) -> None:
     secret = new_secret()
     store_secret(webhook_stack, "srcA", secret)
     events = [
-        json.loads(event_body("b_ok", source="srcA")),
+        an_event("b_ok", source="srcA"),
         json.loads(
             typed_body(
                 "srcA",

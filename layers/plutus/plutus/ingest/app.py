@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from plutus import __version__
 from plutus.adapters.events_store import EventsRepository, public_view
 from plutus.core.effects import StateReader
 from plutus.core.envelope import IngestRequest
@@ -20,6 +21,7 @@ from plutus.core.errors import EventNotFoundError
 from plutus.core.pack_settings import PackSettings
 from plutus.core.registry import Registry
 from plutus.ingest import batch_route, problems
+from plutus.ingest.docs import install_docs
 from plutus.ingest.endpoints import INGEST_PATH, BatchIngestEndpoint, IngestEndpoint
 from plutus.ingest.http import count_problem, from_starlette, to_starlette
 from plutus.ingest.parsing import parse_ingest_body as parse_ingest_body  # callers import it from here too
@@ -59,11 +61,18 @@ def create_app(
     """
     app = FastAPI(
         title="Plutus",
-        version="1.0.0",
+        version=__version__,
+        # No 307 to the slash-less path: behind API Gateway it pointed at an https URL the client may not
+        # follow (curl -L failed locally). A trailing slash is a 404 problem naming the route instead.
+        redirect_slashes=False,
+        # Served by install_docs with assets from a package: FastAPI's own pages load them from a CDN.
+        docs_url=None,
+        redoc_url=None,
         description="Idempotent, asynchronous event ingestion. Events are validated, deduplicated on "
         "(source, idempotency_key) and queued; processing happens asynchronously.",
     )
     problems.install(app, count_problem)
+    install_docs(app)
     # What route dependencies read (plutus.ingest.batch_route; the packs' reads: plutus.domains.deps).
     app.state.settings = settings
     app.state.registry = registry

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from fastapi.responses import JSONResponse
 
 PROBLEM_JSON = "application/problem+json"
+API_PREFIX = "/api/v1"
 PROBLEM_BASE = "https://plutus.dev/problems/"
 RETRY_AFTER_SECONDS = "1"
 
@@ -167,6 +168,19 @@ def problem_response(
     )
 
 
+def not_found_detail(path: str, app: FastAPI) -> tuple[str, dict[str, Any] | None]:
+    """A 404's detail: the route the caller probably meant (a trailing slash, ``/api/v1`` left out)."""
+    trimmed = path.rstrip("/") or "/"
+    candidates = [trimmed] if trimmed != path else []
+    if not trimmed.startswith("/api/"):
+        candidates.append(API_PREFIX + trimmed)
+    patterns = [route.path_regex for route in app.routes if hasattr(route, "path_regex")]
+    for candidate in candidates:
+        if any(pattern.match(candidate) for pattern in patterns):
+            return f"no route {path!r}: the route is {candidate!r}", {"route": candidate}
+    return f"no route {path!r}: the API is under {API_PREFIX}/ (see /docs)", None
+
+
 def _detail(exc: BaseException, problem: Problem) -> tuple[str, dict[str, Any]]:
     if isinstance(exc, InvalidEventError):
         return exc.detail, {"errors": exc.errors}
@@ -219,7 +233,13 @@ def install(app: FastAPI, on_problem: Callable[[Problem], None]) -> None:
     async def handle_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         problem = Problem(exc.status_code, "http-" + str(exc.status_code), str(exc.detail))
-        return problem_response(problem, str(exc.detail), instance=request.url.path)
+        detail, extra = str(exc.detail), None
+        if exc.status_code == 404:
+            detail, extra = not_found_detail(request.url.path, app)
+        response = problem_response(problem, detail, extra, instance=request.url.path)
+        # Starlette's 405 names the allowed methods in Allow (RFC 9110 requires it): keep its headers.
+        response.headers.update(exc.headers or {})
+        return response
 
     app.add_exception_handler(RequestValidationError, handle_request_validation)
     app.add_exception_handler(StarletteHTTPException, handle_http)
