@@ -226,7 +226,8 @@ def test_an_event_refused_by_the_producer_policy_is_counted_by_reason(emulator: 
         harness(emulator.url, parameters={"ProducerPolicy": json.dumps(policy)}) as h,
         capture_output() as out,
     ):
-        assert h.post_event(ledger("k-money", "transfer_requested", {"transfer_id": "t"})).status == 403
+        money = an_event("k-money", "transfer_requested", {"transfer_id": "t"}, source="ledger")
+        assert h.post_event(money).status == 403
         assert h.post_event(ledger("k-other", source="stranger")).status == 403
 
     rejected = out.documents_with("ingest_rejected_total")
