@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from plutus.core.policy import ProducerPolicy
@@ -36,6 +36,10 @@ class Settings(BaseSettings):
 
     idempotency_key_prefix: str = "plutus.ingest"
     idempotency_expiry_seconds: int = Field(default=86_400, ge=60)
+    # Event records' TTL (template parameters EventRetentionDays, FailedRetentionDays): PROCESSED ones after
+    # the first, RECEIVED/PROCESSING/FAILED ones after the second, counted from their last write.
+    event_retention_days: int = Field(default=30, ge=1, le=3_650)
+    failed_retention_days: int = Field(default=90, ge=1, le=3_650)
     max_body_bytes: int = Field(default=262_144, ge=1_024, le=1_000_000)
     max_payload_depth: int = Field(default=32, ge=1, le=256)
     # POST /api/v1/ingest/batch: events per request, and the request's size (each event is also held to
@@ -69,3 +73,13 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return json.loads(value) if value.strip() else None
         return value
+
+    @model_validator(mode="after")
+    def _retention_is_consistent(self) -> Settings:
+        # An event record outliving its idempotency record keeps a late duplicate from being applied twice
+        # (its consumer's commit finds the event PROCESSED); the other way round it would be applied again.
+        if self.event_retention_days * 86_400 < self.idempotency_expiry_seconds:
+            raise ValueError("event_retention_days must cover idempotency_expiry_seconds")
+        if self.failed_retention_days < self.event_retention_days:
+            raise ValueError("failed_retention_days must not be shorter than event_retention_days")
+        return self

@@ -68,9 +68,12 @@ class EventRecordingPersistenceLayer(DynamoDBPersistenceLayer):
     202 for an event whose status cannot be read.
     """
 
-    def __init__(self, table_name: str, events_table: str, boto3_client: Any) -> None:
+    def __init__(
+        self, table_name: str, events_table: str, boto3_client: Any, retention: events_store.Retention
+    ) -> None:
         super().__init__(table_name=table_name, boto3_client=boto3_client)
         self.events_table = events_table
+        self.retention = retention
 
     def _update_record(self, data_record: DataRecord) -> None:
         # records.completed_update is the same update, with validation always on (as configured below).
@@ -87,7 +90,7 @@ class EventRecordingPersistenceLayer(DynamoDBPersistenceLayer):
         )
         items: list[Any] = [
             {"Update": idempotency_update},
-            {"Update": events_store.accepted_update(self.events_table, result)},
+            {"Update": events_store.accepted_update(self.events_table, result, self.retention)},
         ]
         self.client.transact_write_items(TransactItems=items)
 
@@ -98,10 +101,12 @@ def _mark_replayed(response: Any, idempotent_data: DataRecord) -> Any:
 
 
 def build_accept_event(
-    settings: Settings, dynamodb: Any, sqs: Any
+    settings: Settings, dynamodb: Any, sqs: Any, retention: events_store.Retention
 ) -> tuple[Callable[..., IngestResult], IdempotencyConfig]:
     """The idempotent ``accept_event(command=...)`` and its config (to register the Lambda context on)."""
-    persistence = EventRecordingPersistenceLayer(settings.idempotency_table, settings.events_table, dynamodb)
+    persistence = EventRecordingPersistenceLayer(
+        settings.idempotency_table, settings.events_table, dynamodb, retention
+    )
     config = IdempotencyConfig(
         event_key_jmespath=EVENT_KEY_JMESPATH,
         payload_validation_jmespath=VALIDATION_JMESPATH,
