@@ -50,6 +50,15 @@ class Settings(BaseSettings):
     allow_unregistered_types: bool = False
     receipt_ttl_seconds: int = Field(default=7 * 86_400, ge=60)
 
+    # The window of a payload's own times around the receive time (plutus/core/times.py); outside it an event
+    # is refused with a 422, never clamped. 7 days back covers a device or a handheld scanner that was offline
+    # for a week and matches adtech's attribution window; 5 minutes ahead is clock skew (Kerberos' default
+    # tolerance, and the webhook signature's), not a reading from the future.
+    # Planned times (a package's promise, a dose's next due time) may lie up to a year ahead.
+    event_time_max_past_seconds: int = Field(default=7 * 86_400, ge=60, le=10 * 366 * 86_400)
+    event_time_max_future_seconds: int = Field(default=300, ge=0, le=86_400)
+    planned_time_max_future_seconds: int = Field(default=366 * 86_400, ge=3_600, le=10 * 366 * 86_400)
+
     # Producer authentication (template parameter AuthMode; see plutus/ingest/auth.py).
     auth_mode: Literal["NONE", "IAM", "WEBHOOK_SIGNATURE"] = "NONE"
     webhook_secret_store: Literal["SECRETS_MANAGER", "SSM"] = "SECRETS_MANAGER"

@@ -24,6 +24,7 @@ from plutus.core.envelope import (
     derive_event_id,
     utc_now,
 )
+from plutus.core.errors import InvalidEventError
 from plutus.observability.tracing import SQS_TRACE_HEADER, outgoing_trace_header
 from plutus.settings import Settings
 
@@ -126,6 +127,9 @@ def build_accept_event(
     def accept_event(command: IngestCommand) -> IngestResult:
         received_at = utc_now()
         body, attributes = queued_message(command, received_at)
+        if len(body) > settings.max_body_bytes:
+            # Raised inside the idempotent function: Powertools deletes its claim, and the client gets a 422.
+            raise queued_too_large(settings.max_body_bytes)
         sqs.send_message(
             QueueUrl=settings.queue_url, MessageBody=body, MessageAttributes=attributes, **trace_attributes()
         )
@@ -149,6 +153,15 @@ def trace_attributes() -> dict[str, Any]:
     if not header:
         return {}
     return {"MessageSystemAttributes": {SQS_TRACE_HEADER: {"DataType": "String", "StringValue": header}}}
+
+
+def queued_too_large(limit: int) -> InvalidEventError:
+    """An event whose queued message would exceed ``limit`` (SQS takes 256 KiB). Non-ASCII text is escaped
+    in the message (``\\u00e9``), so a body under the limit can still be too large once queued."""
+    return InvalidEventError(
+        "the event is too large",
+        [{"field": "<event>", "pointer": "", "message": f"larger than {limit} bytes queued"}],
+    )
 
 
 def queued_message(command: IngestCommand, received_at: str) -> tuple[str, dict[str, Any]]:

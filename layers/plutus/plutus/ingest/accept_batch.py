@@ -30,8 +30,8 @@ from plutus.adapters.idempotency_records import Clock, Seen
 from plutus.adapters.idempotency_store import Claim, Completion, IdempotencyStore, Verdict
 from plutus.adapters.queue import EventQueue, Message
 from plutus.core.envelope import IngestResult, utc_now
-from plutus.core.errors import EventNotQueuedError, InvalidEventError
-from plutus.ingest.accept import IngestCommand, queued_message, trace_attributes
+from plutus.core.errors import EventNotQueuedError
+from plutus.ingest.accept import IngestCommand, queued_message, queued_too_large, trace_attributes
 from plutus.observability import logger
 from plutus.settings import Settings
 
@@ -122,10 +122,7 @@ class BatchIngest:
         )
         body, attributes = queued_message(command, received_at)
         if len(body) > self.settings.max_body_bytes:
-            return InvalidEventError(
-                "the event is too large",
-                [{"field": "<event>", "message": f"larger than {self.settings.max_body_bytes} bytes queued"}],
-            )
+            return queued_too_large(self.settings.max_body_bytes)
         return _Event(
             index,
             records.record_id(self.settings.idempotency_key_prefix, command.source, command.idempotency_key),

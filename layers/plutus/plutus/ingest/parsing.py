@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -17,13 +18,21 @@ from plutus.core.errors import (
     UnsupportedMediaTypeError,
 )
 from plutus.core.registry import Registry
+from plutus.core.storable import dotted, json_pointer, unstorable
+from plutus.core.times import validation_context
 from plutus.settings import Settings
 
 
-def validation_errors(exc: ValidationError, prefix: str = "") -> list[dict[str, Any]]:
-    """``{field, message}`` per error: the field and the rule, never the offending input."""
+def field_error(path: tuple[str | int, ...], message: str) -> dict[str, Any]:
+    """One entry of a problem's ``errors``: the field (dotted, and as an RFC 6901 ``pointer`` into the event,
+    as RFC 9457 suggests) and the rule, never the offending input."""
+    return {"field": dotted(path), "pointer": json_pointer(path), "message": message}
+
+
+def validation_errors(exc: ValidationError, prefix: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """``{field, pointer, message}`` per error of ``exc``, its locations under ``prefix``."""
     return [
-        {"field": prefix + ".".join(str(p) for p in e["loc"]) or "<body>", "message": e["msg"]}
+        field_error((*prefix, *e["loc"]), e["msg"])
         for e in exc.errors(include_input=False, include_url=False)
     ]
 
@@ -66,16 +75,25 @@ def validate_event(
     registry: Registry,
     where: str = "<body>",
     authorize: Authorize | None = None,
+    received_at: datetime | None = None,
 ) -> IngestRequest:
     """One event's JSON value as an ``IngestRequest``, or ``InvalidEventError``/``UnknownEventTypeError``.
 
     ``authorize`` sees the envelope (source, type) before the payload is validated against its model, so a
-    caller refused by the producer policy learns nothing about the type's schema.
+    caller refused by the producer policy learns nothing about the type's schema. ``received_at`` (default:
+    now) is the instant the payload's own times are judged against.
     """
     if not isinstance(data, dict):
         raise InvalidEventError(
             f"the {'body' if where == '<body>' else 'event'} must be a JSON object",
-            [{"field": where, "message": "expected an object"}],
+            [{"field": where, "pointer": "", "message": "expected an object"}],
+        )
+    # Before anything reads it: a value that cannot be stored must not reach a digest, a table or a queue.
+    refused = unstorable(data)
+    if refused:
+        raise InvalidEventError(
+            "the event holds values that cannot be stored",
+            [field_error(path, rule) for path, rule in refused],
         )
     try:
         request = IngestRequest.model_validate(data)
@@ -84,11 +102,11 @@ def validate_event(
     if payload_depth(request.payload, settings.max_payload_depth) > settings.max_payload_depth:
         raise InvalidEventError(
             "the payload is nested too deeply",
-            [{"field": "payload", "message": f"nesting deeper than {settings.max_payload_depth}"}],
+            [field_error(("payload",), f"nesting deeper than {settings.max_payload_depth}")],
         )
     if authorize is not None:
         authorize(request)
-    _validate_typed_payload(request, settings, registry)
+    _validate_typed_payload(request, settings, registry, received_at or datetime.now(UTC))
     return request
 
 
@@ -101,6 +119,7 @@ def parse_ingest_body(
     signed_key: str | None = None,
     authorize: Authorize | None = None,
     key_header_signed: bool = True,
+    received_at: datetime | None = None,
 ) -> IngestRequest:
     """Validate a raw single-event body into an ``IngestRequest``, or raise a mapped ``PlutusError``.
 
@@ -109,6 +128,7 @@ def parse_ingest_body(
     The header is not signed, so there it may restate that key but never change it: otherwise a captured
     request replayed with a new header would be a new event. For the same reason a header the request's
     signature does not cover (``key_header_signed`` false: IAM, not in SigV4's SignedHeaders) is refused.
+    Payload times are judged against ``received_at`` (default: now).
     """
     data = decode_json_body(body, content_type, settings.max_body_bytes)
     key = header_key(header_key_value)
@@ -140,13 +160,15 @@ def parse_ingest_body(
             if "idempotency_key" in data and data["idempotency_key"] != key:
                 raise InvalidEventError(
                     "Idempotency-Key header and body idempotency_key differ",
-                    [{"field": "idempotency_key", "message": "differs from the header"}],
+                    [field_error(("idempotency_key",), "differs from the header")],
                 )
             data["idempotency_key"] = key
-    return validate_event(data, settings, registry, authorize=authorize)
+    return validate_event(data, settings, registry, authorize=authorize, received_at=received_at)
 
 
-def _validate_typed_payload(request: IngestRequest, settings: Settings, registry: Registry) -> None:
+def _validate_typed_payload(
+    request: IngestRequest, settings: Settings, registry: Registry, received_at: datetime
+) -> None:
     if request.event_type is None:
         return
     if not registry.knows_type(request.event_type):
@@ -157,13 +179,19 @@ def _validate_typed_payload(request: IngestRequest, settings: Settings, registry
         raise InvalidEventError(
             f"schema_version {request.schema_version!r} is not registered for {request.event_type!r}",
             [
-                {
-                    "field": "schema_version",
-                    "message": f"known versions: {', '.join(registry.versions(request.event_type))}",
-                }
+                field_error(
+                    ("schema_version",), f"known versions: {', '.join(registry.versions(request.event_type))}"
+                )
             ],
         )
     try:
-        registry.resolve(request.event_type, request.schema_version, request.payload)
+        registry.resolve(
+            request.event_type,
+            request.schema_version,
+            request.payload,
+            validation_context(received_at, settings),
+        )
     except ValidationError as exc:
-        raise InvalidEventError("the payload failed validation", validation_errors(exc, "payload.")) from exc
+        raise InvalidEventError(
+            "the payload failed validation", validation_errors(exc, ("payload",))
+        ) from exc
