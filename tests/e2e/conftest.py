@@ -64,8 +64,10 @@ class SigV4Signer(httpx.Auth):
         from botocore.awsrequest import AWSRequest
 
         headers = {"host": request.url.netloc.decode()}
-        if "content-type" in request.headers:
-            headers["content-type"] = request.headers["content-type"]
+        # Plutus refuses an Idempotency-Key header that SigV4 does not cover (a replay could change it).
+        for name in ("content-type", "idempotency-key"):
+            if name in request.headers:
+                headers[name] = request.headers[name]
         aws = AWSRequest(method=request.method, url=str(request.url), data=request.content, headers=headers)
         SigV4Auth(self.credentials, "execute-api", self.region).add_auth(aws)
         for name in ("Authorization", "X-Amz-Date", "X-Amz-Security-Token"):

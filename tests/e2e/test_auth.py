@@ -1,8 +1,11 @@
-"""Producer authentication, black-box: against a deployed stack in IAM or WEBHOOK_SIGNATURE mode, or else
-an embedded stack of its own in WEBHOOK_SIGNATURE mode (with the secret in its emulator's Secrets Manager)."""
+"""Producer authentication and authorization, black-box: against a deployed stack in IAM or WEBHOOK_SIGNATURE
+mode, or else an embedded stack of its own in WEBHOOK_SIGNATURE mode (with the secret in its emulator's
+Secrets Manager and the samples' ProducerPolicy). A deployed stack's policy must let the e2e caller send
+untyped events as ``payment_service`` (README, "Producer authorization")."""
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -12,6 +15,7 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from plutus_dev.cli.samples import sample_policy
 from tests.builders import an_event
 from tests.e2e.conftest import Target, WebhookSigner, start_embedded
 from tests.e2e.test_api import wait_for_status
@@ -28,7 +32,8 @@ def secured(target: Target) -> Iterator[Target]:
             pytest.skip("the target runs AuthMode=NONE: it accepts unauthenticated producers by design")
         yield target
         return
-    embedded = start_embedded("e2e-auth", {"AuthMode": "WEBHOOK_SIGNATURE"}, concurrency=1)
+    parameters = {"AuthMode": "WEBHOOK_SIGNATURE", "ProducerPolicy": json.dumps(sample_policy())}
+    embedded = start_embedded("e2e-auth", parameters, concurrency=1)
     yield embedded
     assert embedded.local is not None
     embedded.local.stop()
@@ -73,3 +78,63 @@ def test_a_stale_webhook_signature_is_refused(secured: Target) -> None:
         response = raw.post("/api/v1/ingest", content=body, headers=headers)
     assert response.status_code == 401
     assert "webhook-timestamp" in response.json()["detail"]
+
+
+def _embedded_webhook(secured: Target) -> WebhookSigner:
+    if secured.local is None or not isinstance(secured.auth, WebhookSigner):
+        pytest.skip("needs the embedded WEBHOOK_SIGNATURE stack: a deployed stack's policy is not known here")
+    return secured.auth
+
+
+def _signed(signer: WebhookSigner, body: bytes) -> dict[str, str]:
+    sent_at = datetime.now(UTC)
+    headers = {
+        "Content-Type": "application/json",
+        "webhook-id": f"msg_{uuid.uuid4().hex}",
+        "webhook-timestamp": str(int(sent_at.timestamp())),
+    }
+    headers["webhook-signature"] = signer.webhook.sign(headers["webhook-id"], sent_at, body.decode())
+    return headers
+
+
+def test_a_signed_event_of_a_type_its_source_is_not_granted_is_forbidden(secured: Target) -> None:
+    signer = _embedded_webhook(secured)
+    # payment_service may send payment_completed and untyped events, not move money between accounts.
+    body = json.dumps(
+        {
+            "source": "payment_service",
+            "schema_version": "1.0",
+            "event_type": "transfer_requested",
+            "idempotency_key": f"trf_{uuid.uuid4().hex}",
+            "payload": {
+                "transfer_id": "trf_e2e",
+                "from_account_id": "acc_10045",
+                "to_account_id": "acc_666",
+                "amount": 400,
+                "currency": "KES",
+            },
+        }
+    ).encode()
+    with httpx.Client(base_url=secured.url, timeout=30) as raw:
+        response = raw.post("/api/v1/ingest", content=body, headers=_signed(signer, body))
+    assert response.status_code == 403
+    assert response.headers["Content-Type"].startswith("application/problem+json")
+    assert response.json()["type"].endswith("/forbidden-event-type")
+
+
+def test_a_captured_signed_request_replayed_with_a_new_idempotency_key_is_not_a_new_event(
+    secured: Target,
+) -> None:
+    signer = _embedded_webhook(secured)
+    body = json.dumps(
+        {"source": "payment_service", "schema_version": "1.0", "payload": {"units": 100}}
+    ).encode()
+    captured = _signed(signer, body)
+    with httpx.Client(base_url=secured.url, timeout=30) as raw:
+        first = raw.post("/api/v1/ingest", content=body, headers=captured)
+        replay = raw.post("/api/v1/ingest", content=body, headers={**captured, "Idempotency-Key": "evt_new"})
+        again = raw.post("/api/v1/ingest", content=body, headers=captured)
+    assert first.status_code == 202
+    assert replay.status_code == 422
+    assert replay.json()["errors"][0]["field"] == "Idempotency-Key"
+    assert again.status_code == 200 and again.json() == first.json()

@@ -60,13 +60,20 @@ class Harness:
         path: str,
         body: bytes | str | dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        principal: str | None = None,
     ) -> Response:
-        """Send one HTTP request through the API Gateway event shape to the real ingest handler."""
+        """Send one HTTP request through the API Gateway event shape to the real ingest handler.
+
+        ``principal``: the IAM caller API Gateway would name after verifying SigV4 (AuthMode IAM).
+        """
         if isinstance(body, dict):
             body = json.dumps(body)
         raw = body.encode() if isinstance(body, str) else (body or b"")
         hdrs = {"Content-Type": "application/json", **(headers or {})}
-        status, result, _ = self.ingest.invoke(build_event(method, path, hdrs, raw, "127.0.0.1"))
+        event = build_event(method, path, hdrs, raw, "127.0.0.1")
+        if principal is not None:
+            event["requestContext"]["identity"].update({"userArn": principal, "caller": principal})
+        status, result, _ = self.ingest.invoke(event)
         assert status == "ok", result
         data = result.get("body") or ""
         payload = base64.b64decode(data) if result.get("isBase64Encoded") else data.encode()

@@ -476,6 +476,7 @@ def test_a_batch_is_authenticated_like_a_single_event(emulator: Emulator) -> Non
         "AuthMode": "WEBHOOK_SIGNATURE",
         "WebhookSecretStore": "SECRETS_MANAGER",
         "WebhookSecretPrefix": f"/t{uuid.uuid4().hex[:10]}/webhooks/",
+        "ProducerPolicy": json.dumps({"sources": {"payment_service": ["<untyped>"]}}),
     }
     with harness(emulator.url, parameters=parameters) as stack:
         secret = new_secret()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
 import uuid
 from collections.abc import Callable, Iterator
@@ -42,7 +43,11 @@ def logs(capsys: pytest.CaptureFixture[str]) -> Iterator[Callable[[], str]]:
 
 @pytest.fixture
 def webhook_stack(emulator: Emulator) -> Iterator[Harness]:
-    parameters = {"AuthMode": "WEBHOOK_SIGNATURE", "WebhookSecretPrefix": f"/t{uuid.uuid4().hex[:10]}/wh/"}
+    parameters = {
+        "AuthMode": "WEBHOOK_SIGNATURE",
+        "WebhookSecretPrefix": f"/t{uuid.uuid4().hex[:10]}/wh/",
+        "ProducerPolicy": json.dumps({"sources": {"payment_service": ["<untyped>"]}}),
+    }
     with harness(emulator.url, parameters=parameters) as h:
         yield h
 
@@ -70,11 +75,14 @@ def test_secrets_signatures_and_payloads_never_reach_the_logs(
     send(unknown, signed(secret, unknown), 401)
     invalid = encoded(an_event("evt_invalid", payload={"diagnosis": marker}, schema_version=marker))
     send(invalid, signed(secret, invalid), 422)
+    forbidden_type = encoded(an_event("evt_forbidden", "medication_administered", {"diagnosis": marker}))
+    send(forbidden_type, signed(secret, forbidden_type), 403)
     webhook_stack.drain()
 
     # Then the logs show the requests were seen...
     text = logs()
     assert "event accepted" in text and "request not authenticated" in text
+    assert "event refused by the producer policy" in text
     # ...and none of the secret, the signatures or the payload
     forbidden = {secret, secret.removeprefix("whsec_"), other.removeprefix("whsec_"), marker}
     for headers in sent:

@@ -218,3 +218,19 @@ def test_a_request_refused_by_authentication_is_counted(emulator: Emulator) -> N
     assert rejected["reason"] == "unauthenticated"
     assert out.total("ingest_requests_total") == 1
     assert len(out.documents_with("ingest_latency_ms")) == 1
+
+
+def test_an_event_refused_by_the_producer_policy_is_counted_by_reason(emulator: Emulator) -> None:
+    policy = {"sources": {"ledger": ["<untyped>"]}}
+    with (
+        harness(emulator.url, parameters={"ProducerPolicy": json.dumps(policy)}) as h,
+        capture_output() as out,
+    ):
+        money = an_event("k-money", "transfer_requested", {"transfer_id": "t"}, source="ledger")
+        assert h.post_event(money).status == 403
+        assert h.post_event(ledger("k-other", source="stranger")).status == 403
+
+    rejected = out.documents_with("ingest_rejected_total")
+    assert sorted(d["reason"] for d in rejected) == ["forbidden_type", "forbidden_type"]
+    assert out.total("ingest_requests_total") == 2
+    assert out.total("raw_events_created_total") == 0

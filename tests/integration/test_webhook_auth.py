@@ -4,10 +4,12 @@ Manager or SSM Parameter Store and the requests signed by the reference library 
 from __future__ import annotations
 
 import base64
+import json
 import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from standardwebhooks.webhooks import Webhook
@@ -20,6 +22,15 @@ from tests.integration.harness import Harness, Response, harness
 pytestmark = pytest.mark.slow
 
 SOURCE = "payment_service"
+# Who may send what in these stacks: the ledger's owner moves money, srcA sends anything unrestricted.
+POLICY = {
+    "sources": {
+        SOURCE: ["<untyped>"],
+        "core_banking": ["transaction_initiated", "transfer_requested"],
+        "saas_billing": ["feature_used"],
+        "srcA": ["*"],
+    }
+}
 
 
 def new_secret() -> str:
@@ -62,6 +73,17 @@ def assert_refused_and_nothing_stored(stack: Harness, response: Response) -> Non
     assert stack.queue_depth() == 0
 
 
+def typed_body(source: str, event_type: str, payload: dict[str, Any], key: str | None = None) -> bytes:
+    """A typed event of ``source`` as the bytes a signature covers (no key: the webhook-id keys it)."""
+    return encoded(an_event(key, event_type, payload, source=source))
+
+
+def assert_forbidden(response: Response, problem: str = "forbidden-event-type") -> None:
+    assert response.status == 403
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["type"] == f"https://plutus.dev/problems/{problem}"
+
+
 @pytest.fixture(params=["SECRETS_MANAGER", "SSM"])
 def webhook_stack(request: pytest.FixtureRequest, emulator: Emulator) -> Iterator[Harness]:
     """A stack in WEBHOOK_SIGNATURE mode, its secrets under a prefix of its own, in either store."""
@@ -69,6 +91,7 @@ def webhook_stack(request: pytest.FixtureRequest, emulator: Emulator) -> Iterato
         "AuthMode": "WEBHOOK_SIGNATURE",
         "WebhookSecretStore": request.param,
         "WebhookSecretPrefix": f"/t{uuid.uuid4().hex[:10]}/webhooks/",
+        "ProducerPolicy": json.dumps(POLICY),
     }
     with harness(emulator.url, parameters=parameters) as h:
         yield h
@@ -168,3 +191,132 @@ def test_reads_and_health_need_no_signature(webhook_stack: Harness) -> None:
 
 def test_without_webhook_mode_unsigned_events_are_accepted(stack: Harness) -> None:
     assert stack.post_event(an_event()).status == 202
+
+
+def test_without_a_policy_a_correctly_signed_event_is_refused(emulator: Emulator) -> None:
+    parameters = {"AuthMode": "WEBHOOK_SIGNATURE", "WebhookSecretPrefix": f"/t{uuid.uuid4().hex[:10]}/wh/"}
+    with harness(emulator.url, parameters=parameters) as stack:
+        secret = new_secret()
+        store_secret(stack, SOURCE, secret)
+        body = encoded(an_event())
+
+        response = post(stack, body, signed(secret, body))
+
+        assert_forbidden(response)
+        assert stack.scan("EventsTable") == [] and stack.scan("IdempotencyTable") == []
+        assert stack.queue_depth() == 0
+
+
+def test_a_correctly_signed_source_cannot_debit_an_account_it_is_not_allowed_to_move_money_for(
+    webhook_stack: Harness,
+) -> None:
+    # Given: the ledger's owner credited acc_victim with 5,000; srcA holds a valid secret of its own
+    bank, attacker = new_secret(), new_secret()
+    store_secret(webhook_stack, "core_banking", bank)
+    store_secret(webhook_stack, "srcA", attacker)
+    credit = typed_body(
+        "core_banking",
+        "transaction_initiated",
+        {
+            "transaction_id": "txn_1",
+            "account_id": "acc_victim",
+            "direction": "credit",
+            "amount": 5000,
+            "currency": "KES",
+        },
+        key="txn_1",
+    )
+    assert post(webhook_stack, credit, signed(bank, credit)).status == 202
+    stored = len(webhook_stack.scan("EventsTable"))
+
+    # When: srcA, correctly signed, asks for a transfer out of it (the red-team case)
+    theft = typed_body(
+        "srcA",
+        "transfer_requested",
+        {
+            "transfer_id": "trf_x",
+            "from_account_id": "acc_victim",
+            "to_account_id": "acc_attacker",
+            "amount": 400,
+            "currency": "KES",
+        },
+        key="trf_x",
+    )
+    response = post(webhook_stack, theft, signed(attacker, theft))
+
+    # Then: 403, nothing stored or queued for it, and the balance is untouched
+    assert_forbidden(response)
+    assert response.json()["errors"] == [{"field": "event_type", "message": "not granted to this source"}]
+    assert len(webhook_stack.scan("EventsTable")) == stored
+    webhook_stack.drain()
+    account = webhook_stack.request("GET", "/api/v1/fintech/accounts/acc_victim").json()
+    assert float(account["balances"]["KES"]) == 5000
+    assert webhook_stack.request("GET", "/api/v1/fintech/accounts/acc_attacker").status == 404
+
+
+def test_a_signed_batch_is_refused_per_event(webhook_stack: Harness) -> None:
+    secret = new_secret()
+    store_secret(webhook_stack, "srcA", secret)
+    events = [
+        an_event("b_ok", source="srcA"),
+        json.loads(
+            typed_body(
+                "srcA",
+                "transfer_requested",
+                {
+                    "transfer_id": "trf_b",
+                    "from_account_id": "acc_1",
+                    "to_account_id": "acc_2",
+                    "amount": 1,
+                    "currency": "KES",
+                },
+                key="b_money",
+            )
+        ),
+    ]
+    body = json.dumps({"events": events}).encode()
+
+    response = webhook_stack.request("POST", "/api/v1/ingest/batch", body, signed(secret, body))
+
+    first, second = response.json()["results"]
+    assert first["status"] == 202
+    assert second["status"] == 403 and second["error"]["type"].endswith("/forbidden-event-type")
+    assert [e["event_id"] for e in webhook_stack.scan("EventsTable")] == [first["event_id"]]
+    assert webhook_stack.queue_depth() == 1
+
+
+def test_a_captured_request_replayed_with_new_headers_is_never_a_new_event(webhook_stack: Harness) -> None:
+    # Given: one signed meter reading of 100 units, keyed by its webhook-id (the body names no key)
+    secret = new_secret()
+    store_secret(webhook_stack, "saas_billing", secret)
+    body = typed_body(
+        "saas_billing",
+        "feature_used",
+        {
+            "account_id": "acct_1",
+            "user_id": "usr_1",
+            "feature": "api_access",
+            "units": 100,
+            "occurred_at": "2026-11-26T14:22:05Z",
+        },
+    )
+    captured = signed(secret, body)
+    first = post(webhook_stack, body, captured)
+    assert first.status == 202
+
+    # When: an attacker replays it inside the 300 s tolerance, with a fresh Idempotency-Key each time
+    replays = [post(webhook_stack, body, {**captured, "Idempotency-Key": f"evt_{n}"}) for n in range(3)]
+    # ...or as captured, or restating the signed key
+    again = post(webhook_stack, body, captured)
+    restated = post(webhook_stack, body, {**captured, "Idempotency-Key": captured["webhook-id"]})
+
+    # Then: refused naming the header, or answered as the duplicate it is; the meter reads 100, not 400
+    for replay in replays:
+        assert replay.status == 422
+        assert replay.json()["errors"][0]["field"] == "Idempotency-Key"
+    assert (again.status, restated.status) == (200, 200)
+    assert again.json() == restated.json() == first.json()
+    assert len(webhook_stack.scan("EventsTable")) == 1
+    webhook_stack.drain()
+    meter = webhook_stack.request("GET", "/api/v1/saas/accounts/acct_1/meters/2026-11").json()
+    assert meter["meters"]["units_api_access"] == 100

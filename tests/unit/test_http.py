@@ -19,6 +19,7 @@ from plutus.ingest.app import create_app
 from plutus.ingest.auth import Unauthenticated
 from plutus.ingest.endpoints import BATCH_PATH, BatchIngestEndpoint, IngestEndpoint
 from plutus.ingest.http import Endpoint, from_apigw, to_apigw
+from plutus.ingest.producers import ProducerAuthorizer
 from plutus.settings import Settings
 from plutus_dev.emulator.apigw import build_event
 from tests.builders import a_batch, an_event, encoded
@@ -53,8 +54,9 @@ def ingest_batch(items: Sequence[IngestCommand | Exception]) -> list[Outcome]:
     return outcomes
 
 
-SINGLE = IngestEndpoint(SETTINGS, REGISTRY, accept_event, Unauthenticated())
-BATCH = BatchIngestEndpoint(SETTINGS, REGISTRY, ingest_batch, Unauthenticated())  # type: ignore[arg-type]
+OPEN = ProducerAuthorizer.for_settings(SETTINGS, REGISTRY)  # NONE, no policy
+SINGLE = IngestEndpoint(SETTINGS, REGISTRY, accept_event, Unauthenticated(), OPEN)
+BATCH = BatchIngestEndpoint(SETTINGS, REGISTRY, ingest_batch, Unauthenticated(), OPEN)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")

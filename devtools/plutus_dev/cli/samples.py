@@ -34,10 +34,29 @@ def sample_path(registration: Registration) -> Path:
     return EVENTS_DIR / f"{registration.event_type}{suffix}.json"
 
 
+def sample_source(registration: Registration) -> str:
+    """The source a sample event names (``payment_completed`` comes from ``payment_service``)."""
+    return f"{registration.event_type.split('_')[0]}_service"
+
+
+def sample_policy() -> dict[str, Any]:
+    """A ProducerPolicy that lets each sample's source send its type, and ``payment_service`` untyped
+    events too (the README's first event, ``events/ingest_seed.json``): what the samples need, no more."""
+    from plutus.core.policy import UNTYPED
+    from plutus.domains import build_registry
+
+    sources: dict[str, list[str]] = {"payment_service": [UNTYPED]}
+    for registration in build_registry().registrations:
+        types = sources.setdefault(sample_source(registration), [])
+        if registration.event_type not in types:
+            types.append(registration.event_type)
+    return {"sources": sources}
+
+
 def render(registration: Registration) -> str:
     """The sample event's JSON text."""
     body = {
-        "source": f"{registration.event_type.split('_')[0]}_service",
+        "source": sample_source(registration),
         "schema_version": registration.schema_version,
         "event_type": registration.event_type,
         "idempotency_key": f"sample_{registration.event_type}_{registration.schema_version}",

@@ -402,6 +402,8 @@ def _banner(stack: LocalStack, started: float, state_path: Path) -> None:
     print(f"  State:      {state_path}   (the plutus CLI finds this stack from it)")
     print(f"  Logs:       {cfg.log_dir}/")
     print(f"  Metrics:    {stack.url}/metrics   ('make plutus ARGS=stats' prints them)")
+    if not cfg.environment.get("PLUTUS_PRODUCER_POLICY"):
+        print("  Producers:  no ProducerPolicy: in AuthMode NONE any source may send any type (dev only)")
     print("  Try it:\n" + CURL_EXAMPLE.format(url=stack.url))
     print("  Then:       make plutus ARGS='events watch <event_id>'")
     print("Ctrl-C stops it cleanly.", flush=True)

@@ -99,13 +99,14 @@ class Root:
 
     @cached_property
     def ingest(self) -> IngestWiring:
-        """The two ingest routes, their idempotent use cases and the producer authenticator."""
+        """The two ingest routes, their idempotent use cases, the producer authenticator and authorizer."""
         from plutus.adapters.idempotency_store import IdempotencyStore
         from plutus.adapters.queue import EventQueue
         from plutus.ingest.accept import build_accept_event
         from plutus.ingest.accept_batch import BatchIngest
         from plutus.ingest.auth import build_authenticator, with_body_limit
         from plutus.ingest.endpoints import BatchIngestEndpoint, IngestEndpoint
+        from plutus.ingest.producers import ProducerAuthorizer
 
         settings = self.settings
         dynamodb, sqs = self.clients("dynamodb"), self.clients("sqs")
@@ -119,11 +120,17 @@ class Root:
         store = IdempotencyStore(dynamodb, settings.idempotency_table, settings.events_table, self.retention)
         batch = BatchIngest(settings, store, EventQueue(sqs, settings.queue_url), remaining_ms=remaining_ms)
         authenticator = build_authenticator(settings, self.clients)
+        # Who may send what (ProducerPolicy), checked against the registry's restricted types at init.
+        authorizer = ProducerAuthorizer.for_settings(settings, self.registry)
         return IngestWiring(
             config,
-            IngestEndpoint(settings, self.registry, accept_event, authenticator),
+            IngestEndpoint(settings, self.registry, accept_event, authenticator, authorizer),
             BatchIngestEndpoint(
-                settings, self.registry, batch, with_body_limit(authenticator, settings.max_batch_body_bytes)
+                settings,
+                self.registry,
+                batch,
+                with_body_limit(authenticator, settings.max_batch_body_bytes),
+                authorizer,
             ),
         )
 

@@ -7,10 +7,13 @@ reach, typed, through ``plutus.core.pack_settings.PackSettings`` (``ctx.settings
 
 from __future__ import annotations
 
-from typing import Literal
+import json
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from plutus.core.policy import ProducerPolicy
 
 
 class Settings(BaseSettings):
@@ -62,6 +65,9 @@ class Settings(BaseSettings):
     webhook_secret_prefix: str = Field(default="/plutus/webhooks/", pattern=r"^/([A-Za-z0-9_.\-]+/)+$")
     webhook_tolerance_seconds: int = Field(default=300, ge=1, le=3600)
     webhook_secret_max_age_seconds: int = Field(default=300, ge=1, le=3600)
+    # Producer authorization (template parameter ProducerPolicy, JSON; see plutus/core/policy.py). None
+    # (empty) denies every event in WEBHOOK_SIGNATURE and IAM modes; in NONE mode ingest is open (dev only).
+    producer_policy: Annotated[ProducerPolicy | None, NoDecode] = None
 
     # Bounded retries: one call's worst case, 3 x (1 s + 2 s) + at most 3 s of throttling backoff = 12 s,
     # fits inside ingest's 15 s, so a dead dependency is answered with a 503 rather than a Lambda timeout
@@ -69,6 +75,13 @@ class Settings(BaseSettings):
     aws_max_attempts: int = Field(default=3, ge=1, le=10)
     aws_connect_timeout: float = Field(default=1.0, gt=0)
     aws_read_timeout: float = Field(default=2.0, gt=0)
+
+    @field_validator("producer_policy", mode="before")
+    @classmethod
+    def _policy_from_json(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else None
+        return value
 
     @model_validator(mode="after")
     def _retention_is_consistent(self) -> Settings:

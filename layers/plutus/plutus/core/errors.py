@@ -42,6 +42,24 @@ class UnauthenticatedError(PlutusError):
         self.reason = reason
 
 
+class ForbiddenEventTypeError(PlutusError):
+    """The producer policy does not let this source send this event type (answered 403)."""
+
+    def __init__(self, source: str, event_type: str | None) -> None:
+        # The message echoes neither: the caller knows what it sent, and logs get the names (not the payload).
+        super().__init__("the producer policy does not let this source send this event type")
+        self.source = source
+        self.event_type = event_type
+
+
+class ForbiddenSourceError(PlutusError):
+    """The authenticated caller may not write events of this source (answered 403)."""
+
+    def __init__(self, source: str) -> None:
+        super().__init__("the caller may not send events of this source")
+        self.source = source
+
+
 class UnknownEventTypeError(PlutusError):
     """The event type is not registered and unregistered types are not allowed."""
 

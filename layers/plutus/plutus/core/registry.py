@@ -21,6 +21,9 @@ class EventModel(BaseModel):
 
     event_type: ClassVar[str]
     schema_version: ClassVar[str]
+    # Why only named sources may send this type ("money", "identity", "clinical"), or None. A producer policy
+    # grants a restricted type by its exact name only, never by a wildcard (plutus.core.policy).
+    restricted: ClassVar[str | None] = None
 
 
 class HandlerSettings(Protocol):
@@ -159,6 +162,14 @@ class Registry:
     def event_types(self) -> list[str]:
         """Every registered event type, sorted."""
         return sorted({t for t, _ in self._entries})
+
+    def restricted_types(self) -> dict[str, str]:
+        """Every restricted event type and why (its models' ``restricted``), for the producer policy."""
+        return {
+            reg.event_type: reason
+            for reg in self._entries.values()
+            if (reason := getattr(reg.model, "restricted", None))
+        }
 
     @property
     def registrations(self) -> list[Registration]:

@@ -87,6 +87,7 @@ def create_app(
             200: {"model": EventAccepted, "description": "Replay of an already accepted event"},
             400: _PROBLEM,
             401: _PROBLEM,
+            403: _PROBLEM,
             409: _PROBLEM,
             413: _PROBLEM,
             415: _PROBLEM,

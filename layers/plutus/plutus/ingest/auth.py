@@ -1,7 +1,8 @@
 """Producer authentication on the ingest routes, chosen by the template's ``AuthMode`` (``PLUTUS_AUTH_MODE``).
 
 - ``NONE``: Plutus sits behind a trusted gateway; every request is accepted as is.
-- ``IAM``: API Gateway verifies the SigV4 signature before the function runs; nothing is left to do here.
+- ``IAM``: API Gateway verifies the SigV4 signature before the function runs and names the caller's principal
+  in the event (``requestContext.identity.userArn``), which ``plutus.ingest.producers`` authorizes.
 - ``WEBHOOK_SIGNATURE``: Standard Webhooks (https://www.standardwebhooks.com/) signatures, verified here with
   the secrets of the source the body names. The secret of source ``S`` is the Secrets Manager secret or SSM
   parameter named ``<PLUTUS_WEBHOOK_SECRET_PREFIX>S``; it holds one or more ``whsec_`` secrets separated by
@@ -52,10 +53,15 @@ class WebhookSecretError(PlutusError):
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who sent a request, as far as authentication tells: the verified source and its ``webhook-id``."""
+    """Who sent a request, as far as authentication tells: the verified source and its ``webhook-id``
+    (``WEBHOOK_SIGNATURE``), or the principal API Gateway verified (``IAM``: ``requestContext.identity``)."""
 
     source: str | None = None
     webhook_id: str | None = None
+    principal: str | None = None
+    # Whether the request's authentication covers an Idempotency-Key header (IAM: SigV4's SignedHeaders).
+    # An uncovered header could be changed on a captured request, turning a replay into a new event.
+    key_header_signed: bool = True
 
 
 class Authenticator(Protocol):
@@ -67,11 +73,32 @@ class Authenticator(Protocol):
 
 
 class Unauthenticated:
-    """``NONE`` and ``IAM``: nothing to verify in the function."""
+    """``NONE``: nothing to verify in the function."""
 
     def authenticate(self, headers: Mapping[str, str], body: bytes) -> Caller:
         """Everyone is an anonymous caller."""
         return Caller()
+
+
+IDEMPOTENCY_KEY = "idempotency-key"
+_SIGNED_HEADERS = re.compile(r"SignedHeaders=([^,\s]+)")
+
+
+def sigv4_signed_headers(authorization: str | None) -> frozenset[str]:
+    """The headers a SigV4 ``Authorization`` header says it signed (lower-case); none if it is not SigV4."""
+    if not authorization or not authorization.startswith("AWS4-HMAC-SHA256 "):
+        return frozenset()
+    match = _SIGNED_HEADERS.search(authorization)
+    return frozenset(match.group(1).lower().split(";")) if match else frozenset()
+
+
+class SigV4Verified:
+    """``IAM``: API Gateway verified the SigV4 signature before the function ran, and names the principal in
+    the event (read by the endpoints). Here: whether that signature covers the ``Idempotency-Key`` header."""
+
+    def authenticate(self, headers: Mapping[str, str], body: bytes) -> Caller:
+        """A caller whose key header counts only if it was signed."""
+        return Caller(key_header_signed=IDEMPOTENCY_KEY in sigv4_signed_headers(headers.get("authorization")))
 
 
 def decode_secret(text: str) -> bytes:
@@ -272,6 +299,8 @@ class ParameterSecretStore:
 
 def build_authenticator(settings: Settings, client: Callable[[str], Any]) -> Authenticator:
     """The authenticator ``settings.auth_mode`` asks for (composition root helper)."""
+    if settings.auth_mode == "IAM":
+        return SigV4Verified()
     if settings.auth_mode != "WEBHOOK_SIGNATURE":
         return Unauthenticated()
     from aws_lambda_powertools.utilities.parameters import SecretsProvider, SSMProvider

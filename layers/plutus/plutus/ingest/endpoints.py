@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -19,6 +21,7 @@ from plutus.ingest.accept_batch import BatchIngest, Outcome
 from plutus.ingest.auth import Authenticator, Caller
 from plutus.ingest.http import HttpRequest, Reply, count_problem, problem_reply
 from plutus.ingest.parsing import decode_json_body, parse_ingest_body, validate_event
+from plutus.ingest.producers import ProducerAuthorizer
 from plutus.ingest.replies import BatchIngestResponse, BatchItemResult, EventAccepted, body
 from plutus.observability import logger, metrics, tracer
 from plutus.observability.telemetry import (
@@ -59,11 +62,12 @@ def _measured(
 def _authenticate(authenticator: Authenticator, request: HttpRequest) -> Caller:
     # Before anything else: an unauthenticated request is not parsed, counted or stored.
     try:
-        return authenticator.authenticate(request.headers, request.body)
+        caller = authenticator.authenticate(request.headers, request.body)
     except UnauthenticatedError as exc:
         # The bounded reason class only: never a header value or the body.
         logger.warning("request not authenticated", extra={"reason": exc.reason})
         raise
+    return replace(caller, principal=request.principal)
 
 
 class IngestEndpoint:
@@ -78,11 +82,13 @@ class IngestEndpoint:
         registry: Registry,
         accept_event: Callable[..., IngestResult],
         authenticator: Authenticator,
+        authorizer: ProducerAuthorizer,
     ) -> None:
         self.settings = settings
         self.registry = registry
         self.accept_event = accept_event
         self.authenticator = authenticator
+        self.authorizer = authorizer
 
     def __call__(self, request: HttpRequest) -> Reply:
         """Answer one request; never raises."""
@@ -97,7 +103,10 @@ class IngestEndpoint:
             request.headers.get("idempotency-key"),
             self.settings,
             self.registry,
-            default_key=caller.webhook_id,
+            signed_key=caller.webhook_id,
+            key_header_signed=caller.key_header_signed,
+            # Before the payload is validated, and so before anything is stored or queued.
+            authorize=partial(self.authorizer.authorize_request, caller),
         )
         logger.debug(
             "request parsed",
@@ -126,20 +135,27 @@ class BatchIngestEndpoint:
     """``POST /api/v1/ingest/batch``: ``{"events": [...]}`` in, one result per event out, in order.
 
     Each result is ``{index, status, event_id}`` (202 new, 200 duplicate) or ``{index, status, error}``
-    (409 in progress, 422 invalid or key reused with other content, 503 not queued: retry it), where ``error``
-    is the problem document the single endpoint would answer. Malformed batches are answered as a whole.
+    (403 refused by the producer policy, 409 in progress, 422 invalid or key reused with other content, 503
+    not queued: retry it), where ``error`` is the problem document the single endpoint would answer.
+    Malformed batches are answered as a whole.
     """
 
     method = "POST"
     path = BATCH_PATH
 
     def __init__(
-        self, settings: Settings, registry: Registry, ingest: BatchIngest, authenticator: Authenticator
+        self,
+        settings: Settings,
+        registry: Registry,
+        ingest: BatchIngest,
+        authenticator: Authenticator,
+        authorizer: ProducerAuthorizer,
     ) -> None:
         self.settings = settings
         self.registry = registry
         self.ingest = ingest
         self.authenticator = authenticator
+        self.authorizer = authorizer
 
     def __call__(self, request: HttpRequest) -> Reply:
         """Answer one request; never raises."""
@@ -148,7 +164,7 @@ class BatchIngestEndpoint:
     def _handle(self, request: HttpRequest) -> Reply:
         # A signed batch carries events of the one source that signed it (auth.claimed_source); each event
         # brings its own idempotency_key (the webhook-id cannot key a hundred events).
-        _authenticate(self.authenticator, request)
+        caller = _authenticate(self.authenticator, request)
         limit = self.settings.max_batch_body_bytes
         _check_declared_length(request, limit)
         if request.headers.get("idempotency-key") is not None:
@@ -158,9 +174,13 @@ class BatchIngestEndpoint:
             )
         events = self._events(decode_json_body(request.body, request.headers.get("content-type"), limit))
         items: list[IngestCommand | Exception] = []
+        # Per event: in IAM mode one principal may write several sources, each held to its own types.
+        authorize = partial(self.authorizer.authorize_request, caller)
         for raw in events:
             try:
-                items.append(command_for(validate_event(raw, self.settings, self.registry, "<event>")))
+                items.append(
+                    command_for(validate_event(raw, self.settings, self.registry, "<event>", authorize))
+                )
             except PlutusError as exc:
                 items.append(exc)
         tracer.put_annotation("batch_size", str(len(items)))

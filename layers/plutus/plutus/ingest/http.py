@@ -35,6 +35,8 @@ class HttpRequest:
     path: str
     headers: Mapping[str, str]
     body: bytes
+    # The IAM principal API Gateway verified (requestContext.identity.userArn); None without IAM auth.
+    principal: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +106,15 @@ def from_apigw(event: Mapping[str, Any]) -> HttpRequest:
         headers[key.lower()] = ", ".join(values) if isinstance(values, list) else ""
     raw = event.get("body") or ""
     body = base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode()
-    return HttpRequest(event.get("httpMethod", ""), event.get("path", ""), headers, body)
+    return HttpRequest(event.get("httpMethod", ""), event.get("path", ""), headers, body, principal_of(event))
+
+
+def principal_of(event: Mapping[str, Any]) -> str | None:
+    """The caller's IAM principal in an API Gateway event: set by API Gateway, never by the client."""
+    context = event.get("requestContext")
+    identity = context.get("identity") if isinstance(context, Mapping) else None
+    arn = identity.get("userArn") if isinstance(identity, Mapping) else None
+    return arn if isinstance(arn, str) and arn else None
 
 
 def to_apigw(reply: Reply) -> dict[str, Any]:
@@ -119,7 +129,14 @@ def to_apigw(reply: Reply) -> dict[str, Any]:
 
 async def from_starlette(request: StarletteRequest) -> HttpRequest:
     """The request of an ASGI (FastAPI) route."""
-    return HttpRequest(request.method, request.url.path, dict(request.headers.items()), await request.body())
+    event = request.scope.get("aws.event")  # set by Mangum on Lambda
+    return HttpRequest(
+        request.method,
+        request.url.path,
+        dict(request.headers.items()),
+        await request.body(),
+        principal_of(event) if isinstance(event, Mapping) else None,
+    )
 
 
 def to_starlette(reply: Reply) -> StarletteResponse:

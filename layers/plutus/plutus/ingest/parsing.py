@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -64,16 +65,23 @@ def decode_json_body(body: bytes, content_type: str | None, limit: int) -> Any:
         raise MalformedBodyError("the body is not valid UTF-8 JSON") from exc
 
 
+# Called with each event once its envelope is valid, before its payload is: raises to refuse it.
+Authorize = Callable[[IngestRequest], None]
+
+
 def validate_event(
     data: Any,
     settings: Settings,
     registry: Registry,
     where: str = "<body>",
+    authorize: Authorize | None = None,
     received_at: datetime | None = None,
 ) -> IngestRequest:
     """One event's JSON value as an ``IngestRequest``, or ``InvalidEventError``/``UnknownEventTypeError``.
 
-    ``received_at`` (default: now) is the instant the payload's own times are judged against.
+    ``authorize`` sees the envelope (source, type) before the payload is validated against its model, so a
+    caller refused by the producer policy learns nothing about the type's schema. ``received_at`` (default:
+    now) is the instant the payload's own times are judged against.
     """
     if not isinstance(data, dict):
         raise InvalidEventError(
@@ -96,6 +104,8 @@ def validate_event(
             "the payload is nested too deeply",
             [field_error(("payload",), f"nesting deeper than {settings.max_payload_depth}")],
         )
+    if authorize is not None:
+        authorize(request)
     _validate_typed_payload(request, settings, registry, received_at or datetime.now(UTC))
     return request
 
@@ -106,27 +116,54 @@ def parse_ingest_body(
     header_key_value: str | None,
     settings: Settings,
     registry: Registry,
-    default_key: str | None = None,
+    signed_key: str | None = None,
+    authorize: Authorize | None = None,
+    key_header_signed: bool = True,
     received_at: datetime | None = None,
 ) -> IngestRequest:
     """Validate a raw single-event body into an ``IngestRequest``, or raise a mapped ``PlutusError``.
 
-    The key is the body's, else the ``Idempotency-Key`` header's, else ``default_key`` (a verified
-    ``webhook-id``). Payload times are judged against ``received_at`` (default: now).
+    The key is the body's, else the ``Idempotency-Key`` header's. A signed request (``signed_key``: its
+    verified ``webhook-id``) takes its key from signed material only: the body's, else the ``webhook-id``.
+    The header is not signed, so there it may restate that key but never change it: otherwise a captured
+    request replayed with a new header would be a new event. For the same reason a header the request's
+    signature does not cover (``key_header_signed`` false: IAM, not in SigV4's SignedHeaders) is refused.
+    Payload times are judged against ``received_at`` (default: now).
     """
     data = decode_json_body(body, content_type, settings.max_body_bytes)
     key = header_key(header_key_value)
+    if key is not None and not key_header_signed:
+        raise InvalidEventError(
+            "the Idempotency-Key header is not covered by the request's signature",
+            [
+                {
+                    "field": "Idempotency-Key",
+                    "message": "sign it (in SigV4's SignedHeaders) or send idempotency_key in the body",
+                }
+            ],
+        )
     if isinstance(data, dict):
-        if key is not None:
+        if signed_key is not None:
+            signed = data.setdefault("idempotency_key", signed_key)
+            if key is not None and key != signed:
+                raise InvalidEventError(
+                    "the Idempotency-Key header is not covered by the webhook signature",
+                    [
+                        {
+                            "field": "Idempotency-Key",
+                            "message": "differs from the signed key (the body's idempotency_key, else "
+                            "webhook-id): omit it or send the same value",
+                        }
+                    ],
+                )
+        elif key is not None:
             if "idempotency_key" in data and data["idempotency_key"] != key:
                 raise InvalidEventError(
                     "Idempotency-Key header and body idempotency_key differ",
                     [field_error(("idempotency_key",), "differs from the header")],
                 )
             data["idempotency_key"] = key
-        elif default_key is not None and "idempotency_key" not in data:
-            data["idempotency_key"] = default_key
-    return validate_event(data, settings, registry, received_at=received_at)
+    return validate_event(data, settings, registry, authorize=authorize, received_at=received_at)
 
 
 def _validate_typed_payload(

@@ -18,6 +18,8 @@ from plutus.core.errors import (
     BodyTooLargeError,
     EventNotFoundError,
     EventNotQueuedError,
+    ForbiddenEventTypeError,
+    ForbiddenSourceError,
     InvalidEventError,
     MalformedBodyError,
     PlutusError,
@@ -57,6 +59,9 @@ PROBLEMS: dict[type[BaseException], Problem] = {
     UnauthenticatedError: Problem(
         401, "unauthenticated", "The request is not signed by its source", challenge="Standard-Webhooks"
     ),
+    # Authenticated, but the producer policy does not allow it (plutus.core.policy): retrying cannot help.
+    ForbiddenEventTypeError: Problem(403, "forbidden-event-type", "The source may not send this event type"),
+    ForbiddenSourceError: Problem(403, "forbidden-source", "The caller may not send events of this source"),
     InvalidEventError: Problem(422, "invalid-event", "The event failed validation"),
     UnknownEventTypeError: Problem(422, "unknown-event-type", "The event type is not registered"),
     IdempotencyValidationError: Problem(
@@ -100,6 +105,8 @@ REJECTION_REASONS: dict[str, str] = {
     "body-too-large": "too_large",
     "unsupported-media-type": "media_type",
     "unauthenticated": "unauthenticated",
+    "forbidden-event-type": "forbidden_type",
+    "forbidden-source": "forbidden_source",
 }
 
 
@@ -184,6 +191,10 @@ def _detail(exc: BaseException, problem: Problem) -> tuple[str, dict[str, Any]]:
             "errors": [{"field": "event_type", "pointer": "/event_type", "message": "unknown event type"}],
             "known_event_types": exc.known,
         }
+    if isinstance(exc, ForbiddenEventTypeError):
+        return str(exc), {"errors": [{"field": "event_type", "message": "not granted to this source"}]}
+    if isinstance(exc, ForbiddenSourceError):
+        return str(exc), {"errors": [{"field": "source", "message": "not granted to this caller"}]}
     if isinstance(exc, IdempotencyValidationError):
         return (
             "this idempotency_key was already used by this source with a different event_type, "

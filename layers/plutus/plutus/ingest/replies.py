@@ -21,8 +21,8 @@ class BatchItemResult(BaseModel):
 
     index: int = Field(description="Position of the event in the request.")
     status: int = Field(
-        description="202 new, 200 duplicate, 409 in progress (retry), 422 invalid or key reused with other "
-        "content, 503 not queued (retry)."
+        description="202 new, 200 duplicate, 403 refused by the producer policy, 409 in progress (retry), "
+        "422 invalid or key reused with other content, 503 not queued (retry)."
     )
     event_id: str | None = Field(default=None, description="With 202 and 200.")
     error: dict[str, Any] | None = Field(

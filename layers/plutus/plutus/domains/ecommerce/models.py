@@ -152,6 +152,7 @@ class PaymentCompletedV1(EventModel):
 
     event_type = "payment_completed"
     schema_version = "1.0"
+    restricted = "money"
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [

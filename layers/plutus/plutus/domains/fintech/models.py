@@ -29,6 +29,7 @@ class TransactionInitiatedV1(EventModel):
 
     event_type = "transaction_initiated"
     schema_version = "1.0"
+    restricted = "money"
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -61,6 +62,7 @@ class CardSwipeV1(EventModel):
 
     event_type = "card_swipe"
     schema_version = "1.0"
+    restricted = "money"
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -99,6 +101,7 @@ class TransferRequestedV1(EventModel):
 
     event_type = "transfer_requested"
     schema_version = "1.0"
+    restricted = "money"
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -135,6 +138,7 @@ class KycDocumentUploadedV1(EventModel):
 
     event_type = "kyc_document_uploaded"
     schema_version = "1.0"
+    restricted = "identity"
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [

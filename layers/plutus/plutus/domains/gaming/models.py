@@ -107,6 +107,7 @@ class InGamePurchaseV1(EventModel):
 
     event_type = "in_game_purchase"
     schema_version = "1.0"
+    restricted = "money"
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [

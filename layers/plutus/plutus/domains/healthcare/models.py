@@ -20,6 +20,7 @@ class HeartRateReadingV1(EventModel):
 
     event_type = "heart_rate_reading"
     schema_version = "1.0"
+    restricted = "clinical"
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -44,6 +45,7 @@ class MedicationAdministeredV1(EventModel):
 
     event_type = "medication_administered"
     schema_version = "1.0"
+    restricted = "clinical"
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -83,6 +85,7 @@ class DoctorNotesUpdatedV1(EventModel):
 
     event_type = "doctor_notes_updated"
     schema_version = "1.0"
+    restricted = "clinical"
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
