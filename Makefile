@@ -52,6 +52,13 @@ integration: install ## Integration tests only
 e2e: install browser ## e2e tests; set PLUTUS_API_URL (and STACK) to target a deployed stack
 	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
 
+.PHONY: test-fast docs docs-serve
+# --8<-- [start:test-fast]
+# The inner loop: everything not marked `slow` (e2e, fault runs, fuzzing, anything over ~3 s) on two workers.
+test-fast: install ## Unit + fast integration tests on 2 workers (not `slow`): the loop while you change code
+	$(PY) -m pytest tests/unit tests/integration -m "not slow" -n 2 -q $(PYTEST_ARGS)
+# --8<-- [end:test-fast]
+
 soak: install ## Fault-injection soak: 10,000 events, 5% AWS faults, 4 consumers; prints lost/doubled figures
 	$(PY) -m plutus_dev.faults.run --events $(or $(EVENTS),10000)
 
@@ -79,6 +86,13 @@ lint: install ## ruff check + format check
 typecheck: install ## mypy --strict on the plutus package
 	$(VENV)/bin/mypy layers/plutus/plutus
 
+docs: install ## Build the docs site into site/ (mkdocs --strict: a broken link or snippet fails)
+	@test $$(wc -l < README.md) -le 150 || { echo "README.md is over 150 lines: move the detail to docs/"; exit 1; }
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
+
+docs-serve: install ## Serve the docs site with live reload on http://127.0.0.1:8000
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve
+
 validate: install $(SAM) ## sam validate --lint and cfn-lint (informational checks included)
 	$(SAM) validate --lint --region us-east-1
 	# The SAM venv's cfn-lint has the SAM translator, so it lints the transformed template.
@@ -93,7 +107,7 @@ build: $(SAM) ## sam build (makefile build methods: precompiled bytecode)
 bench: install build ## Plutus vs the Powertools reference: prints a table, writes bench/results.json and plot.png
 	$(PY) -m bench.run
 
-check: lint typecheck validate checkov build ## Every static check CI runs
+check: lint typecheck docs validate checkov build ## Every static check CI runs (and the docs build)
 
 clean: ## Remove build output and local state
-	rm -rf .aws-sam .plutus .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .aws-sam .plutus .pytest_cache .mypy_cache .ruff_cache site

@@ -8,9 +8,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.builders import an_event
 from tests.e2e.conftest import Target
+
+# Slow (e2e: black-box HTTP against a running stack): not in `make test-fast`.
+pytestmark = pytest.mark.slow
 
 
 def wait_for_status(

@@ -20,6 +20,9 @@ from tests.builders import an_event
 from tests.e2e.conftest import Target, WebhookSigner, start_embedded
 from tests.e2e.test_api import wait_for_status
 
+# Slow (e2e: starts an embedded WEBHOOK_SIGNATURE stack of its own): not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def secured(target: Target) -> Iterator[Target]:

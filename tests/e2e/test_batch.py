@@ -6,9 +6,13 @@ from __future__ import annotations
 import uuid
 
 import httpx
+import pytest
 
 from tests.builders import a_batch, an_event
 from tests.e2e.test_api import wait_for_status
+
+# Slow (e2e: black-box HTTP against a running stack): not in `make test-fast`.
+pytestmark = pytest.mark.slow
 
 
 def test_a_batch_is_accepted_processed_and_one_with_the_single_endpoint(api: httpx.Client) -> None:

@@ -21,9 +21,13 @@ from plutus_dev.cli.app import app
 from plutus_dev.emulator.dev_events import EVENT_TYPE
 from plutus_dev.emulator.stack import LocalStack, StackConfig
 
-pytestmark = pytest.mark.skipif(
-    bool(os.environ.get("PLUTUS_API_URL")), reason="the dev profile is the embedded stack's"
-)
+# Slow (e2e: an embedded stack on the dev profile, a 15 s failure walk): not in `make test-fast`.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        bool(os.environ.get("PLUTUS_API_URL")), reason="the dev profile is the embedded stack's"
+    ),
+]
 
 FAIL_FOR_SECONDS = 8.0
 

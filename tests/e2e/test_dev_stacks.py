@@ -22,9 +22,11 @@ from plutus_dev.cli.app import app
 from plutus_dev.emulator import statefile
 from plutus_dev.emulator.resources import Emulator, free_port
 
-pytestmark = pytest.mark.skipif(
-    bool(os.environ.get("PLUTUS_API_URL")), reason="starts embedded stacks of its own"
-)
+# Slow (e2e: starts several embedded stacks and `make dev` subprocesses): not in `make test-fast`.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(bool(os.environ.get("PLUTUS_API_URL")), reason="starts embedded stacks of its own"),
+]
 
 
 def make_dev_env(state_dir: Path, **extra: str) -> dict[str, str]:

@@ -15,9 +15,13 @@ import pytest
 
 from tests.e2e.conftest import Target
 
-pytestmark = pytest.mark.skipif(
-    bool(os.environ.get("PLUTUS_API_URL")), reason="loads the embedded stack's pages (loopback only)"
-)
+# Slow (e2e: an embedded stack and headless Chromium): not in `make test-fast`.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        bool(os.environ.get("PLUTUS_API_URL")), reason="loads the embedded stack's pages (loopback only)"
+    ),
+]
 
 CHROMIUM_FLAGS = [
     "--headless",

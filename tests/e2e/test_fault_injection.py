@@ -14,9 +14,13 @@ import pytest
 from plutus_dev.cli.dlq import FALLBACK
 from plutus_dev.faults.run import ChaosStack, RunConfig, run
 
-pytestmark = pytest.mark.skipif(
-    bool(os.environ.get("PLUTUS_API_URL")), reason="needs the embedded stack behind the fault proxy"
-)
+# Slow (e2e: an embedded stack behind the fault proxy): not in `make test-fast`.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        bool(os.environ.get("PLUTUS_API_URL")), reason="needs the embedded stack behind the fault proxy"
+    ),
+]
 
 # A few hundred events keep `make test` short; `make soak` runs 10,000.
 SMALL_RUN = RunConfig(events=200, producers=16)

@@ -10,9 +10,13 @@ import pytest
 
 from plutus_dev.faults.run import ChaosStack, RunConfig, run
 
-pytestmark = pytest.mark.skipif(
-    bool(os.environ.get("PLUTUS_API_URL")), reason="needs the embedded stack behind the fault proxy"
-)
+# Slow (e2e: an embedded stack behind the fault proxy): not in `make test-fast`.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        bool(os.environ.get("PLUTUS_API_URL")), reason="needs the embedded stack behind the fault proxy"
+    ),
+]
 
 
 def test_batches_under_injected_faults_lose_nothing_and_double_nothing(

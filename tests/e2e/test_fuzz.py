@@ -37,6 +37,9 @@ from tests.e2e.conftest import Target
 CASES_PER_MODE = 500
 SINGLE, BATCH = "/api/v1/ingest", "/api/v1/ingest/batch"
 
+# Slow (e2e: 1,000 schemathesis requests against a running stack): not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 
 @dataclass(frozen=True)
 class Stored:

@@ -7,10 +7,14 @@ import os
 import httpx
 import pytest
 
-pytestmark = pytest.mark.skipif(
-    bool(os.environ.get("PLUTUS_API_URL")),
-    reason="API Gateway answers unknown routes and methods itself on a deployed stack",
-)
+# Slow (e2e: black-box HTTP against a running stack): not in `make test-fast`.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        bool(os.environ.get("PLUTUS_API_URL")),
+        reason="API Gateway answers unknown routes and methods itself on a deployed stack",
+    ),
+]
 ENVELOPE = {"source": "s", "schema_version": "1.0", "idempotency_key": "edge", "payload": {}}
 
 

@@ -19,10 +19,14 @@ from plutus_dev.emulator.resources import free_port
 from plutus_dev.emulator.stack import LocalStack, StackConfig
 from tests.builders import an_event
 
-pytestmark = pytest.mark.skipif(
-    bool(os.environ.get("PLUTUS_API_URL")),
-    reason="/metrics is the embedded stack's; a deployed stack has CloudWatch",
-)
+# Slow (e2e: starts an embedded stack of its own): not in `make test-fast`.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        bool(os.environ.get("PLUTUS_API_URL")),
+        reason="/metrics is the embedded stack's; a deployed stack has CloudWatch",
+    ),
+]
 
 MARKER = "MARKER-e2e-4111111111111111"
 

@@ -18,6 +18,9 @@ import pytest
 from plutus_dev.emulator.resources import Emulator, free_port
 from tests.builders import an_event
 
+# Slow (e2e: starts `make dev` in a subprocess and stops it with SIGTERM): not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.skipif(bool(os.environ.get("PLUTUS_API_URL")), reason="starts its own embedded stack")
 def test_sigterm_drains_in_flight_work_and_exits(emulator: Emulator, tmp_path: Path) -> None:

@@ -21,6 +21,9 @@ from tests import tables
 from tests.builders import a_queued_event, an_event
 from tests.integration.harness import Harness, harness
 
+# Slow (up to 8 s: the redrive fallback and the CLI walk through the DLQ): not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 
 class LedgerPostedV1(EventModel):
     event_type = "test_ledger_posted"

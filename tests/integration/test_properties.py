@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -43,6 +44,10 @@ SETTINGS = settings(
 REGISTRATIONS = build_registry().registrations
 TIME_FIELDS = ("occurred_at", "measured_at", "administered_at", "updated_at")
 PLANNED_FIELDS = ("next_due_at", "promised_by")
+
+# Slow (hypothesis through moto: about 60 s of examples): not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 # Raw JSON number tokens json.dumps cannot write; each stands in the body for its placeholder string.
 RAW_NUMBERS = ["1e999", "-1e999", "1" * 39, "-" + "9" * 40, "1e300", "2e-200", "1E+125", "-0.0", "0e0"]
 OFFSETS = [

@@ -19,6 +19,9 @@ EVENT = an_event("evt_resilience")
 # The ingest Lambda's remaining time sets Powertools' in-progress expiry: short, so the tests need not wait.
 SHORT_TIMEOUT = 2
 
+# Slow (2-4 s each: fault proxy, botocore retries and the in-progress expiry): not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def proxy(emulator: Emulator) -> Iterator[FaultProxy]:

@@ -17,6 +17,9 @@ from tests import tables
 from tests.builders import an_event
 from tests.integration.harness import Harness
 
+# Slow (3-4 s each on a busy machine: X-Ray across the queue): not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 
 class KeepingEmitter:
     """Stands in for the UDP emitter to the X-Ray daemon."""

@@ -18,6 +18,9 @@ from plutus_dev.emulator.resources import Emulator
 from tests.builders import an_event, encoded
 from tests.integration.harness import Harness, Response, harness
 
+# Slow (21 tests of 2-3 s: secrets in moto and a stack per mode): not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 SOURCE = "payment_service"
 # Who may send what in these stacks: the ledger's owner moves money, srcA sends anything unrestricted.
 POLICY = {

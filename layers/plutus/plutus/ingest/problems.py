@@ -52,6 +52,7 @@ class Problem:
     challenge: str | None = None
 
 
+# --8<-- [start:problems]
 PROBLEMS: dict[type[BaseException], Problem] = {
     MalformedBodyError: Problem(400, "malformed-body", "The body is not valid JSON"),
     # RFC 9110: a 401 names the scheme that would succeed.
@@ -93,6 +94,7 @@ PROBLEMS: dict[type[BaseException], Problem] = {
     ),
 }
 INTERNAL = Problem(500, "internal-error", "Internal error")
+# --8<-- [end:problems]
 
 # Reason classes for metrics: bounded, so they are safe as a dimension.
 REJECTION_REASONS: dict[str, str] = {

@@ -108,6 +108,7 @@ def _meter(ctx: EventContext, account_id: str, at: datetime, **add: int) -> Upda
     )
 
 
+# --8<-- [start:feature_used]
 @router.on(FeatureUsedV1)
 def handle_record_feature_use(event: FeatureUsedV1, ctx: EventContext) -> Iterable[Effect]:
     """Count the use for adoption and health; a metered feature's units go to the billing meter."""
@@ -117,6 +118,7 @@ def handle_record_feature_use(event: FeatureUsedV1, ctx: EventContext) -> Iterab
         yield _meter(ctx, event.account_id, at, **{f"units_{event.feature}": event.units})
 
 
+# --8<-- [end:feature_used]
 @router.on(DashboardViewedV1)
 def handle_record_dashboard_view(event: DashboardViewedV1, ctx: EventContext) -> Iterable[Effect]:
     """A dashboard view is activity on the dashboards feature."""

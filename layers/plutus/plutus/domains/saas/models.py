@@ -13,6 +13,7 @@ from plutus.domains.kit import AwareEventTime, Ident
 FeatureName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,63}$")]
 
 
+# --8<-- [start:feature_used]
 class FeatureUsedV1(EventModel):
     """A user used a product feature; ``units`` is what a metered feature bills (API calls, summaries)."""
 
@@ -39,6 +40,7 @@ class FeatureUsedV1(EventModel):
     occurred_at: AwareEventTime
 
 
+# --8<-- [end:feature_used]
 class UserInvitedV1(EventModel):
     """A member invited a colleague to the account (a seat, billed once per invitee)."""
 
