@@ -10,13 +10,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 
 from plutus.core.registry import Registry, Router
-from plutus_dev.emulator.apigw import build_event
+from plutus_dev.emulator.apigw import NO_ROUTE, build_event
 from plutus_dev.emulator.lambda_runtime import InProcessFunction, reset_caches
 from plutus_dev.emulator.poller import Poller
+from plutus_dev.emulator.routes import RouteTable
 from plutus_dev.emulator.template import Stack, provision
 
 
@@ -40,6 +42,7 @@ class Harness:
     stack: Stack
     ingest: InProcessFunction
     consumer: InProcessFunction
+    reads: InProcessFunction
     env: dict[str, str] = field(default_factory=dict)
 
     def client(self, service: str) -> Any:
@@ -60,12 +63,22 @@ class Harness:
         body: bytes | str | dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> Response:
-        """Send one HTTP request through the API Gateway event shape to the real ingest handler."""
+        """Send one HTTP request through the API Gateway event shape to the real handler its route names
+        (routed from template.yaml as API Gateway routes it: reads to the reads function)."""
         if isinstance(body, dict):
             body = json.dumps(body)
         raw = body.encode() if isinstance(body, str) else (body or b"")
         hdrs = {"Content-Type": "application/json", **(headers or {})}
-        status, result, _ = self.ingest.invoke(build_event(method, path, hdrs, raw, "127.0.0.1"))
+        found = RouteTable.from_template(self.stack.template).resolve(method, urlsplit(path).path)
+        if found is None:
+            status_code, no_route_headers, no_route_body = NO_ROUTE
+            return Response(status_code, {k.lower(): v for k, v in no_route_headers.items()}, no_route_body)
+        route, params = found
+        function = {"IngestFunction": self.ingest, "ReadsFunction": self.reads}[route.function]
+        event = build_event(
+            method, path, hdrs, raw, "127.0.0.1", resource=route.resource, path_parameters=params
+        )
+        status, result, _ = function.invoke(event)
         assert status == "ok", result
         data = result.get("body") or ""
         payload = base64.b64decode(data) if result.get("isBase64Encoded") else data.encode()
@@ -169,6 +182,7 @@ def harness(
     stack = provision(_Session(), f"t{uuid.uuid4().hex[:10]}", parameters)
     env = stack.function_environment("IngestFunction")
     env.update(stack.function_environment("ConsumerFunction"))
+    env.update(stack.function_environment("ReadsFunction"))
     env.update(environment or {})
     env["AWS_ENDPOINT_URL"] = endpoint
     saved = {k: os.environ.get(k) for k in env}
@@ -178,6 +192,7 @@ def harness(
         from plutus.consumer.processor import Consumer, get_consumer
         from plutus.consumer.processor import build_lambda_handler as build_consumer
         from plutus.ingest.entry import build_lambda_handler as build_ingest
+        from plutus.reads.entry import build_reads_handler
 
         def consumer_factory() -> Consumer:
             if registry is None:
@@ -192,6 +207,7 @@ def harness(
             stack,
             InProcessFunction("IngestFunction", build_ingest()),
             InProcessFunction("ConsumerFunction", build_consumer(consumer_factory)),
+            InProcessFunction("ReadsFunction", build_reads_handler()),
             env,
         )
     finally:

@@ -164,7 +164,6 @@ def reset_caches() -> None:
     from plutus import domains, settings
     from plutus.adapters import aws
     from plutus.consumer import processor as consumer
-    from plutus.ingest import app as api
     from plutus.ingest import entry as handler
 
     for fn in (
@@ -173,8 +172,6 @@ def reset_caches() -> None:
         aws.client,
         aws.client_config,
         handler.get_ingest,
-        handler._asgi,
-        api.get_app,
         consumer.get_consumer,
         domains.get_registry,
     ):

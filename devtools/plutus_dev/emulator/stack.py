@@ -22,6 +22,7 @@ from plutus_dev.emulator.lambda_runtime import LambdaFunction
 from plutus_dev.emulator.metrics import CONTENT_TYPE, MetricsRegistry, Sample
 from plutus_dev.emulator.poller import Poller
 from plutus_dev.emulator.resources import LOCAL_CREDENTIALS, Emulator, start_emulator
+from plutus_dev.emulator.routes import RouteTable
 from plutus_dev.emulator.template import ROOT, Stack, provision
 
 
@@ -35,6 +36,8 @@ class StackConfig:
     # An existing endpoint (LocalStack, a shared moto): used as is, no emulator is started.
     endpoint_url: str | None = None
     api_concurrency: int = 4
+    # The reads function's own execution environments: as where deployed, reads never queue behind ingest.
+    reads_concurrency: int = 2
     consumer_pollers: int = 2
     stack_name: str = "plutus-local"
     parameters: dict[str, str] = field(default_factory=dict)
@@ -154,6 +157,7 @@ class LocalStack:
             _EndpointSession(self.session(), self.endpoint_url), cfg.stack_name, cfg.parameters
         )
         self.functions["IngestFunction"] = self._function("IngestFunction", cfg.api_concurrency)
+        self.functions["ReadsFunction"] = self._function("ReadsFunction", cfg.reads_concurrency)
         consumer = self.functions["ConsumerFunction"] = self._function(
             "ConsumerFunction", cfg.consumer_pollers
         )
@@ -162,8 +166,10 @@ class LocalStack:
             "environment": env["PLUTUS_ENVIRONMENT"],
             "service": env["POWERTOOLS_SERVICE_NAME"],
         }
+        routes = RouteTable.from_template(self.stack.template)
         self._server = make_server(
-            self.functions["IngestFunction"],
+            {name: self.functions[name] for name in routes.functions()},
+            routes,
             cfg.host,
             cfg.port,
             self.output,
@@ -284,6 +290,7 @@ def main() -> None:
     print(f"  Metrics:   {stack.url}/metrics   (Prometheus text; 'plutus stats' prints them)")
     print("  Try it:\n" + CURL_EXAMPLE.format(url=stack.url))
     print("  Then:      curl -sS " + stack.url + "/api/v1/events/<event_id>")
+    print("  (Locally no route checks credentials; where deployed every route but /health needs SigV4.)")
     print("Ctrl-C stops it cleanly.", flush=True)
     stopping.wait()
     print("Stopping: finishing in-flight batches...", flush=True)

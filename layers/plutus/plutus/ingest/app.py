@@ -1,29 +1,25 @@
-"""The ingest HTTP API (FastAPI): event status, domain reads, health and docs, plus the two ingest routes.
+"""The ingest routes on FastAPI: for OpenAPI (the reads function documents them) and ASGI servers.
 
-On Lambda the ingest routes are served without this app (``plutus.ingest.entry``); the app mounts the same
-framework-free endpoints, so OpenAPI documents them and ASGI servers serve them alike.
+On Lambda the ingest function serves these routes without FastAPI (``plutus.ingest.entry``); the routes here
+mount the same framework-free endpoints, so both answer alike.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
-from functools import lru_cache
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from plutus.adapters import events_store
 from plutus.core.envelope import IngestRequest, IngestResult
-from plutus.core.errors import EventNotFoundError
 from plutus.core.registry import Registry
 from plutus.ingest import batch_route as batch
 from plutus.ingest import problems
 from plutus.ingest.auth import Authenticator, Unauthenticated
-from plutus.ingest.endpoints import INGEST_PATH, IngestEndpoint
-from plutus.ingest.http import count_problem, from_starlette, to_starlette
+from plutus.ingest.endpoints import HEALTH_PATH, INGEST_PATH, HealthEndpoint, IngestEndpoint
+from plutus.ingest.http import from_starlette, to_starlette
 from plutus.ingest.parsing import parse_ingest_body as parse_ingest_body  # callers import it from here too
 from plutus.settings import Settings
 
@@ -34,42 +30,27 @@ class EventAccepted(BaseModel):
     event_id: str
 
 
-class EventView(BaseModel):
-    """An event's status."""
+class Health(BaseModel):
+    """Liveness: nothing more than that the function answers."""
 
-    event_id: str
-    source: str | None
-    event_type: str | None
-    schema_version: str | None
-    status: str | None
-    attempts: int
-    last_error: str | None
-    received_at: str | None
-    processed_at: str | None
+    status: str
 
 
 _PROBLEM: dict[str, Any] = {"content": {problems.PROBLEM_JSON: {}}}
 
 
-def create_app(
-    settings: Settings,
-    registry: Registry,
-    accept_event: Callable[..., IngestResult],
-    dynamodb: Any,
-    authenticator: Authenticator | None = None,
-) -> FastAPI:
-    """The FastAPI application, wired to its dependencies."""
-    app = FastAPI(
-        title="Plutus",
-        version="1.0.0",
-        description="Idempotent, asynchronous event ingestion. Events are validated, deduplicated on "
-        "(source, idempotency_key) and queued; processing happens asynchronously.",
-    )
-    problems.install(app, count_problem)
-    single = IngestEndpoint(settings, registry, accept_event, authenticator or Unauthenticated())
-    ingest_schema = IngestRequest.model_json_schema()
+def single_endpoint() -> IngestEndpoint:
+    """FastAPI dependency: the single-event endpoint of this execution environment (tests override it)."""
+    from plutus.ingest.entry import get_ingest
 
-    @app.post(
+    return get_ingest().single
+
+
+def ingest_router() -> APIRouter:
+    """``POST /api/v1/ingest``, ``POST /api/v1/ingest/batch`` and ``GET /health``."""
+    router = APIRouter()
+
+    @router.post(
         INGEST_PATH,
         status_code=202,
         response_model=EventAccepted,
@@ -84,48 +65,42 @@ def create_app(
             503: _PROBLEM,
         },
         openapi_extra={
-            "requestBody": {"required": True, "content": {"application/json": {"schema": ingest_schema}}}
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": IngestRequest.model_json_schema()}},
+            }
         },
     )
-    async def ingest(request: Request) -> Response:
+    async def ingest(
+        request: Request,
+        endpoint: IngestEndpoint = Depends(single_endpoint),  # noqa: B008 - FastAPI idiom
+    ) -> Response:
         """Accept one event: 202 when new, 200 (``Idempotent-Replayed: true``) for a duplicate."""
-        return to_starlette(single(await from_starlette(request)))
+        return to_starlette(endpoint(await from_starlette(request)))
 
-    @app.get("/api/v1/events/{event_id}", response_model=EventView, responses={404: _PROBLEM})
-    def get_event(event_id: str) -> dict[str, Any]:
-        """An event's status: RECEIVED, PROCESSING (an attempt failed; SQS retries), PROCESSED or FAILED."""
-        try:
-            uuid.UUID(event_id)
-        except ValueError:
-            if not event_id.startswith("message:") or len(event_id) > 200:
-                raise EventNotFoundError(f"no event {event_id[:64]!r}") from None
-        item = events_store.get_event(dynamodb, settings.events_table, event_id)
-        if item is None:
-            raise EventNotFoundError(f"no event {event_id!r}")
-        return events_store.public_view(item)
+    health_endpoint = HealthEndpoint()
 
-    app.include_router(batch.router)
+    @router.get(HEALTH_PATH, response_model=Health)
+    async def health(request: Request) -> Response:
+        """Liveness: the one route that needs no credentials. It names nothing about the deployment."""
+        return to_starlette(health_endpoint(await from_starlette(request)))
 
-    from plutus.domains import read_routers
+    router.include_router(batch.router)
+    return router
 
-    for router in read_routers():
-        app.include_router(router)
 
-    @app.get("/health")
-    def health() -> dict[str, str]:
-        """Liveness: the function is up and configured."""
-        return {"status": "ok", "environment": settings.environment}
+def create_app(
+    settings: Settings,
+    registry: Registry,
+    accept_event: Callable[..., IngestResult],
+    dynamodb: Any,
+    authenticator: Authenticator | None = None,
+) -> FastAPI:
+    """Every route on one ASGI app (the reads app plus the ingest routes), for ASGI servers and tests."""
+    from plutus.reads.app import create_reads_app
 
+    app = create_reads_app(settings, dynamodb)
+    app.include_router(ingest_router())
+    single = IngestEndpoint(settings, registry, accept_event, authenticator or Unauthenticated())
+    app.dependency_overrides[single_endpoint] = lambda: single
     return app
-
-
-@lru_cache(maxsize=1)
-def get_app() -> FastAPI:
-    """The FastAPI app of this execution environment, on the ingest function's wiring."""
-    from plutus.ingest.entry import get_ingest
-
-    ingest = get_ingest()
-    single = ingest.single
-    return create_app(
-        ingest.settings, ingest.registry, single.accept_event, ingest.dynamodb, single.authenticator
-    )

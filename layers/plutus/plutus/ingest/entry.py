@@ -1,8 +1,9 @@
 """The ingest Lambda's entry point and composition root.
 
-The two ingest routes are the hot path: they are served straight from the API Gateway event by framework-free
-endpoints, so a cold start that serves an ingest request never imports FastAPI, Starlette or Mangum. Every
-other route (event status, domain reads, health, docs) goes through the FastAPI app, built on first use.
+The ingest function serves three routes, all framework-free, straight from the API Gateway event: the two
+ingest POSTs and ``GET /health``. It never imports FastAPI, Starlette or Mangum. Reads, docs and OpenAPI are
+the reads function's (``plutus.reads.entry``); API Gateway sends nothing else here, and anything else that
+arrives is a 404.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from plutus.adapters.aws import client
+from plutus.core.errors import ResourceNotFoundError
 from plutus.core.registry import Registry
 from plutus.ingest.accept import build_accept_event
 from plutus.ingest.accept_batch import BatchIngest
 from plutus.ingest.auth import build_authenticator, with_body_limit
-from plutus.ingest.endpoints import BatchIngestEndpoint, IngestEndpoint
-from plutus.ingest.http import Endpoint, from_apigw, to_apigw
+from plutus.ingest.endpoints import BatchIngestEndpoint, HealthEndpoint, IngestEndpoint
+from plutus.ingest.http import Endpoint, from_apigw, problem_reply, to_apigw
 from plutus.observability import logger, metrics, tracer
 from plutus.settings import Settings, get_settings
 
@@ -37,10 +39,11 @@ class Ingest:
     config: IdempotencyConfig
     single: IngestEndpoint
     batch: BatchIngestEndpoint
+    health: HealthEndpoint
 
     def endpoints(self) -> list[Endpoint]:
-        """The framework-free routes."""
-        return [self.single, self.batch]
+        """The routes this function serves."""
+        return [self.single, self.batch, self.health]
 
 
 @lru_cache(maxsize=1)
@@ -64,6 +67,7 @@ def get_ingest() -> Ingest:
         BatchIngestEndpoint(
             settings, registry, batch, with_body_limit(authenticator, settings.max_batch_body_bytes)
         ),
+        HealthEndpoint(),
     )
 
 
@@ -71,15 +75,6 @@ def _remaining_ms(config: IdempotencyConfig) -> int | None:
     # Time left in the current invocation: an in-progress claim must not outlive it.
     context = config.lambda_context
     return None if context is None else int(context.get_remaining_time_in_millis())
-
-
-@lru_cache(maxsize=1)
-def _asgi() -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
-    from mangum import Mangum
-
-    from plutus.ingest.app import get_app
-
-    return cast(Callable[[dict[str, Any], LambdaContext], dict[str, Any]], Mangum(get_app(), lifespan="off"))
 
 
 def build_lambda_handler() -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
@@ -98,8 +93,8 @@ def build_lambda_handler() -> Callable[[dict[str, Any], LambdaContext], dict[str
         metrics.set_default_dimensions(environment=ingest.settings.environment)
         ingest.config.register_lambda_context(context)
         endpoint = routes.get((event.get("httpMethod", ""), event.get("resource", "")))
-        if endpoint is not None:
-            return to_apigw(endpoint(from_apigw(event)))
-        return _asgi()(event, context)
+        if endpoint is None:
+            return to_apigw(problem_reply(ResourceNotFoundError("this function serves no such route"), None))
+        return to_apigw(endpoint(from_apigw(event)))
 
     return cast(Callable[[dict[str, Any], LambdaContext], dict[str, Any]], handler)

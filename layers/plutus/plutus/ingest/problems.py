@@ -179,6 +179,14 @@ def _detail(exc: BaseException, problem: Problem) -> tuple[str, dict[str, Any]]:
     return str(exc), {}
 
 
+def _route(request: Request) -> str | None:
+    # The matched route's template (``/api/v1/events/{event_id}``), never the raw path: a problem document
+    # must not reflect what the caller sent. No route matched: no instance.
+    route = request.scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else None
+
+
 def install(app: FastAPI, on_problem: Callable[[Problem], None]) -> None:
     """Register the handlers that turn every exception into problem+json."""
     from fastapi.exceptions import RequestValidationError
@@ -186,7 +194,7 @@ def install(app: FastAPI, on_problem: Callable[[Problem], None]) -> None:
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
     async def handle(request: Request, exc: Exception) -> JSONResponse:
-        problem, body = describe_problem(exc, instance=request.url.path)
+        problem, body = describe_problem(exc, instance=_route(request))
         log_failure(problem)
         on_problem(problem)
         return JSONResponse(
@@ -202,13 +210,13 @@ def install(app: FastAPI, on_problem: Callable[[Problem], None]) -> None:
         problem = PROBLEMS[InvalidEventError]
         on_problem(problem)
         return problem_response(
-            problem, "request validation failed", {"errors": errors}, instance=request.url.path
+            problem, "request validation failed", {"errors": errors}, instance=_route(request)
         )
 
     async def handle_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         problem = Problem(exc.status_code, "http-" + str(exc.status_code), str(exc.detail))
-        return problem_response(problem, str(exc.detail), instance=request.url.path)
+        return problem_response(problem, str(exc.detail), instance=_route(request))
 
     app.add_exception_handler(RequestValidationError, handle_request_validation)
     app.add_exception_handler(StarletteHTTPException, handle_http)

@@ -1,0 +1,114 @@
+"""The read API (FastAPI): event status, every pack's read endpoints, docs and OpenAPI.
+
+Served by the reads function, which holds read-only access to the events and state tables. The OpenAPI
+document also describes the ingest routes (served by the ingest function), so one page documents the API.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from plutus.adapters import events_store
+from plutus.core.errors import EventNotFoundError
+from plutus.ingest import problems
+from plutus.ingest.http import count_problem
+from plutus.settings import Settings
+
+_PROBLEM: dict[str, Any] = {"content": {problems.PROBLEM_JSON: {}}}
+
+
+class EventView(BaseModel):
+    """An event's status."""
+
+    event_id: str
+    source: str | None
+    event_type: str | None
+    schema_version: str | None
+    status: str | None
+    attempts: int
+    last_error: str | None
+    received_at: str | None
+    processed_at: str | None
+
+
+def events_router(settings: Settings, dynamodb: Any) -> APIRouter:
+    """``GET /api/v1/events/{event_id}``."""
+    router = APIRouter()
+
+    @router.get("/api/v1/events/{event_id}", response_model=EventView, responses={404: _PROBLEM})
+    def get_event(event_id: str) -> dict[str, Any]:
+        """An event's status: RECEIVED, PROCESSING (an attempt failed; SQS retries), PROCESSED or FAILED."""
+        # The detail never repeats the id: whatever the caller sent is not reflected back.
+        try:
+            uuid.UUID(event_id)
+        except ValueError:
+            if not event_id.startswith("message:") or len(event_id) > 200:
+                raise EventNotFoundError("no event has this id") from None
+        item = events_store.get_event(dynamodb, settings.events_table, event_id)
+        if item is None:
+            raise EventNotFoundError("no event has this id")
+        return events_store.public_view(item)
+
+    return router
+
+
+class NoStore:
+    """``Cache-Control: no-store`` on every response: reads are per-caller and change as events land, so no
+    browser, proxy or CDN may keep one."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_no_store(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"cache-control"]
+                message = {**message, "headers": [*headers, (b"cache-control", b"no-store")]}
+            await send(message)
+
+        await self.app(scope, receive, send_no_store)
+
+
+def create_reads_app(settings: Settings, dynamodb: Any, documented: Sequence[BaseRoute] = ()) -> FastAPI:
+    """The read API. ``documented`` routes appear in the OpenAPI document without being served here."""
+    app = FastAPI(
+        title="Plutus",
+        version="1.0.0",
+        description="Idempotent, asynchronous event ingestion. Events are validated, deduplicated on "
+        "(source, idempotency_key) and queued; processing happens asynchronously. Every route but "
+        "`GET /health` needs credentials where deployed (see the README's Authentication).",
+    )
+    problems.install(app, count_problem)
+    app.add_middleware(NoStore)
+    app.include_router(events_router(settings, dynamodb))
+
+    from plutus.domains import read_routers
+
+    for router in read_routers():
+        app.include_router(router)
+    if documented:
+
+        def openapi() -> dict[str, Any]:
+            if app.openapi_schema is None:
+                app.openapi_schema = get_openapi(
+                    title=app.title,
+                    version=app.version,
+                    description=app.description,
+                    routes=[*app.routes, *documented],
+                )
+            return app.openapi_schema
+
+        app.openapi = openapi  # type: ignore[method-assign]
+    return app
