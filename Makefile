@@ -9,9 +9,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SAM := $(TOOLS)/sam/bin/sam
 CHECKOV := $(TOOLS)/checkov/bin/checkov
+# The SAM translator alone (its pydantic cannot share the app's venv): tests/unit/test_route_auth.py runs it.
+TRANSLATOR := $(TOOLS)/samtranslator/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help install dev test unit integration e2e check lint typecheck validate checkov build tools samples soak bench bench-reads clean
+.PHONY: help install translator dev test unit integration e2e check lint typecheck validate checkov build tools samples soak bench bench-reads clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -26,13 +28,18 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 
 install: $(VENV)/.synced ## Install the app and dev dependencies (uv, Python 3.12)
 
+$(TRANSLATOR): | $(UV)
+	$(UV) venv -q --python $(PYTHON312) $(TOOLS)/samtranslator && VIRTUAL_ENV=$(TOOLS)/samtranslator $(UV) pip install -q "aws-sam-translator==1.115.0" "pyyaml>=6"
+
+translator: $(TRANSLATOR) ## The SAM translator, in its own venv (the route x AuthMode test transforms the template)
+
 dev: install ## Start the embedded local stack (moto + API on :3000 + SQS pollers)
 	$(PY) -m plutus_dev.emulator.stack
 
-test: install ## Run every test: unit, integration (moto server over HTTP) and e2e (embedded stack)
+test: install $(TRANSLATOR) ## Run every test: unit, integration (moto server over HTTP) and e2e (embedded stack)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-unit: install ## Unit tests only (no sockets)
+unit: install $(TRANSLATOR) ## Unit tests only (no sockets)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 integration: install ## Integration tests only
