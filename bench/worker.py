@@ -146,19 +146,17 @@ def load(kind: str) -> Handler:
         return module.handler  # type: ignore[no-any-return]
     if kind in {"consumer", "consumer-typed"}:
         reset_caches()
-        from plutus.adapters.aws import client
-        from plutus.consumer.processor import Consumer, build_lambda_handler
-        from plutus.domains import get_registry
-        from plutus.settings import get_settings
+        from plutus import bootstrap
+        from plutus.consumer.entry import build_lambda_handler
 
         if kind == "consumer":
             return build_lambda_handler()
         from bench import pack
 
-        registry = get_registry()
+        registry = bootstrap.root().registry
         if not registry.knows_type(pack.AccountCreditedV1.event_type):
             registry.include_router(pack.router)
-        return build_lambda_handler(lambda: Consumer(get_settings(), registry, client("dynamodb")))
+        return build_lambda_handler()
     raise ValueError(kind)
 
 

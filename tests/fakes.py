@@ -1,6 +1,6 @@
-"""In-memory fakes for unit tests (no sockets): the state table, and a runner that feeds event sequences
-through the registry exactly as the consumer does (resolve, upcast, run handlers, commit their effects
-atomically with an exactly-once marker per event id)."""
+"""In-memory fakes for unit tests (no sockets): the state table and the events table, and a runner that feeds
+event sequences through the real consumer (resolve, upcast, run handlers, commit their effects atomically with
+an exactly-once marker per event id) against them."""
 
 from __future__ import annotations
 
@@ -10,10 +10,19 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from plutus.adapters.events_store import (
+    AlreadyProcessed,
+    CommitOutcome,
+    Committed,
+    Contended,
+    EventStatus,
+    Refused,
+)
+from plutus.consumer.processor import Consumer
 from plutus.core.effects import Effect, Put
-from plutus.core.envelope import utc_now
+from plutus.core.envelope import QueuedEvent, utc_now
 from plutus.core.errors import EffectRejectedError
-from plutus.core.registry import EventContext, Registry, Router
+from plutus.core.registry import Registry, Router
 from plutus.domains import default
 from plutus.settings import Settings
 
@@ -29,6 +38,10 @@ def _number(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_number(v) for v in value]
     return value
+
+
+class VersionConflictError(EffectRejectedError):
+    """A version guard failed: state moved under the handler (the consumer runs it again)."""
 
 
 class FakeState:
@@ -61,7 +74,7 @@ class FakeState:
             if (effect.expect_version == 0 and exists) or (
                 effect.expect_version and version != effect.expect_version
             ):
-                raise EffectRejectedError(f"version conflict on {effect.pk}/{effect.sk}")
+                raise VersionConflictError(f"version conflict on {effect.pk}/{effect.sk}")
         if effect.floor is not None:
             attr, minimum = effect.floor
             value = Decimal((current or {}).get(attr, 0)) + Decimal(effect.add.get(attr, 0))
@@ -97,8 +110,70 @@ class FakeState:
 
 
 @dataclass
+class FakeEvents:
+    """The events table as the consumer's repository sees it, committing effects to a :class:`FakeState`."""
+
+    state: FakeState
+    items: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Commits to refuse as contended before applying them (a concurrent writer, as DynamoDB would report).
+    contend: int = 0
+
+    def get(self, event_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
+        item = self.items.get(event_id)
+        return copy.deepcopy(item) if item is not None else None
+
+    def is_processed(self, event_id: str) -> bool:
+        return self.items.get(event_id, {}).get("status") == EventStatus.PROCESSED
+
+    def commit(self, event: QueuedEvent, effects: list[Effect], now: str) -> CommitOutcome:
+        if self.is_processed(event.event_id):
+            return AlreadyProcessed()
+        if self.contend:
+            self.contend -= 1
+            return Contended()
+        try:
+            self.state.commit(effects)
+        except VersionConflictError:
+            return Contended()
+        except EffectRejectedError as exc:
+            return Refused((str(exc),))
+        item = self.items.setdefault(event.event_id, {"event_id": event.event_id, "attempts": 0})
+        item.update(status=EventStatus.PROCESSED, processed_at=now)
+        item["attempts"] += 1
+        return Committed()
+
+    def record_failure(
+        self, event: QueuedEvent, error: str, status: EventStatus, now: str, message: str | None = None
+    ) -> None:
+        if self.is_processed(event.event_id):
+            return
+        item = self.items.setdefault(event.event_id, {"event_id": event.event_id, "attempts": 0})
+        item.update(status=status, last_error=error, updated_at=now)
+        item["attempts"] += 1
+        if message is not None:
+            item["kept_message"] = message
+
+    def record_poison(self, message_id: str, error: str, status: EventStatus, now: str) -> None:
+        item = self.items.setdefault(
+            f"message:{message_id}", {"event_id": f"message:{message_id}", "attempts": 0}
+        )
+        item.update(status=status, last_error=error, updated_at=now)
+        item["attempts"] += 1
+
+
+class FakeDeadLetters:
+    """The DLQ: what the consumer dead-lettered, in order."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    def send(self, record: Any, reason: str) -> None:
+        self.sent.append((record.body, reason))
+
+
+@dataclass
 class DomainRunner:
-    """Feeds events through a registry the way the consumer does, against a :class:`FakeState`."""
+    """Feeds events through the real :class:`Consumer` against in-memory state and events tables."""
 
     routers: list[Router]
     settings: Settings = field(
@@ -114,6 +189,8 @@ class DomainRunner:
         self.registry = Registry(default_handler=default.handle_record_receipt)
         for router in self.routers:
             self.registry.include_router(router)
+        self.events = FakeEvents(self.state)
+        self.consumer = Consumer(self.settings, self.registry, self.events, self.state)  # type: ignore[arg-type]
 
     def send(
         self,
@@ -125,18 +202,19 @@ class DomainRunner:
         event_id: str | None = None,
         received_at: str | None = None,
     ) -> str:
-        """Process one event; returns its id. A known id is skipped, as the consumer's marker does."""
+        """Process one event with the real consumer; returns its id. A known id is skipped by its marker."""
         event_id = event_id or f"evt-{next(self._ids):06d}"
-        if event_id in self.processed:
-            return event_id
-        registration, parsed = self.registry.resolve(event_type, schema_version, payload)
-        ctx = EventContext(
-            event_id, source, event_type, schema_version, received_at or utc_now(), self.state, self.settings
+        event = QueuedEvent.model_validate(
+            {
+                "event_id": event_id,
+                "source": source,
+                "event_type": event_type,
+                "schema_version": schema_version,
+                "received_at": received_at or utc_now(),
+                "payload": payload,
+            }
         )
-        effects: list[Effect] = []
-        for handler in registration.handlers:
-            effects.extend(handler(parsed, ctx) or ())
-        self.state.commit(effects)
+        self.consumer.process(event)
         self.processed.add(event_id)
         return event_id
 

@@ -1,5 +1,5 @@
 """ConsumerFunction entry point: SQS batches -> registered handlers, partial batch responses."""
 
-from plutus.consumer.processor import build_lambda_handler
+from plutus.consumer.entry import build_lambda_handler
 
 handler = build_lambda_handler()

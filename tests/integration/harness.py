@@ -167,9 +167,10 @@ def harness(
     routers: list[Router] | None = None,
 ) -> Iterator[Harness]:
     """Provision a uniquely named stack from template.yaml and build both handlers against it."""
+    consumer_registry = None
     if routers is not None:
         # The consumer sees only these routers (plus the default handler); ingest lets their types through.
-        registry = registry_of(*routers)
+        consumer_registry = registry_of(*routers)
         environment = {"PLUTUS_ALLOW_UNREGISTERED_TYPES": "true", **(environment or {})}
     session = boto3.session.Session(region_name="us-east-1")
 
@@ -189,25 +190,26 @@ def harness(
     os.environ.update(env)
     reset_caches()
     try:
-        from plutus.consumer.processor import Consumer, get_consumer
-        from plutus.consumer.processor import build_lambda_handler as build_consumer
+        from plutus import bootstrap
+        from plutus.consumer.entry import build_lambda_handler as build_consumer
         from plutus.ingest.entry import build_lambda_handler as build_ingest
         from plutus.reads.entry import build_reads_handler
 
-        def consumer_factory() -> Consumer:
-            if registry is None:
-                return get_consumer()
-            from plutus.adapters.aws import client
-            from plutus.settings import get_settings
-
-            return Consumer(get_settings(), registry, client("dynamodb"))
-
+        # One root per environment, as in Lambda: ``registry`` replaces both functions' registry; ``routers``
+        # the consumer's only (ingest still validates the real packs' types). Both share the clients tests
+        # hook into.
+        if registry is not None:
+            bootstrap.reset(bootstrap.Root(registry=registry))
+        root = bootstrap.root()
+        consumer_root = root
+        if consumer_registry is not None:
+            consumer_root = bootstrap.Root(root.settings, clients=root.clients, registry=consumer_registry)
         yield Harness(
             endpoint,
             stack,
-            InProcessFunction("IngestFunction", build_ingest()),
-            InProcessFunction("ConsumerFunction", build_consumer(consumer_factory)),
-            InProcessFunction("ReadsFunction", build_reads_handler()),
+            InProcessFunction("IngestFunction", build_ingest(root)),
+            InProcessFunction("ConsumerFunction", build_consumer(consumer_root)),
+            InProcessFunction("ReadsFunction", build_reads_handler(root)),
             env,
         )
     finally:
@@ -217,6 +219,13 @@ def harness(
             else:
                 os.environ[k] = v
         reset_caches()
+
+
+def app_client(service: str) -> Any:
+    """The client the functions of this process use (tests hook botocore events onto it)."""
+    from plutus import bootstrap
+
+    return bootstrap.root().clients(service)
 
 
 def registry_of(*routers: Router) -> Registry:

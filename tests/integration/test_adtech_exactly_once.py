@@ -138,10 +138,7 @@ class _StaleOnce:
 def test_two_copies_of_an_impression_racing_are_charged_once(stack: Harness) -> None:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-    from plutus.adapters.aws import client
-    from plutus.consumer.processor import Consumer
-    from plutus.domains import get_registry
-    from plutus.settings import get_settings
+    from plutus import bootstrap
     from plutus_dev.emulator.poller import to_record
 
     # Given one impression sent twice under two keys (two event ids), the first processed
@@ -155,7 +152,7 @@ def test_two_copies_of_an_impression_racing_are_charged_once(stack: Harness) -> 
 
     # When the second copy's handler reads state from before the first committed (a lost race): it asks for
     # the create-only marker, the transaction is cancelled on it, and the consumer re-runs the handler
-    consumer = Consumer(get_settings(), get_registry(), client("dynamodb"))
+    consumer = bootstrap.Root().consumer
     consumer.state = _StaleOnce(consumer.state, ("AD#IMP#imp_it_0", "IMPRESSION"))  # type: ignore[assignment]
     record = to_record(message["Messages"][0], stack.stack.arns["EventsQueue"], "us-east-1")
     assert consumer.process_record(SQSRecord(record)) == "processed"

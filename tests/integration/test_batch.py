@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 
 from plutus.adapters import idempotency_records as records
-from plutus.adapters.aws import client
 from plutus.core.envelope import IngestRequest, content_digest
 from plutus.domains import default
 from plutus_dev.emulator.resources import Emulator
 from tests.integration.harness import Harness, harness
+from tests.integration.harness import app_client as client
 from tests.integration.test_webhook_auth import new_secret, signed, store_secret
 
 

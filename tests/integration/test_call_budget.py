@@ -6,8 +6,8 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from plutus.adapters.aws import client
 from tests.integration.harness import Harness
+from tests.integration.harness import app_client as client
 
 SEED = {
     "source": "payment_service",

@@ -107,7 +107,7 @@ def test_rejections_are_counted_by_reason_class(h: Harness) -> None:
 
 
 def test_in_flight_conflict_emits_conflict(h: Harness) -> None:
-    from plutus.adapters.aws import client
+    from tests.integration.harness import app_client as client
 
     entered, release = threading.Event(), threading.Event()
 

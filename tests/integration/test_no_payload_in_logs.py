@@ -4,7 +4,6 @@ stdout, stderr or any logger is captured with the log level at DEBUG, and search
 
 from __future__ import annotations
 
-import functools
 import json
 import threading
 from collections.abc import Iterator
@@ -55,8 +54,6 @@ def handle_ledger_down(event: LedgerDownV1, ctx: EventContext) -> None:
 def h(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
     registry = Registry(default_handler=default.handle_record_receipt)
     registry.include_router(router)
-    # Ingest validates typed payloads against the registry too.
-    monkeypatch.setattr("plutus.domains.get_registry", functools.lru_cache(maxsize=1)(lambda: registry))
     with harness(
         emulator.url,
         parameters={"MaxReceiveCount": "2"},
@@ -75,7 +72,7 @@ def _body(key: str, payload: dict[str, Any], event_type: str | None = None) -> d
 
 
 def _conflict(h: Harness, body: dict[str, Any]) -> int:
-    from plutus.adapters.aws import client
+    from tests.integration.harness import app_client as client
 
     entered, release = threading.Event(), threading.Event()
 

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from plutus import bootstrap
 from plutus.adapters.events_store import KEPT_MESSAGE
 from plutus.core.registry import EventContext, EventModel, Router
-from plutus.domains import default, get_registry
+from plutus.domains import default
 from plutus_dev.cli import dlq, replay
 from plutus_dev.cli.app import app
 from plutus_dev.emulator.resources import Emulator
@@ -48,7 +49,7 @@ def ops(proxy: FaultProxy) -> Iterator[Harness]:
     LEDGER["up"] = False
     with harness(proxy.url, parameters={"MaxReceiveCount": "3"}) as h:
         # Both functions' registry (fresh per harness) learns the test type, so ingest accepts it.
-        get_registry().include_router(router)
+        bootstrap.root().registry.include_router(router)
         yield h
     LEDGER["up"] = False
 
@@ -86,7 +87,9 @@ def _event_item(h: Harness, event_id: str) -> dict[str, Any]:
     return next(i for i in h.scan("EventsTable") if i["event_id"] == event_id)
 
 
-def test_poison_messages_are_recorded_failed_dead_lettered_and_never_block_their_batch(ops: Harness) -> None:
+def test_poison_messages_fail_and_are_dead_lettered_on_their_first_attempt_without_blocking_their_batch(
+    ops: Harness,
+) -> None:
     sqs = ops.client("sqs")
     # Given a batch with an unparseable body, an unknown event type and a healthy event
     sqs.send_message(QueueUrl=ops.queue_url, MessageBody="{not json")
@@ -104,24 +107,19 @@ def test_poison_messages_are_recorded_failed_dead_lettered_and_never_block_their
     # When the first batch is processed
     records, failed = ops.poller().poll_once()
 
-    # Then the healthy event is PROCESSED and only the two poison records are reported
-    assert len(records) == 3 and len(failed) == 2
+    # Then the healthy event is PROCESSED, and the two poison records, which no retry can cure, are not
+    # retried: each is FAILED with its reason on its first attempt and already in the DLQ
+    assert len(records) == 3 and failed == set()
     assert ops.get_event(healthy).json()["status"] == "PROCESSED"
-    for record in records:
-        if record["messageId"] in failed:
-            sqs.change_message_visibility(
-                QueueUrl=ops.queue_url, ReceiptHandle=record["receiptHandle"], VisibilityTimeout=0
-            )
-
-    # And after maxReceiveCount receives both are FAILED with their reason, and in the DLQ
-    _fail_until_dead_lettered(ops)
+    assert ops.queue_depth() == 0
     poison = next(i for i in ops.scan("EventsTable") if i["event_id"].startswith("message:"))
-    assert poison["status"] == "FAILED" and poison["attempts"] == 3
-    assert poison["last_error"].startswith("ValidationError: ") and "json_invalid" in poison["last_error"]
+    assert poison["status"] == "FAILED" and poison["attempts"] == 1
+    assert "ValidationError: " in poison["last_error"] and "json_invalid" in poison["last_error"]
     typed = ops.get_event(unknown["event_id"]).json()
-    assert typed["status"] == "FAILED" and typed["attempts"] == 3
+    assert typed["status"] == "FAILED" and typed["attempts"] == 1
     assert typed["last_error"] == "PoisonMessageError: event_type 'no_such_type' v1.0 is not registered"
-    assert len(_dead_letters(ops)) == 2
+    letters = _dead_letters(ops)
+    assert sorted(d.body for d in letters) == sorted(["{not json", json.dumps(unknown)])
 
 
 def test_peek_shows_the_dlq_without_removing_anything(ops: Harness) -> None:

@@ -104,7 +104,7 @@ def test_idempotency_key_header_replaces_the_body_field(stack: Harness) -> None:
 
 
 def test_in_flight_duplicate_gets_409_with_retry_after(stack: Harness) -> None:
-    from plutus.adapters.aws import client
+    from tests.integration.harness import app_client as client
 
     # Given a first request held inside its SendMessage call (its idempotency record is IN_PROGRESS)
     entered, release = threading.Event(), threading.Event()
@@ -151,7 +151,7 @@ def test_health(stack: Harness) -> None:
 def test_a_failed_completion_is_a_clean_503_and_the_retry_converges(stack: Harness) -> None:
     from botocore.exceptions import ClientError
 
-    from plutus.adapters.aws import client
+    from tests.integration.harness import app_client as client
 
     # Given DynamoDB fails the completion transaction once, after the message was already sent
     def fail(**_: object) -> None:

@@ -165,7 +165,7 @@ class SimulatedCrash(BaseException):
 def test_an_ingest_that_crashed_before_enqueueing_is_retried_after_the_in_progress_expiry(
     stack: Harness,
 ) -> None:
-    from plutus.adapters.aws import client
+    from tests.integration.harness import app_client as client
 
     stack.ingest = InProcessFunction("IngestFunction", stack.ingest.handler, timeout=SHORT_TIMEOUT)
     stack.request("GET", "/health")  # build the app and its clients

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from plutus.core.registry import Registration
-from plutus.domains import PACKS, get_registry
+from plutus.domains import PACKS, build_registry
 from plutus.ingest.parsing import parse_ingest_body
 from plutus_dev.cli.samples import EVENTS_DIR, render, sample_path
 from tests.fakes import settings
 
 TESTS = Path(__file__).resolve().parents[1]
-REGISTRATIONS = get_registry().registrations
+REGISTRATIONS = build_registry().registrations
 
 
 def _id(reg: Registration) -> str:
@@ -31,7 +31,7 @@ def test_every_type_has_a_current_sample_event_that_ingest_accepts(registration:
     assert path.exists(), f"missing {path}; run `make samples`"
     assert path.read_text() == render(registration), f"{path} is stale; run `make samples`"
     event = json.loads(path.read_text())
-    parsed = parse_ingest_body(event["body"].encode(), "application/json", None, settings(), get_registry())
+    parsed = parse_ingest_body(event["body"].encode(), "application/json", None, settings(), build_registry())
     assert (parsed.event_type, parsed.schema_version) == (
         registration.event_type,
         registration.schema_version,

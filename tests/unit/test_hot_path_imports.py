@@ -19,8 +19,8 @@ import importlib.util, json, sys
 spec = importlib.util.spec_from_file_location("app", sys.argv[1])
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
-from plutus.domains import get_registry  # both functions build the registry to serve their first request
-get_registry()
+from plutus.domains import build_registry  # both functions build the registry to serve their first request
+build_registry()
 if sys.argv[2] == "ingest":
     # Every route the ingest function serves, and one it does not: none of them loads a web framework.
     from plutus_dev.emulator.apigw import build_event

@@ -13,7 +13,6 @@ from plutus.core.envelope import IngestResult
 from plutus.core.errors import EventNotQueuedError
 from plutus.core.registry import Registry
 from plutus.domains import default
-from plutus.ingest import batch_route as batch
 from plutus.ingest.accept import IngestCommand
 from plutus.ingest.accept_batch import Outcome
 from plutus.ingest.app import create_app
@@ -64,8 +63,7 @@ BATCH = BatchIngestEndpoint(SETTINGS, REGISTRY, ingest_batch, Unauthenticated())
 
 @pytest.fixture(scope="module")
 def asgi() -> TestClient:
-    app = create_app(SETTINGS, REGISTRY, accept_event, dynamodb=None)
-    app.dependency_overrides[batch.batch_endpoint] = lambda: BATCH
+    app = create_app(SETTINGS, REGISTRY, SINGLE, BATCH, events=None, state=None)  # type: ignore[arg-type]
     return TestClient(app)
 
 

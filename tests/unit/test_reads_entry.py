@@ -13,10 +13,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from plutus.reads.app import create_reads_app
-from plutus.reads.entry import base_path, build_reads_handler
+from plutus.reads.entry import build_reads_handler
+from plutus.reads.stage import base_path
 from plutus.settings import Settings
 from plutus_dev.emulator.apigw import build_event
 from plutus_dev.emulator.lambda_runtime import FakeContext, reset_caches
+from tests.fakes import FakeState
 
 ENV = {
     "PLUTUS_EVENTS_TABLE": "e",
@@ -103,17 +105,18 @@ def test_a_404_reflects_neither_the_id_nor_the_path(handler: Any, path: str) -> 
 
 
 class NoEvents:
-    """A DynamoDB client whose events table is empty."""
+    """An events repository that holds no event."""
 
-    def get_item(self, **_: Any) -> dict[str, Any]:
-        return {}
+    def get(self, event_id: str) -> dict[str, Any] | None:
+        return None
 
 
 def test_an_unknown_event_id_is_a_404_that_does_not_repeat_it() -> None:
     settings = Settings(events_table="e", state_table="s", idempotency_table="i", queue_url="q")
     event_id = str(uuid.uuid4())
 
-    answer = TestClient(create_reads_app(settings, NoEvents())).get(f"/api/v1/events/{event_id}")
+    app = create_reads_app(settings, NoEvents(), FakeState())  # type: ignore[arg-type]
+    answer = TestClient(app).get(f"/api/v1/events/{event_id}")
 
     assert answer.status_code == 404
     assert event_id not in answer.text

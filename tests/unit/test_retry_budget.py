@@ -27,20 +27,13 @@ def worst_case_call_seconds(settings: Settings) -> float:
 
 
 def test_clients_use_bounded_standard_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    from plutus import settings
-    from plutus.adapters import aws
+    from plutus.bootstrap import Root
 
     for key, value in REQUIRED.items():
         monkeypatch.setenv(f"PLUTUS_{key.upper()}", value)
     for key in ("PLUTUS_AWS_MAX_ATTEMPTS", "PLUTUS_AWS_CONNECT_TIMEOUT", "PLUTUS_AWS_READ_TIMEOUT"):
         monkeypatch.delenv(key, raising=False)
-    settings.get_settings.cache_clear()
-    aws.client_config.cache_clear()
-    try:
-        config = aws.client_config()
-    finally:
-        settings.get_settings.cache_clear()
-        aws.client_config.cache_clear()
+    config = Root().clients.config  # type: ignore[attr-defined]
 
     assert config.retries == {"mode": "standard", "max_attempts": 3}
     assert (config.connect_timeout, config.read_timeout) == (1.0, 2.0)

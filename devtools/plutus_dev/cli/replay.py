@@ -40,8 +40,25 @@ class ReplayResult:
 _NOT_KEPT = {
     EventStatus.FAILED: "no message kept (too large, or unparseable): redrive the DLQ instead",
     EventStatus.PROCESSING: "SQS is still retrying it; no message kept yet",
-    EventStatus.RECEIVED: "still queued; no message kept",
 }
+# A RECEIVED event with no attempt after this long was not seen to fail by the consumer: its message is still
+# queued behind a backlog, or every receive ended before an attempt was recorded (a timeout, a crash).
+RECEIVED_STALE_AFTER = timedelta(minutes=15)
+
+
+def _not_kept(item: dict[str, Any], now: datetime) -> str:
+    status = str(item.get("status"))
+    if status != EventStatus.RECEIVED:
+        return _NOT_KEPT.get(status, "no message kept")
+    received = item.get("received_at")
+    age = now - datetime.fromisoformat(received.replace("Z", "+00:00")) if received else None
+    if age is None or age < RECEIVED_STALE_AFTER:
+        return "queued and not yet processed; no message kept"
+    minutes = int(age.total_seconds() // 60)
+    return (
+        f"received {minutes} min ago and no attempt recorded since: still queued behind a backlog, or every "
+        "receive ended before recording an attempt (see the consumer's errors, then `plutus dlq list`)"
+    )
 
 
 def replay_message(event: QueuedEvent) -> dict[str, Any]:
@@ -69,8 +86,9 @@ def replay_one(dynamodb: Any, sqs: Any, events_table: str, queue_url: str, event
         return ReplayResult(event_id, Outcome.SKIPPED, "already PROCESSED; its effects are applied once")
     body = events_store.kept_message(item)
     if body is None:
-        why = _NOT_KEPT.get(str(status), "no message kept")
-        return ReplayResult(event_id, Outcome.NOT_REPLAYABLE, f"{status}: {why}")
+        return ReplayResult(
+            event_id, Outcome.NOT_REPLAYABLE, f"{status}: {_not_kept(item, datetime.now(UTC))}"
+        )
     event = QueuedEvent.model_validate_json(body)
     response = sqs.send_message(QueueUrl=queue_url, **replay_message(event))
     return ReplayResult(event_id, Outcome.REPLAYED, f"message {response['MessageId']}")

@@ -55,9 +55,9 @@ def render(registration: Registration) -> str:
 
 def main() -> None:
     """Write every registered type's sample."""
-    from plutus.domains import get_registry
+    from plutus.domains import build_registry
 
-    for registration in get_registry().registrations:
+    for registration in build_registry().registrations:
         path = sample_path(registration)
         path.write_text(render(registration))
         print(f"wrote {path.relative_to(ROOT)}")

@@ -160,19 +160,7 @@ class InProcessFunction:
 
 
 def reset_caches() -> None:
-    """Forget every per-environment singleton of plutus, as a new Lambda execution environment would."""
-    from plutus import domains, settings
-    from plutus.adapters import aws
-    from plutus.consumer import processor as consumer
-    from plutus.ingest import entry as handler
+    """Forget the composition root of plutus, as a new Lambda execution environment would."""
+    from plutus import bootstrap
 
-    for fn in (
-        settings.get_settings,
-        aws.session,
-        aws.client,
-        aws.client_config,
-        handler.get_ingest,
-        consumer.get_consumer,
-        domains.get_registry,
-    ):
-        fn.cache_clear()
+    bootstrap.reset()

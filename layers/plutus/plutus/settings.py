@@ -1,9 +1,8 @@
-"""Validated runtime settings, read lazily from the environment (``PLUTUS_*``)."""
+"""Validated runtime settings, read from the environment (``PLUTUS_*``) once, by :mod:`plutus.bootstrap`."""
 
 from __future__ import annotations
 
 from decimal import Decimal
-from functools import lru_cache
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -24,6 +23,9 @@ class Settings(BaseSettings):
     state_table: str = Field(min_length=1)
     idempotency_table: str = Field(min_length=1)
     queue_url: str = Field(min_length=1)
+    # Where a permanent failure is dead-lettered on its first attempt; unset, SQS's redrive policy does it
+    # after MaxReceiveCount receives.
+    dead_letter_queue_url: str | None = Field(default=None, min_length=1)
 
     idempotency_key_prefix: str = "plutus.ingest"
     idempotency_expiry_seconds: int = Field(default=86_400, ge=60)
@@ -176,9 +178,3 @@ class Settings(BaseSettings):
         if self.saas_weight_recency + self.saas_weight_breadth + self.saas_weight_trend <= 0:
             raise ValueError("at least one saas health weight must be positive")
         return self
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    """The settings of this execution environment, validated once."""
-    return Settings()  # fields come from the environment

@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 
-from plutus.domains.reads import state_reader
+from plutus.domains.reads import app_settings, state_reader
 from plutus.ingest import problems
-from plutus.settings import Settings, get_settings
+from plutus.settings import Settings
 from tests.fakes import FakeState
 
 
@@ -19,5 +19,5 @@ def read_client(api: APIRouter, state: FakeState, settings: Settings | None = No
     app.include_router(api)
     app.dependency_overrides[state_reader] = lambda: state
     if settings is not None:
-        app.dependency_overrides[get_settings] = lambda: settings
+        app.dependency_overrides[app_settings] = lambda: settings
     return TestClient(app)

@@ -1,28 +1,26 @@
-"""boto3 clients, built once per execution environment with bounded, standard-mode retries.
+"""boto3 clients of one session, created on first use, with bounded standard-mode retries.
 
-``AWS_ENDPOINT_URL`` (read by boto3 itself) points every client at moto, LocalStack or real AWS.
+``AWS_ENDPOINT_URL`` (read by boto3 itself) points every client at moto, LocalStack or real AWS. The
+composition root (:mod:`plutus.bootstrap`) owns the one :class:`Clients` of an execution environment.
 """
 
 from __future__ import annotations
 
-from functools import cache, lru_cache
 from typing import Any
 
 import boto3
 from botocore.config import Config
 
-from plutus.settings import get_settings
+from plutus.settings import Settings
 
 
-@lru_cache(maxsize=1)
-def client_config() -> Config:
+def client_config(settings: Settings) -> Config:
     """Retry and timeout policy shared by every client.
 
     Client-side parameter validation is off: it walks every request against the service model (a third of
     botocore's CPU for a 100-item transaction), and the services validate every request anyway; a bad
     parameter is still an error, raised by the service instead of by botocore.
     """
-    settings = get_settings()
     return Config(
         retries={"mode": "standard", "max_attempts": settings.aws_max_attempts},
         connect_timeout=settings.aws_connect_timeout,
@@ -32,17 +30,28 @@ def client_config() -> Config:
     )
 
 
-@lru_cache(maxsize=1)
-def session() -> boto3.session.Session:
-    """The one boto3 session of this execution environment.
+class Clients:
+    """``clients("dynamodb")``: one low-level client per service, all from one session.
 
     Clients of one session share its loader: the second client does not list every service's model directory
     and re-read the endpoint data again (about 50 ms of a cold start).
     """
-    return boto3.session.Session()
 
+    def __init__(self, settings: Settings, session: boto3.session.Session | None = None) -> None:
+        self.config = client_config(settings)
+        self._session = session
+        self._clients: dict[str, Any] = {}
 
-@cache
-def client(service: str) -> Any:
-    """A cached low-level client for ``service`` ("dynamodb", "sqs", ...)."""
-    return session().client(service, config=client_config())  # type: ignore[call-overload]
+    @property
+    def session(self) -> boto3.session.Session:
+        """The session, created with the first client."""
+        if self._session is None:
+            self._session = boto3.session.Session()
+        return self._session
+
+    def __call__(self, service: str) -> Any:
+        """The client for ``service`` ("dynamodb", "sqs", ...), created once."""
+        found = self._clients.get(service)
+        if found is None:
+            found = self._clients[service] = self.session.client(service, config=self.config)  # type: ignore[call-overload]
+        return found

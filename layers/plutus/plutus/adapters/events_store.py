@@ -7,13 +7,19 @@ moves an event out of PROCESSED.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
+from botocore.exceptions import BotoCoreError, ClientError
 
+from plutus.adapters.retry import RETRIES, until_done
+from plutus.adapters.state_store import transact_item
+from plutus.core.effects import Effect
 from plutus.core.envelope import EventMetadata, IngestResult, QueuedEvent
+from plutus.observability import logger
 
 STATUS_INDEX = "by-status"
 # A FAILED event keeps its queued message (compressed) so an operator can replay it by id; a processed
@@ -124,6 +130,35 @@ def failure_update(
     return _attempt_update(table, event, clauses, values)
 
 
+def poison_update(table: str, message_id: str, error: str, status: EventStatus, now: str) -> dict[str, Any]:
+    """Update recording a message that is not an event at all, under ``message:<id>`` (``plutus events``)."""
+    return {
+        "TableName": table,
+        "Key": {"event_id": {"S": poison_id(message_id)}},
+        "UpdateExpression": (
+            "SET #status = :status, last_error = :error, updated_at = :now, #source = :unknown, "
+            "received_at = if_not_exists(received_at, :now), schema_version = :unknown "
+            "ADD attempts :one"
+        ),
+        # The same guard as every other status write: nothing moves an item out of PROCESSED.
+        "ConditionExpression": "attribute_not_exists(#status) OR #status <> :processed",
+        "ExpressionAttributeNames": {"#status": "status", "#source": "source"},
+        "ExpressionAttributeValues": {
+            ":status": {"S": status},
+            ":error": {"S": error},
+            ":now": {"S": now},
+            ":unknown": {"S": "unknown"},
+            ":one": {"N": "1"},
+            ":processed": {"S": EventStatus.PROCESSED},
+        },
+    }
+
+
+def poison_id(message_id: str) -> str:
+    """The events-table id under which an unparseable message's failures are recorded."""
+    return f"message:{message_id}"
+
+
 def deserialize(item: dict[str, Any]) -> dict[str, Any]:
     """A DynamoDB item as plain Python values (numbers as int where whole)."""
     out: dict[str, Any] = {}
@@ -181,3 +216,109 @@ def public_view(item: dict[str, Any]) -> dict[str, Any]:
         "received_at": item.get("received_at"),
         "processed_at": item.get("processed_at"),
     }
+
+
+# What a commit of an event's effects came to (the consumer's answer, in domain terms).
+@dataclass(frozen=True, slots=True)
+class Committed:
+    """The effects and the move to PROCESSED were written together."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlreadyProcessed:
+    """The event was PROCESSED before: nothing was written (the exactly-once marker held)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Contended:
+    """State changed under the handler (a version guard failed, or a concurrent transaction): run it again."""
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """An effect's own condition refused it (a floor, a create-only item): running again cannot help."""
+
+    reasons: tuple[str, ...]
+
+
+CommitOutcome = Committed | AlreadyProcessed | Contended | Refused
+# The last receive's FAILED write is what tells an operator the message is in the DLQ; it gets a few more
+# tries (each with botocore's own retries) than an intermediate PROCESSING write.
+FINAL_FAILURE_WRITE_RETRIES = RETRIES
+
+
+class EventsRepository:
+    """The events table as the consumer uses it: commit, failure and poison writes, each with its guard."""
+
+    def __init__(self, client: Any, table: str, state_table: str) -> None:
+        self.client = client
+        self.table = table
+        self.state_table = state_table
+
+    def get(self, event_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
+        """The event's item as plain values, or ``None``."""
+        return get_event(self.client, self.table, event_id, consistent=consistent)
+
+    def is_processed(self, event_id: str) -> bool:
+        """Whether the event is PROCESSED (a strongly consistent read)."""
+        item = self.get(event_id, consistent=True)
+        return bool(item and item.get("status") == EventStatus.PROCESSED)
+
+    def commit(self, event: QueuedEvent, effects: Sequence[Effect], now: str) -> CommitOutcome:
+        """Write ``effects`` and move the event to PROCESSED in one transaction.
+
+        The first item's condition (not PROCESSED yet) is the exactly-once marker: if it fails, the event was
+        processed before and nothing is written.
+        """
+        items = [{"Update": processed_update(self.table, event, now)}]
+        items += [transact_item(self.state_table, e) for e in effects]
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                return AlreadyProcessed()
+            if "TransactionConflict" in reasons or _version_conflict(effects, reasons[1:]):
+                return Contended()
+            return Refused(tuple(reasons))
+        return Committed()
+
+    def record_failure(
+        self, event: QueuedEvent, error: str, status: EventStatus, now: str, message: str | None = None
+    ) -> None:
+        """Count a failed attempt (PROCESSING, or FAILED keeping ``message`` for replay). Never raises."""
+        update = failure_update(self.table, event, error, status, now, message=message)
+        self._write_failure(update, final=status is EventStatus.FAILED)
+
+    def record_poison(self, message_id: str, error: str, status: EventStatus, now: str) -> None:
+        """Count a failed attempt of a message that is not an event. Never raises."""
+        self._write_failure(
+            poison_update(self.table, message_id, error, status, now), final=status is EventStatus.FAILED
+        )
+
+    def _write_failure(self, update: dict[str, Any], final: bool) -> None:
+        # Whatever happens here, the record is still reported failed and SQS keeps the message.
+        def send(pending: dict[str, Any]) -> dict[str, Any] | None:
+            try:
+                self.client.update_item(**pending)
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                    return None  # already PROCESSED: a concurrent delivery won
+                logger.warning("could not record failure", extra={"error": exc.response["Error"]["Code"]})
+                return pending
+            except BotoCoreError as exc:
+                logger.warning("could not record failure", extra={"error": type(exc).__name__})
+                return pending
+            return None
+
+        until_done(send, update, retries=FINAL_FAILURE_WRITE_RETRIES if final else 0)
+
+
+def _version_conflict(effects: Sequence[Effect], reasons: Sequence[str]) -> bool:
+    # A failed condition on an effect that guards a version means state moved under the handler.
+    return any(
+        code == "ConditionalCheckFailed" and getattr(effect, "expect_version", None) is not None
+        for effect, code in zip(effects, reasons, strict=False)
+    )

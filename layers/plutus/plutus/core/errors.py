@@ -63,16 +63,31 @@ class EventNotQueuedError(PlutusError):
     """An event of a batch could not be stored or queued; retrying it can succeed."""
 
 
-class PoisonMessageError(PlutusError):
+class PermanentError(PlutusError):
+    """A processing failure that no retry can cure: the consumer fails the event on its first attempt."""
+
+
+class PoisonMessageError(PermanentError):
     """A queued message that can never be processed (unparseable body, unknown type)."""
 
 
-class EffectRejectedError(PlutusError):
+class EffectRejectedError(PermanentError):
     """A handler's effect was refused by its own condition (e.g. a balance would go negative)."""
 
 
 class ConcurrentUpdateError(PlutusError):
     """Optimistic concurrency kept failing; SQS will redeliver."""
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """Whether a retry of the same message can only fail the same way (bad payload, poison, refused effect).
+
+    Anything else (throttling, a timeout, a version conflict, a bug that may depend on state) is retried by
+    SQS.
+    """
+    from pydantic import ValidationError
+
+    return isinstance(exc, PermanentError | ValidationError)
 
 
 def describe(exc: BaseException, limit: int = 1000) -> str:

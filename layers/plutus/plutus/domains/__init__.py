@@ -6,7 +6,6 @@ FastAPI ``APIRouter`` of read endpoints under ``/api/v1/<domain>/``).
 
 from __future__ import annotations
 
-from functools import lru_cache
 from types import ModuleType
 from typing import TYPE_CHECKING
 
@@ -37,9 +36,8 @@ PACKS: tuple[ModuleType, ...] = (
 )
 
 
-@lru_cache(maxsize=1)
-def get_registry() -> Registry:
-    """The registry of this execution environment, built once."""
+def build_registry() -> Registry:
+    """A registry of every pack (the composition root builds it once per execution environment)."""
     registry = Registry(default_handler=default.handle_record_receipt)
     for pack in PACKS:
         registry.include_router(pack.router)

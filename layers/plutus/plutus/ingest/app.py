@@ -6,28 +6,28 @@ mount the same framework-free endpoints, so both answer alike.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from plutus.core.envelope import IngestRequest, IngestResult
+from plutus.adapters.events_store import EventsRepository
+from plutus.core.effects import StateReader
+from plutus.core.envelope import IngestRequest
 from plutus.core.registry import Registry
-from plutus.ingest import batch_route as batch
-from plutus.ingest import problems
-from plutus.ingest.auth import Authenticator, Unauthenticated
-from plutus.ingest.endpoints import HEALTH_PATH, INGEST_PATH, HealthEndpoint, IngestEndpoint
+from plutus.ingest import batch_route, problems
+from plutus.ingest.endpoints import (
+    HEALTH_PATH,
+    INGEST_PATH,
+    BatchIngestEndpoint,
+    HealthEndpoint,
+    IngestEndpoint,
+)
 from plutus.ingest.http import from_starlette, to_starlette
 from plutus.ingest.parsing import parse_ingest_body as parse_ingest_body  # callers import it from here too
+from plutus.ingest.replies import EventAccepted
 from plutus.settings import Settings
-
-
-class EventAccepted(BaseModel):
-    """Answer to an accepted (202) or replayed (200) event."""
-
-    event_id: str
 
 
 class Health(BaseModel):
@@ -39,11 +39,10 @@ class Health(BaseModel):
 _PROBLEM: dict[str, Any] = {"content": {problems.PROBLEM_JSON: {}}}
 
 
-def single_endpoint() -> IngestEndpoint:
-    """FastAPI dependency: the single-event endpoint of this execution environment (tests override it)."""
-    from plutus.ingest.entry import get_ingest
-
-    return get_ingest().single
+def single_endpoint(request: Request) -> IngestEndpoint:
+    """FastAPI dependency: the single-event endpoint the app was wired with."""
+    endpoint: IngestEndpoint = request.app.state.single_endpoint
+    return endpoint
 
 
 def ingest_router() -> APIRouter:
@@ -85,22 +84,25 @@ def ingest_router() -> APIRouter:
         """Liveness: the one route that needs no credentials. It names nothing about the deployment."""
         return to_starlette(health_endpoint(await from_starlette(request)))
 
-    router.include_router(batch.router)
+    router.include_router(batch_route.router)
     return router
 
 
 def create_app(
     settings: Settings,
     registry: Registry,
-    accept_event: Callable[..., IngestResult],
-    dynamodb: Any,
-    authenticator: Authenticator | None = None,
+    single: IngestEndpoint,
+    batch_ingest: BatchIngestEndpoint,
+    events: EventsRepository,
+    state: StateReader,
 ) -> FastAPI:
-    """Every route on one ASGI app (the reads app plus the ingest routes), for ASGI servers and tests."""
+    """Every route on one ASGI app (the read API plus the ingest routes), for ASGI servers and tests."""
     from plutus.reads.app import create_reads_app
 
-    app = create_reads_app(settings, dynamodb)
+    app = create_reads_app(settings, events, state)
     app.include_router(ingest_router())
-    single = IngestEndpoint(settings, registry, accept_event, authenticator or Unauthenticated())
-    app.dependency_overrides[single_endpoint] = lambda: single
+    # What the ingest routes' dependencies read (plutus.ingest.batch_route, single_endpoint).
+    app.state.registry = registry
+    app.state.single_endpoint = single
+    app.state.batch_endpoint = batch_ingest
     return app

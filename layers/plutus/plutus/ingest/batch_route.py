@@ -10,40 +10,19 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
 
 from plutus.core.envelope import IngestRequest
 from plutus.ingest.endpoints import BATCH_PATH, BatchIngestEndpoint
 from plutus.ingest.http import from_starlette, to_starlette
+from plutus.ingest.replies import BatchIngestResponse
 
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
 
-class BatchItemResult(BaseModel):
-    """The outcome of one event of a batch."""
-
-    index: int = Field(description="Position of the event in the request.")
-    status: int = Field(
-        description="202 new, 200 duplicate, 409 in progress (retry), 422 invalid or key reused with other "
-        "content, 503 not queued (retry)."
-    )
-    event_id: str | None = Field(default=None, description="With 202 and 200.")
-    error: dict[str, Any] | None = Field(
-        default=None, description="Otherwise: the problem document the single endpoint would answer."
-    )
-
-
-class BatchIngestResponse(BaseModel):
-    """One result per event, in request order."""
-
-    results: list[BatchItemResult]
-
-
-def batch_endpoint() -> BatchIngestEndpoint:
-    """FastAPI dependency: the batch endpoint of this execution environment (tests override it)."""
-    from plutus.ingest.entry import get_ingest
-
-    return get_ingest().batch
+def batch_endpoint(request: Request) -> BatchIngestEndpoint:
+    """FastAPI dependency: the batch endpoint the app was wired with (tests override it)."""
+    endpoint: BatchIngestEndpoint = request.app.state.batch_endpoint
+    return endpoint
 
 
 # The limit is a setting (PLUTUS_MAX_BATCH_EVENTS, 100 by default), so the schema states no maxItems.

@@ -20,6 +20,7 @@ from plutus.ingest.accept_batch import BatchIngest, Outcome
 from plutus.ingest.auth import Authenticator, Caller
 from plutus.ingest.http import HttpRequest, Reply, count_problem, problem_reply
 from plutus.ingest.parsing import decode_json_body, parse_ingest_body, validate_event
+from plutus.ingest.replies import BatchIngestResponse, BatchItemResult, EventAccepted, body
 from plutus.observability import logger, metrics, tracer
 from plutus.observability.telemetry import (
     INGEST_BATCH_LATENCY,
@@ -118,10 +119,10 @@ class IngestEndpoint:
         if result.replayed:
             metrics.add_metric(name=RAW_EVENTS_DUPLICATE, unit=MetricUnit.Count, value=1)
             logger.info("duplicate event replayed")
-            return Reply(200, {"event_id": result.event_id}, {"Idempotent-Replayed": "true"})
+            return Reply(200, body(EventAccepted(event_id=result.event_id)), {"Idempotent-Replayed": "true"})
         metrics.add_metric(name=RAW_EVENTS_CREATED, unit=MetricUnit.Count, value=1)
         logger.info("event accepted")
-        return Reply(202, {"event_id": result.event_id})
+        return Reply(202, body(EventAccepted(event_id=result.event_id)))
 
 
 class BatchIngestEndpoint:
@@ -168,10 +169,10 @@ class BatchIngestEndpoint:
         tracer.put_annotation("batch_size", str(len(items)))
         outcomes = self.ingest(items)
         results = [self._result(index, outcome) for index, outcome in enumerate(outcomes)]
-        statuses = Counter(r["status"] for r in results)
+        statuses = Counter(r.status for r in results)
         self._count(outcomes, statuses)
         headers = {"Retry-After": problems.RETRY_AFTER_SECONDS} if statuses[409] or statuses[503] else {}
-        return Reply(200, {"results": results}, headers)
+        return Reply(200, body(BatchIngestResponse(results=results)), headers)
 
     def _events(self, data: Any) -> list[Any]:
         if not isinstance(data, dict) or set(data) != {"events"} or not isinstance(data["events"], list):
@@ -189,11 +190,13 @@ class BatchIngestEndpoint:
         return events
 
     @staticmethod
-    def _result(index: int, outcome: Outcome) -> dict[str, Any]:
+    def _result(index: int, outcome: Outcome) -> BatchItemResult:
         if outcome.error is None:
-            return {"index": index, "status": 200 if outcome.replayed else 202, "event_id": outcome.event_id}
+            return BatchItemResult(
+                index=index, status=200 if outcome.replayed else 202, event_id=outcome.event_id
+            )
         problem, document = problems.describe_problem(outcome.error)
-        return {"index": index, "status": problem.status, "error": document}
+        return BatchItemResult(index=index, status=problem.status, error=document)
 
     @staticmethod
     def _count(outcomes: list[Outcome], statuses: Counter[int]) -> None:

@@ -13,6 +13,7 @@ Everything here is a no-op when tracing is disabled (tests, the embedded stack).
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -65,6 +66,11 @@ class RecordTrace:
         if self._subsegment is not None:
             for key, value in annotations.items():
                 self._subsegment.put_annotation(key, value)
+
+    def fault(self, exc: BaseException) -> None:
+        """Mark the subsegment as a fault for ``exc`` that does not leave the block (dead-lettered)."""
+        if self._subsegment is not None:
+            self._subsegment.add_exception(exc, traceback.extract_stack())
 
 
 @contextmanager

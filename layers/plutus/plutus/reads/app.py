@@ -16,7 +16,8 @@ from pydantic import BaseModel
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from plutus.adapters import events_store
+from plutus.adapters.events_store import EventsRepository, public_view
+from plutus.core.effects import StateReader
 from plutus.core.errors import EventNotFoundError
 from plutus.ingest import problems
 from plutus.ingest.http import count_problem
@@ -39,7 +40,7 @@ class EventView(BaseModel):
     processed_at: str | None
 
 
-def events_router(settings: Settings, dynamodb: Any) -> APIRouter:
+def events_router(events: EventsRepository) -> APIRouter:
     """``GET /api/v1/events/{event_id}``."""
     router = APIRouter()
 
@@ -52,10 +53,10 @@ def events_router(settings: Settings, dynamodb: Any) -> APIRouter:
         except ValueError:
             if not event_id.startswith("message:") or len(event_id) > 200:
                 raise EventNotFoundError("no event has this id") from None
-        item = events_store.get_event(dynamodb, settings.events_table, event_id)
+        item = events.get(event_id)
         if item is None:
             raise EventNotFoundError("no event has this id")
-        return events_store.public_view(item)
+        return public_view(item)
 
     return router
 
@@ -81,8 +82,11 @@ class NoStore:
         await self.app(scope, receive, send_no_store)
 
 
-def create_reads_app(settings: Settings, dynamodb: Any, documented: Sequence[BaseRoute] = ()) -> FastAPI:
-    """The read API. ``documented`` routes appear in the OpenAPI document without being served here."""
+def create_reads_app(
+    settings: Settings, events: EventsRepository, state: StateReader, documented: Sequence[BaseRoute] = ()
+) -> FastAPI:
+    """The read API, wired to its dependencies (by :mod:`plutus.bootstrap`, or by a test). ``documented``
+    routes appear in the OpenAPI document without being served here."""
     app = FastAPI(
         title="Plutus",
         version="1.0.0",
@@ -92,7 +96,10 @@ def create_reads_app(settings: Settings, dynamodb: Any, documented: Sequence[Bas
     )
     problems.install(app, count_problem)
     app.add_middleware(NoStore)
-    app.include_router(events_router(settings, dynamodb))
+    # What the pack read endpoints' dependencies read (plutus.domains.reads); tests set their own.
+    app.state.settings = settings
+    app.state.state_reader = state
+    app.include_router(events_router(events))
 
     from plutus.domains import read_routers
 

@@ -13,12 +13,12 @@ from plutus.core.errors import ResourceNotFoundError
 from plutus.domains.adtech.decision import Decision, decide
 from plutus.domains.adtech.handlers import campaign_pk
 from plutus.domains.kit import read_clock
-from plutus.domains.reads import state_reader
-from plutus.settings import Settings, get_settings
+from plutus.domains.reads import app_settings, state_reader
+from plutus.settings import Settings
 
 api = APIRouter(prefix="/api/v1/adtech", tags=["adtech"])
 State = Annotated[StateReader, Depends(state_reader)]
-Config = Annotated[Settings, Depends(get_settings)]
+Config = Annotated[Settings, Depends(app_settings)]
 
 
 class AttributionView(BaseModel):

@@ -13,12 +13,12 @@ from plutus.core.effects import StateReader
 from plutus.core.errors import ResourceNotFoundError
 from plutus.domains.kit import iso, parse_iso, plain, read_clock
 from plutus.domains.logistics.handlers import eta_from_lane, lane_pk, package_pk, sla_pk
-from plutus.domains.reads import state_reader
-from plutus.settings import Settings, get_settings
+from plutus.domains.reads import app_settings, state_reader
+from plutus.settings import Settings
 
 api = APIRouter(prefix="/api/v1/logistics", tags=["logistics"])
 State = Annotated[StateReader, Depends(state_reader)]
-Config = Annotated[Settings, Depends(get_settings)]
+Config = Annotated[Settings, Depends(app_settings)]
 AsOf = Annotated[AwareDatetime | None, Query(description="evaluate at this instant (default: now)")]
 EXCEPTIONS_SHOWN = 20
 

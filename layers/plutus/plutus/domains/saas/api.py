@@ -12,14 +12,14 @@ from pydantic import AwareDatetime, BaseModel
 from plutus.core.effects import StateReader
 from plutus.core.errors import ResourceNotFoundError
 from plutus.domains.kit import day, iso, read_clock
-from plutus.domains.reads import state_reader
+from plutus.domains.reads import app_settings, state_reader
 from plutus.domains.saas.handlers import account_pk
 from plutus.domains.saas.health import Health, days_needed, score_health
-from plutus.settings import Settings, get_settings
+from plutus.settings import Settings
 
 api = APIRouter(prefix="/api/v1/saas", tags=["saas"])
 State = Annotated[StateReader, Depends(state_reader)]
-Config = Annotated[Settings, Depends(get_settings)]
+Config = Annotated[Settings, Depends(app_settings)]
 AsOf = Annotated[AwareDatetime | None, Query(description="evaluate at this instant (default: now)")]
 MAX_FEATURES = 500
 

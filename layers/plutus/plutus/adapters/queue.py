@@ -1,0 +1,74 @@
+"""The events queue as batch ingest uses it: ``SendMessageBatch`` by 10 and by SQS's request size."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from plutus.adapters.retry import until_done
+from plutus.observability import logger
+
+MAX_SEND_ENTRIES = 10
+MAX_SEND_BYTES = 262_144
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message to send; ``id`` is unique within one call to :meth:`EventQueue.send`."""
+
+    id: str
+    body: str
+    attributes: dict[str, Any]
+
+    @property
+    def size(self) -> int:
+        """What the message counts towards SQS's per-request size."""
+        return len(self.body) + sum(
+            len(k) + len(v.get("StringValue", "")) + len(v["DataType"]) for k, v in self.attributes.items()
+        )
+
+
+class EventQueue:
+    """Sends messages in batches, retrying entries SQS failed on its side."""
+
+    def __init__(self, client: Any, url: str) -> None:
+        self.client = client
+        self.url = url
+
+    def send(self, messages: Sequence[Message], extra: dict[str, Any] | None = None) -> set[str]:
+        """Send ``messages`` (each with the ``extra`` entry fields); returns the ids SQS accepted."""
+        sent: set[str] = set()
+
+        def send_batch(pending: list[Message]) -> list[Message] | None:
+            entries = [
+                {"Id": m.id, "MessageBody": m.body, "MessageAttributes": m.attributes, **(extra or {})}
+                for m in pending
+            ]
+            response = self.client.send_message_batch(QueueUrl=self.url, Entries=entries)
+            sent.update(entry["Id"] for entry in response.get("Successful", []))
+            # An entry failed by the sender's fault would fail the same way again.
+            again = {f["Id"] for f in response.get("Failed", []) if not f.get("SenderFault")}
+            return [m for m in pending if m.id in again]
+
+        for batch in _batches(messages):
+            try:
+                until_done(send_batch, batch)
+            except (ClientError, BotoCoreError) as exc:
+                logger.warning("send failed", extra={"error": type(exc).__name__, "events": len(batch)})
+        return sent
+
+
+def _batches(messages: Sequence[Message]) -> Iterator[list[Message]]:
+    batch: list[Message] = []
+    size = 0
+    for message in messages:
+        if batch and (len(batch) == MAX_SEND_ENTRIES or size + message.size > MAX_SEND_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(message)
+        size += message.size
+    if batch:
+        yield batch

@@ -1,0 +1,161 @@
+"""The composition root: what an execution environment needs, built once, in one place.
+
+Entry points (``plutus.ingest.entry``, ``plutus.consumer.entry``, ``plutus.reads.entry``) ask :func:`root`
+for their wiring; no other module caches settings, clients, registries or use cases. Each part is built on
+first use, so a cold start pays only for what its function serves (the ingest function never builds the
+FastAPI app). Tests and the embedded stack swap the whole root with :func:`reset`, handing in fakes or a test
+registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from plutus.settings import Settings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+    from fastapi import FastAPI
+
+    from plutus.adapters.events_store import EventsRepository
+    from plutus.consumer.processor import Consumer
+    from plutus.core.effects import StateReader
+    from plutus.core.registry import Registry
+    from plutus.ingest.endpoints import BatchIngestEndpoint, IngestEndpoint
+
+Clients = Callable[[str], Any]
+
+
+@dataclass(frozen=True)
+class IngestWiring:
+    """The ingest function's framework-free routes and the idempotency config they register the context on."""
+
+    config: IdempotencyConfig
+    single: IngestEndpoint
+    batch: BatchIngestEndpoint
+
+
+class Root:
+    """Everything one execution environment wires, each part built once on first use."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        clients: Clients | None = None,
+        registry: Registry | None = None,
+    ) -> None:
+        # Settings are validated here, at init: a function deployed without its table names fails loudly.
+        self.settings = settings if settings is not None else Settings()  # fields come from the environment
+        if clients is None:
+            from plutus.adapters.aws import Clients as Boto3Clients
+
+            clients = Boto3Clients(self.settings)
+        self.clients = clients
+        self._registry = registry
+
+    @cached_property
+    def registry(self) -> Registry:
+        """Every pack's registrations (or the test registry handed in)."""
+        if self._registry is not None:
+            return self._registry
+        from plutus.domains import build_registry
+
+        return build_registry()
+
+    @cached_property
+    def events(self) -> EventsRepository:
+        """The events table, with the state table the consumer commits effects to."""
+        from plutus.adapters.events_store import EventsRepository
+
+        return EventsRepository(
+            self.clients("dynamodb"), self.settings.events_table, self.settings.state_table
+        )
+
+    @cached_property
+    def state(self) -> StateReader:
+        """Reads of the state table (handlers and pack read endpoints)."""
+        from plutus.adapters.state_store import DynamoStateReader
+
+        return DynamoStateReader(self.clients("dynamodb"), self.settings.state_table)
+
+    @cached_property
+    def ingest(self) -> IngestWiring:
+        """The two ingest routes, their idempotent use cases and the producer authenticator."""
+        from plutus.adapters.idempotency_store import IdempotencyStore
+        from plutus.adapters.queue import EventQueue
+        from plutus.ingest.accept import build_accept_event
+        from plutus.ingest.accept_batch import BatchIngest
+        from plutus.ingest.auth import build_authenticator, with_body_limit
+        from plutus.ingest.endpoints import BatchIngestEndpoint, IngestEndpoint
+
+        settings = self.settings
+        dynamodb, sqs = self.clients("dynamodb"), self.clients("sqs")
+        accept_event, config = build_accept_event(settings, dynamodb, sqs)
+
+        def remaining_ms() -> int | None:
+            # Time left in the current invocation: an in-progress claim must not outlive it.
+            context = config.lambda_context
+            return None if context is None else int(context.get_remaining_time_in_millis())
+
+        store = IdempotencyStore(dynamodb, settings.idempotency_table, settings.events_table)
+        batch = BatchIngest(settings, store, EventQueue(sqs, settings.queue_url), remaining_ms=remaining_ms)
+        authenticator = build_authenticator(settings, self.clients)
+        return IngestWiring(
+            config,
+            IngestEndpoint(settings, self.registry, accept_event, authenticator),
+            BatchIngestEndpoint(
+                settings, self.registry, batch, with_body_limit(authenticator, settings.max_batch_body_bytes)
+            ),
+        )
+
+    @cached_property
+    def consumer(self) -> Consumer:
+        """The consumer use case."""
+        from plutus.adapters.dead_letters import DeadLetterQueue
+        from plutus.consumer.processor import Consumer
+
+        url = self.settings.dead_letter_queue_url
+        dead_letters = DeadLetterQueue(self.clients("sqs"), url) if url else None
+        return Consumer(self.settings, self.registry, self.events, self.state, dead_letters)
+
+    @cached_property
+    def reads_app(self) -> FastAPI:
+        """The read API (event status, pack reads, docs): the reads function's. Its OpenAPI document also
+        describes the ingest routes, which it does not serve (and has no wiring or permission for)."""
+        from plutus.ingest.app import ingest_router
+        from plutus.reads.app import create_reads_app
+
+        return create_reads_app(self.settings, self.events, self.state, documented=ingest_router().routes)
+
+    @cached_property
+    def reads_asgi(self) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+        """The read API behind Mangum, for API Gateway events, under the caller's stage prefix."""
+        from mangum import Mangum
+
+        from plutus.reads.stage import StageRoot
+
+        handler: Callable[[dict[str, Any], Any], dict[str, Any]] = Mangum(
+            StageRoot(self.reads_app), lifespan="off"
+        )
+        return handler
+
+
+_root: Root | None = None
+
+
+def root() -> Root:
+    """The root of this execution environment, built on first call."""
+    global _root
+    if _root is None:
+        _root = Root()
+    return _root
+
+
+def reset(new: Root | None = None) -> None:
+    """Replace the root (``None``: the next :func:`root` builds a fresh one from the environment)."""
+    global _root
+    _root = new

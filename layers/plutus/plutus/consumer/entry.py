@@ -1,0 +1,40 @@
+"""The consumer Lambda's entry point: SQS batches in, partial batch responses out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, cast
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from plutus import bootstrap
+from plutus.observability import logger, tracer
+
+
+def build_lambda_handler(
+    wiring: bootstrap.Root | None = None,
+) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
+    """The consumer's handler on ``wiring`` (default: this environment's root).
+
+    It never raises for a whole batch: failed records are listed in ``batchItemFailures``.
+    """
+    consumer = (wiring or bootstrap.root()).consumer
+    # Not raising on an entire-batch failure keeps Lambda from backing off the event source; every record is
+    # still listed in batchItemFailures.
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+    # log_event=False whatever POWERTOOLS_LOGGER_LOG_EVENT says: records carry payloads. Metrics are flushed
+    # per event type by TypedMetrics, not by Powertools' log_metrics (one dimension value per document).
+    @logger.inject_lambda_context(clear_state=True, log_event=False)
+    @tracer.capture_lambda_handler(capture_response=False)
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        try:
+            response = process_partial_response(
+                event=event, record_handler=consumer.process_record, processor=processor, context=context
+            )
+        finally:
+            consumer.metrics.flush(consumer.settings.environment)
+        return dict(response)
+
+    return cast(Callable[[dict[str, Any], LambdaContext], dict[str, Any]], handler)
