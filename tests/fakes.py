@@ -22,6 +22,7 @@ from plutus.consumer.processor import Consumer
 from plutus.core.effects import Effect, Put
 from plutus.core.envelope import QueuedEvent, utc_now
 from plutus.core.errors import EffectRejectedError
+from plutus.core.pack_settings import PackSettings
 from plutus.core.registry import Registry, Router
 from plutus.domains import default
 from plutus.settings import Settings
@@ -181,6 +182,7 @@ class DomainRunner:
             events_table="events", state_table="state", idempotency_table="idempotency", queue_url="queue"
         )
     )
+    packs: PackSettings = field(default_factory=PackSettings)
     state: FakeState = field(default_factory=FakeState)
     processed: set[str] = field(default_factory=set)
     _ids: itertools.count[int] = field(default_factory=itertools.count)
@@ -190,7 +192,13 @@ class DomainRunner:
         for router in self.routers:
             self.registry.include_router(router)
         self.events = FakeEvents(self.state)
-        self.consumer = Consumer(self.settings, self.registry, self.events, self.state)  # type: ignore[arg-type]
+        self.consumer = Consumer(
+            self.settings,
+            self.registry,
+            self.events,  # type: ignore[arg-type]
+            self.state,
+            packs=self.packs,
+        )
 
     def send(
         self,
@@ -230,4 +238,20 @@ def settings(**overrides: Any) -> Settings:
     return Settings(**(base | overrides))
 
 
-__all__ = ["DomainRunner", "FakeState", "settings"]
+def packs(**overrides: Any) -> PackSettings:
+    """Every pack's settings for unit tests, with ``overrides`` named as their environment variables without
+    ``PLUTUS_`` (``fintech_overdraft_limit=100`` is ``PLUTUS_FINTECH_OVERDRAFT_LIMIT``)."""
+    from plutus.domains import build_registry
+
+    values, used = [], set()
+    for model in build_registry().settings_models:
+        prefix = str(model.model_config.get("env_prefix", "")).removeprefix("PLUTUS_").lower()
+        mine = {k: v for k, v in overrides.items() if k.startswith(prefix)}
+        used |= mine.keys()
+        values.append(model(**{k.removeprefix(prefix): v for k, v in mine.items()}))
+    if unknown := overrides.keys() - used:
+        raise TypeError(f"no pack has the settings {sorted(unknown)}")
+    return PackSettings(*values)
+
+
+__all__ = ["DomainRunner", "FakeState", "packs", "settings"]

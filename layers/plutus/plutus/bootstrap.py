@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from plutus.core.pack_settings import PackSettings
 from plutus.settings import Settings
 
 if TYPE_CHECKING:
@@ -83,6 +84,11 @@ class Root:
         return DynamoStateReader(self.clients("dynamodb"), self.settings.state_table)
 
     @cached_property
+    def packs(self) -> PackSettings:
+        """Every pack's own settings (``PLUTUS_<PACK>_*``), validated together on first use."""
+        return PackSettings.load(self.registry.settings_models)
+
+    @cached_property
     def ingest(self) -> IngestWiring:
         """The two ingest routes, their idempotent use cases and the producer authenticator."""
         from plutus.adapters.idempotency_store import IdempotencyStore
@@ -120,7 +126,7 @@ class Root:
 
         url = self.settings.dead_letter_queue_url
         dead_letters = DeadLetterQueue(self.clients("sqs"), url) if url else None
-        return Consumer(self.settings, self.registry, self.events, self.state, dead_letters)
+        return Consumer(self.settings, self.registry, self.events, self.state, dead_letters, self.packs)
 
     @cached_property
     def reads_app(self) -> FastAPI:
@@ -129,7 +135,9 @@ class Root:
         from plutus.ingest.app import ingest_router
         from plutus.reads.app import create_reads_app
 
-        return create_reads_app(self.settings, self.events, self.state, documented=ingest_router().routes)
+        return create_reads_app(
+            self.settings, self.events, self.state, self.packs, documented=ingest_router().routes
+        )
 
     @cached_property
     def reads_asgi(self) -> Callable[[dict[str, Any], Any], dict[str, Any]]:

@@ -5,19 +5,17 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 
-from plutus.domains.reads import app_settings, state_reader
+from plutus.core.pack_settings import PackSettings
+from plutus.domains import deps
 from plutus.ingest import problems
-from plutus.settings import Settings
 from tests.fakes import FakeState
 
 
-def read_client(api: APIRouter, state: FakeState, settings: Settings | None = None) -> TestClient:
-    """A client for ``api`` whose state dependency is ``state`` (and, if given, whose settings are
-    ``settings``), with the real problem+json mapping."""
+def read_client(api: APIRouter, state: FakeState, packs: PackSettings | None = None) -> TestClient:
+    """A client for ``api`` reading ``state`` with the packs' settings ``packs`` (default: their defaults),
+    wired as the composition root wires the app, with the real problem+json mapping."""
     app = FastAPI()
     problems.install(app, lambda _: None)
     app.include_router(api)
-    app.dependency_overrides[state_reader] = lambda: state
-    if settings is not None:
-        app.dependency_overrides[app_settings] = lambda: settings
+    deps.install(app, state, packs if packs is not None else PackSettings())
     return TestClient(app)

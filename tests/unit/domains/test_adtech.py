@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from plutus.domains import adtech
 from plutus.domains.adtech.decision import pacing_multiplier, smoothed_rate
 from plutus.domains.adtech.handlers import campaign_pk
-from tests.fakes import DomainRunner, settings
+from tests.fakes import DomainRunner, packs
 from tests.unit.domains.readclient import read_client
 
 CAMPAIGN = "cmp_winter_sale"
@@ -18,7 +18,7 @@ DAY = "2026-11-26"
 
 
 def _runner(**overrides: Any) -> DomainRunner:
-    return DomainRunner(routers=[adtech.router], settings=settings(**overrides))
+    return DomainRunner(routers=[adtech.router], packs=packs(**overrides))
 
 
 def _impression(
@@ -84,7 +84,7 @@ def _day_totals(runner: DomainRunner, name: str, campaign: str = CAMPAIGN, date:
 
 
 def _decision(runner: DomainRunner, as_of: str, campaign: str = CAMPAIGN) -> dict[str, Any]:
-    client = read_client(adtech.api, runner.state, runner.settings)
+    client = read_client(adtech.api_router(), runner.state, runner.packs)
     response = client.get(f"/api/v1/adtech/campaigns/{campaign}/decision", params={"as_of": as_of})
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
@@ -125,7 +125,7 @@ def test_a_conversion_is_credited_to_the_last_click_before_it_within_the_window(
     _click(runner, "clk_winter", "2026-11-26T09:30:00Z")
     _conversion(runner, "conv_1", "2026-11-26T11:02:40Z")
 
-    client = read_client(adtech.api, runner.state, runner.settings)
+    client = read_client(adtech.api_router(), runner.state, runner.packs)
     attribution = client.get("/api/v1/adtech/conversions/conv_1").json()
     assert (attribution["campaign_id"], attribution["click_id"]) == (CAMPAIGN, "clk_winter")
     assert attribution["lag_seconds"] == 5_560 and attribution["attributed"] is True
@@ -151,7 +151,7 @@ def test_a_click_older_than_the_window_gets_no_credit_and_the_window_is_a_settin
     _click(runner, "clk_new", "2026-11-26T12:00:00Z", user="u_other")
     _conversion(runner, "conv_ok", "2026-11-26T20:00:00Z", user="u_other")
 
-    client = read_client(adtech.api, runner.state, runner.settings)
+    client = read_client(adtech.api_router(), runner.state, runner.packs)
     assert client.get("/api/v1/adtech/conversions/conv_late").json()["attributed"] is False
     assert client.get("/api/v1/adtech/conversions/conv_ok").json()["click_id"] == "clk_new"
     assert _day_totals(runner, "conversions") == 1
@@ -235,6 +235,6 @@ def test_viewable_without_measurable_is_rejected_and_unknown_campaign_is_404() -
     runner = _runner()
     with pytest.raises(ValidationError):
         _viewability(runner, "imp_1", measurable=False, viewable=True, at=f"{DAY}T10:00:00Z")
-    client = read_client(adtech.api, runner.state, runner.settings)
+    client = read_client(adtech.api_router(), runner.state, runner.packs)
     assert client.get("/api/v1/adtech/campaigns/cmp_none/decision").status_code == 404
     assert client.get("/api/v1/adtech/conversions/conv_none").status_code == 404

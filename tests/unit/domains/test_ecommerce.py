@@ -11,12 +11,12 @@ from plutus.core.registry import Registry
 from plutus.domains import default, ecommerce
 from plutus.domains.ecommerce.handlers import AFFINITY, CHECKOUTS, FUNNEL, product_pk, user_pk
 from plutus.ingest.parsing import parse_ingest_body
-from tests.fakes import DomainRunner, settings
+from tests.fakes import DomainRunner, packs, settings
 from tests.unit.domains.readclient import read_client
 
 
 def runner(**overrides: Any) -> DomainRunner:
-    return DomainRunner(routers=[ecommerce.router], settings=settings(**overrides))
+    return DomainRunner(routers=[ecommerce.router], packs=packs(**overrides))
 
 
 def view(r: DomainRunner, user: str, product: str, at: str) -> None:
@@ -81,7 +81,7 @@ def test_customers_who_viewed_a_product_and_bought_others_make_its_also_bought_l
     assert also_bought(r, "sleeping-bag") == []
 
     # And the read endpoint serves the list, most customers first, cut at `limit`
-    client = read_client(ecommerce.api, r.state)
+    client = read_client(ecommerce.api_router(), r.state)
     body = client.get("/api/v1/ecommerce/products/tent/also-bought").json()
     assert body == {
         "product_id": "tent",
@@ -212,7 +212,7 @@ def test_the_funnel_shows_abandoned_units_against_purchases() -> None:
         },
     )
 
-    client = read_client(ecommerce.api, r.state)
+    client = read_client(ecommerce.api_router(), r.state)
     boots = client.get("/api/v1/ecommerce/products/boots/funnel").json()
     assert boots == {
         "product_id": "boots",
@@ -253,7 +253,7 @@ def test_n_checkouts_within_t_seconds_raise_one_flag_per_burst() -> None:
     # Given two checkouts 20 minutes apart: no flag
     checkout(r, "u9", "c1", "2026-11-26T10:00:00Z")
     checkout(r, "u9", "c2", "2026-11-26T10:20:00Z")
-    client = read_client(ecommerce.api, r.state)
+    client = read_client(ecommerce.api_router(), r.state)
     assert client.get("/api/v1/ecommerce/users/u9/flags").json() == []
 
     # When two more follow within ten minutes (3 in 600 s), then a fourth in the same burst
@@ -291,7 +291,7 @@ def test_n_checkouts_within_t_seconds_raise_one_flag_per_burst() -> None:
 
 
 def test_unknown_products_are_404_and_malformed_ids_422() -> None:
-    client = read_client(ecommerce.api, runner().state)
+    client = read_client(ecommerce.api_router(), runner().state)
     missing = client.get("/api/v1/ecommerce/products/nope/also-bought")
     assert missing.status_code == 404
     assert missing.headers["content-type"].startswith("application/problem+json")

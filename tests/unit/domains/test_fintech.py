@@ -16,7 +16,7 @@ from plutus.core.registry import EventContext
 from plutus.domains import fintech
 from plutus.domains.fintech.handlers import account_pk, handle_post_card_swipe
 from plutus.domains.fintech.models import CardSwipeV1, TransferRequestedV1
-from tests.fakes import DomainRunner, settings
+from tests.fakes import DomainRunner, packs
 from tests.unit.domains.readclient import read_client
 
 T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
@@ -27,7 +27,7 @@ def at(minutes: float) -> str:
 
 
 def runner(**overrides: Any) -> DomainRunner:
-    return DomainRunner(routers=[fintech.router], settings=settings(**overrides))
+    return DomainRunner(routers=[fintech.router], packs=packs(**overrides))
 
 
 def credit(r: DomainRunner, account: str, txn: str, amount: float, when: str, **extra: Any) -> str:
@@ -90,7 +90,7 @@ def test_credits_swipes_and_transfers_update_balances_and_the_ledger() -> None:
 
     assert balance(r, "acc_a") == Decimal("1713.60")
     assert balance(r, "acc_b") == Decimal("750.00")
-    client = read_client(fintech.api, r.state)
+    client = read_client(fintech.api_router(), r.state)
     account = client.get("/api/v1/fintech/accounts/acc_a").json()
     assert {k: Decimal(v) for k, v in account["balances"].items()} == {"KES": Decimal("1713.60")}
     ledger = client.get("/api/v1/fintech/accounts/acc_a/transactions").json()
@@ -112,7 +112,7 @@ def test_a_debit_without_funds_is_declined_and_changes_nothing_but_the_ledger() 
     transfer(r, "trf_1", "acc_a", "acc_b", 500.00, at(2))
 
     assert balance(r, "acc_a") == Decimal("100.00")
-    client = read_client(fintech.api, r.state)
+    client = read_client(fintech.api_router(), r.state)
     ledger = client.get("/api/v1/fintech/accounts/acc_a/transactions").json()
     assert [(e["entry_id"], e["status"], e["decline_reason"]) for e in ledger] == [
         ("trf_1:out", "declined", "insufficient_funds"),
@@ -133,7 +133,9 @@ def test_an_overdraft_limit_lets_the_balance_go_that_far_below_zero() -> None:
     swipe(r, "acc_a", "s1", 140.00, at(1))
     swipe(r, "acc_a", "s2", 20.00, at(2))
     assert balance(r, "acc_a") == Decimal("-90.00")
-    ledger = read_client(fintech.api, r.state).get("/api/v1/fintech/accounts/acc_a/transactions").json()
+    ledger = (
+        read_client(fintech.api_router(), r.state).get("/api/v1/fintech/accounts/acc_a/transactions").json()
+    )
     assert [e["status"] for e in ledger] == ["declined", "posted", "posted"]
 
 
@@ -145,7 +147,9 @@ def test_the_same_transaction_sent_again_under_another_key_posts_once() -> None:
     transfer(r, "trf_1", "acc_a", "acc_b", 100.00, at(1))
     assert first != again
     assert balance(r, "acc_a") == Decimal("2400.00") and balance(r, "acc_b") == Decimal("100.00")
-    ledger = read_client(fintech.api, r.state).get("/api/v1/fintech/accounts/acc_a/transactions").json()
+    ledger = (
+        read_client(fintech.api_router(), r.state).get("/api/v1/fintech/accounts/acc_a/transactions").json()
+    )
     assert [e["entry_id"] for e in ledger] == ["trf_1:out", "t1"]
 
 
@@ -167,7 +171,9 @@ def test_a_debit_computed_on_a_stale_balance_cannot_overdraw() -> None:
                 "occurred_at": at(1),
             }
         )
-        ctx = EventContext(f"evt-{swipe_id}", "cards", "card_swipe", "1.0", at(1), r.state, r.settings)
+        ctx = EventContext(
+            f"evt-{swipe_id}", "cards", "card_swipe", "1.0", at(1), r.state, r.settings, r.packs
+        )
         return list(handle_post_card_swipe(event, ctx))
 
     first, second = effects_of("s1"), effects_of("s2")
@@ -197,7 +203,7 @@ def test_kyc_gates_large_debits_until_identity_and_address_are_on_file() -> None
             "occurred_at": at(2),
         },
     )
-    client = read_client(fintech.api, r.state)
+    client = read_client(fintech.api_router(), r.state)
     assert client.get("/api/v1/fintech/accounts/acc_a").json()["kyc_status"] == "incomplete"
     transfer(r, "trf_2", "acc_a", "acc_b", 1500.00, at(3))
     r.send(
@@ -233,7 +239,7 @@ def test_the_baseline_is_welford_exact_and_an_outlier_scores_as_anomalous() -> N
     amounts = [36.4, 42.0, 28.5, 55.0, 31.2, 47.8, 39.9, 44.1, 33.3, 51.6, 38.0, 40.5]
     for i, amount in enumerate(amounts):
         swipe(r, "acc_a", f"s{i}", amount, at(60 * (i + 1)))
-    client = read_client(fintech.api, r.state)
+    client = read_client(fintech.api_router(), r.state)
     ledger = client.get("/api/v1/fintech/accounts/acc_a/transactions", params={"limit": 50}).json()
     assert not any(e["anomalous"] for e in ledger)
     # the first payments have no history to be scored against
@@ -266,7 +272,9 @@ def test_velocity_alone_makes_a_burst_of_small_payments_anomalous() -> None:
     # card testing: six tiny payments within five minutes
     for i in range(6):
         swipe(r, "acc_a", f"s{i}", 1.00, at(10 + i))
-    ledger = read_client(fintech.api, r.state).get("/api/v1/fintech/accounts/acc_a/transactions").json()
+    ledger = (
+        read_client(fintech.api_router(), r.state).get("/api/v1/fintech/accounts/acc_a/transactions").json()
+    )
     velocity = {e["entry_id"]: (e["velocity"], e["anomalous"]) for e in ledger}
     assert velocity["s4"] == (5, False)
     assert velocity["s5"] == (6, True)
@@ -282,7 +290,7 @@ def test_aml_daily_totals_flag_the_threshold_crossing_once_and_structuring() -> 
     for i in range(3):
         credit(r, "acc_a", f"c{i}", 9500.00, at(24 * 60 + i), channel="cash")
 
-    client = read_client(fintech.api, r.state)
+    client = read_client(fintech.api_router(), r.state)
     days = client.get("/api/v1/fintech/accounts/acc_a").json()["daily_totals"]
     assert [(d["day"], Decimal(d["credit_total"]), d["credit_count"], d["flagged"]) for d in days] == [
         ("2026-11-27", 28500, 3, ["threshold_credit", "structuring"]),
@@ -300,7 +308,7 @@ def test_aml_daily_totals_flag_the_threshold_crossing_once_and_structuring() -> 
 
 
 def test_unknown_accounts_are_404_and_flags_empty() -> None:
-    client = read_client(fintech.api, runner().state)
+    client = read_client(fintech.api_router(), runner().state)
     assert client.get("/api/v1/fintech/accounts/acc_x").status_code == 404
     assert client.get("/api/v1/fintech/accounts/acc_x/transactions").status_code == 404
     assert client.get("/api/v1/fintech/accounts/acc_x/flags").json() == []

@@ -15,7 +15,7 @@ from plutus.domains import gaming
 from plutus.domains.gaming.api import estimate_rank, wall_clock
 from plutus.domains.gaming.handlers import BUCKET_PREFIX, handle_record_match, histogram_pk, player_pk
 from plutus.domains.gaming.models import MatchCompletedV1
-from tests.fakes import DomainRunner, settings
+from tests.fakes import DomainRunner, packs
 from tests.unit.domains.readclient import read_client
 
 T0 = datetime(2026, 11, 26, 19, 0, tzinfo=UTC)
@@ -26,11 +26,11 @@ def at(minutes: float) -> str:
 
 
 def runner(**overrides: Any) -> DomainRunner:
-    return DomainRunner(routers=[gaming.router], settings=settings(**overrides))
+    return DomainRunner(routers=[gaming.router], packs=packs(**overrides))
 
 
 def client_for(r: DomainRunner, now: datetime = T0) -> TestClient:
-    client = read_client(gaming.api, r.state)
+    client = read_client(gaming.api_router(), r.state)
     client.app.dependency_overrides[wall_clock] = lambda: now.timestamp()  # type: ignore[attr-defined]
     return client
 
@@ -329,7 +329,9 @@ def test_two_results_computed_on_one_snapshot_cannot_both_rewrite_the_top_list()
             }
         )
         received = "2026-11-26T19:05:00.000000Z"
-        ctx = EventContext(f"evt-{match_id}", "game", "match_completed", "1.0", received, r.state, r.settings)
+        ctx = EventContext(
+            f"evt-{match_id}", "game", "match_completed", "1.0", received, r.state, r.settings, r.packs
+        )
         return list(handle_record_match(event, ctx))
 
     cy, dee = effects_of("cy", 900, "x1"), effects_of("dee", 950, "x2")

@@ -11,7 +11,7 @@ from plutus.core.errors import InvalidEventError
 from plutus.domains import build_registry, healthcare
 from plutus.domains.healthcare.handlers import patient_pk
 from plutus.ingest.app import parse_ingest_body
-from tests.fakes import DomainRunner, settings
+from tests.fakes import DomainRunner, packs, settings
 from tests.logcapture import captured_logs
 from tests.unit.domains.readclient import read_client
 
@@ -19,7 +19,7 @@ PATIENT = "pat_00417"
 
 
 def _runner(**overrides: Any) -> DomainRunner:
-    return DomainRunner(routers=[healthcare.router], settings=settings(**overrides))
+    return DomainRunner(routers=[healthcare.router], packs=packs(**overrides))
 
 
 def _hr(runner: DomainRunner, bpm: int, at: str, patient: str = PATIENT, **kw: Any) -> str:
@@ -117,7 +117,7 @@ def test_ranges_and_sustain_count_are_settings() -> None:
 
 def test_inconsistent_ranges_are_refused_at_startup() -> None:
     with pytest.raises(ValueError, match="must nest"):
-        settings(healthcare_hr_low_bpm=130)
+        packs(healthcare_hr_low_bpm=130)
 
 
 def test_a_reading_that_arrives_late_does_not_rewrite_the_streak() -> None:
@@ -213,7 +213,7 @@ def test_medications_read_evaluates_overdue_doses_at_read_time_without_a_later_e
     runner = _runner()
     _dose(runner, "2026-11-26T08:00:00Z", "2026-11-26T16:00:00Z", order="ord_a")
     _dose(runner, "2026-11-26T09:00:00Z", "2026-11-26T21:00:00Z", order="ord_b")
-    client = read_client(healthcare.api, runner.state)
+    client = read_client(healthcare.api_router(), runner.state)
     url = f"/api/v1/healthcare/patients/{PATIENT}/medications"
 
     at_1530 = client.get(url, params={"as_of": "2026-11-26T15:30:00Z"}).json()
@@ -244,7 +244,7 @@ def test_audit_trail_records_who_did_what_and_when_in_event_time_order_without_c
     _note(runner, 1, "2026-11-26T07:30:00Z")
     _hr(runner, 99, "2026-11-26T08:00:00Z", patient="pat_other")
 
-    client = read_client(healthcare.api, runner.state)
+    client = read_client(healthcare.api_router(), runner.state)
     trail = client.get(f"/api/v1/healthcare/patients/{PATIENT}/audit").json()
 
     # Then the trail is ordered by event time and names actor, action and resource only
@@ -288,7 +288,7 @@ def test_note_text_is_refused_at_ingest_naming_the_field(field: str) -> None:
 def test_unknown_patient_is_404_and_one_patient_never_sees_another() -> None:
     runner = _runner()
     _hr(runner, 130, "2026-11-26T08:00:00Z", patient="pat_other")
-    client = read_client(healthcare.api, runner.state)
+    client = read_client(healthcare.api_router(), runner.state)
     for path in ("vitals", "alerts", "medications", "compliance", "audit"):
         response = client.get(f"/api/v1/healthcare/patients/{PATIENT}/{path}")
         assert response.status_code == 404, path

@@ -11,8 +11,9 @@ from pydantic import ValidationError
 from plutus.domains import iot
 from plutus.domains.iot.handlers import ENGINE, haversine_km, insurance_score, is_night, vehicle_pk
 from plutus.domains.iot.models import EngineTemperatureV1, FuelLevelV1
+from plutus.domains.iot.settings import IotSettings
 from plutus.domains.iot.units import parse_fuel_level, parse_temperature, split_reading
-from tests.fakes import DomainRunner, settings
+from tests.fakes import DomainRunner, packs
 from tests.unit.domains.readclient import read_client
 
 T0 = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)
@@ -23,7 +24,7 @@ def at(seconds: float, tz: int = 0) -> str:
 
 
 def runner(**overrides: Any) -> DomainRunner:
-    return DomainRunner(routers=[iot.router], settings=settings(**overrides))
+    return DomainRunner(routers=[iot.router], packs=packs(**overrides))
 
 
 # --- parsing and unit normalisation ---------------------------------------------------------------------
@@ -134,7 +135,9 @@ def temp(r: DomainRunner, vehicle: str, value: object, seconds: float) -> None:
 
 
 def alerts(r: DomainRunner, vehicle: str) -> list[tuple[str, dict[str, Any]]]:
-    body = read_client(iot.api, r.state).get(f"/api/v1/iot/vehicles/{vehicle}/alerts", params={"limit": 100})
+    body = read_client(iot.api_router(), r.state).get(
+        f"/api/v1/iot/vehicles/{vehicle}/alerts", params={"limit": 100}
+    )
     return [(a["kind"], a["details"]) for a in reversed(body.json())]
 
 
@@ -149,7 +152,7 @@ def test_overheating_alerts_once_and_rearms_below_the_hysteresis() -> None:
         ("overheat", 112.0),
         ("overheat", 111.0),
     ]
-    engine = read_client(iot.api, r.state).get("/api/v1/iot/vehicles/truck-017").json()["engine"]
+    engine = read_client(iot.api_router(), r.state).get("/api/v1/iot/vehicles/truck-017").json()["engine"]
     assert engine["last_c"] == 111.0 and engine["overheating"] is True and engine["readings"] == 8
 
 
@@ -204,7 +207,7 @@ def test_fuel_alerts_on_low_level_once_and_on_a_sudden_drop() -> None:
         ("low_fuel", {"level_pct": 12}),
         ("fuel_drop", {"drop_pct": 25, "seconds": 300}),
     ]
-    fuel = read_client(iot.api, r.state).get("/api/v1/iot/vehicles/truck-017").json()["fuel"]
+    fuel = read_client(iot.api_router(), r.state).get("/api/v1/iot/vehicles/truck-017").json()["fuel"]
     assert fuel == {"level_pct": 55.0, "at": "2026-11-26T16:35:00.000000Z", "low": False}
 
 
@@ -236,7 +239,7 @@ def test_last_position_and_distance_move_forward_only_and_ignore_glitches() -> N
     gps(r, "truck-017", 3.0, 38.0, at(960))
 
     expected = sum(haversine_km(*a, *b) for a, b in zip(ROUTE, ROUTE[1:], strict=False))
-    position = read_client(iot.api, r.state).get("/api/v1/iot/vehicles/truck-017").json()["position"]
+    position = read_client(iot.api_router(), r.state).get("/api/v1/iot/vehicles/truck-017").json()["position"]
     assert (position["latitude"], position["longitude"]) == ROUTE[-1]
     assert position["distance_km"] == pytest.approx(expected, abs=1e-3)
     assert (position["fixes"], position["glitches"]) == (4, 1)
@@ -250,7 +253,7 @@ def test_night_is_judged_in_the_devices_local_time() -> None:
     for i, (lat, lon) in enumerate(ROUTE[:2]):
         gps(r, "nairobi", lat, lon, at(6 * 3600 + 60 * i, tz=3))
         gps(r, "london", lat, lon, at(6 * 3600 + 60 * i, tz=0))
-    client = read_client(iot.api, r.state)
+    client = read_client(iot.api_router(), r.state)
     nairobi = client.get("/api/v1/iot/vehicles/nairobi").json()["insurance"]
     london = client.get("/api/v1/iot/vehicles/london").json()["insurance"]
     assert nairobi["km"] == london["km"] > 0
@@ -265,12 +268,12 @@ def test_harsh_braking_and_acceleration_count_only_between_close_fixes() -> None
         gps(r, "van-2", lat + i * 0.0002, 36.80, at(seconds), speed=speed)
     # 80->40 in 3 s is -3.7 m/s^2 (harsh), 35->85 in 4 s is +3.5 (harsh), 85->0 over 60 s is too far apart,
     # 0->50 in 4 s is +3.5 (harsh)
-    insurance = read_client(iot.api, r.state).get("/api/v1/iot/vehicles/van-2").json()["insurance"]
+    insurance = read_client(iot.api_router(), r.state).get("/api/v1/iot/vehicles/van-2").json()["insurance"]
     assert (insurance["harsh_brakes"], insurance["harsh_accels"]) == (1, 2)
 
 
 def test_the_insurance_score_weighs_harsh_events_per_100_km_night_and_speeding_share() -> None:
-    s = settings()
+    s = IotSettings()
     assert insurance_score(200.0, 0.0, 0.0, 0, s) == (100.0, "low")
     # 2 harsh events in 200 km: 5 * 2 * 100/200 = 5; a quarter at night: 20 * 0.25 = 5; 10% speeding: 3
     assert insurance_score(200.0, 50.0, 20.0, 2, s) == (87.0, "low")
@@ -283,13 +286,18 @@ def test_a_trip_updates_the_vehicle_score() -> None:
     r = runner()
     for i, (lat, lon) in enumerate(ROUTE):
         gps(r, "truck-017", lat, lon, at(300 * i, tz=3), speed=60.0)
-    insurance = read_client(iot.api, r.state).get("/api/v1/iot/vehicles/truck-017").json()["insurance"]
+    insurance = (
+        read_client(iot.api_router(), r.state).get("/api/v1/iot/vehicles/truck-017").json()["insurance"]
+    )
     km = sum(haversine_km(*a, *b) for a, b in zip(ROUTE, ROUTE[1:], strict=False))
     assert insurance["km"] == pytest.approx(km, abs=1e-3)
-    assert (insurance["score"], insurance["band"]) == (insurance_score(km, 0.0, 0.0, 0, settings())[0], "low")
+    assert (insurance["score"], insurance["band"]) == (
+        insurance_score(km, 0.0, 0.0, 0, IotSettings())[0],
+        "low",
+    )
 
 
 def test_an_unknown_vehicle_is_404() -> None:
-    client = read_client(iot.api, runner().state)
+    client = read_client(iot.api_router(), runner().state)
     assert client.get("/api/v1/iot/vehicles/nope").status_code == 404
     assert client.get("/api/v1/iot/vehicles/nope/alerts").json() == []

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from plutus.domains import logistics
 from plutus.domains.logistics.handlers import lane_pk, package_pk
-from tests.fakes import DomainRunner, settings
+from tests.fakes import DomainRunner, packs
 from tests.unit.domains.readclient import read_client
 
 T0 = datetime.fromisoformat("2026-11-20T08:00:00+00:00")
@@ -21,7 +21,7 @@ def _z(moment: datetime) -> str:
 
 
 def _runner(**overrides: Any) -> DomainRunner:
-    return DomainRunner(routers=[logistics.router], settings=settings(**overrides))
+    return DomainRunner(routers=[logistics.router], packs=packs(**overrides))
 
 
 def _scan(runner: DomainRunner, pkg: str, scan_type: str, at: datetime, **extra: Any) -> str:
@@ -98,7 +98,7 @@ def _deliver_history(runner: DomainRunner, hours: list[int]) -> None:
 
 def test_eta_is_the_lanes_transit_percentile_once_it_has_enough_history() -> None:
     runner = _runner()
-    client = read_client(logistics.api, runner.state, runner.settings)
+    client = read_client(logistics.api_router(), runner.state, runner.packs)
     shipped = T0 + timedelta(days=3)
     _pickup(runner, "pkg_new", shipped, shipped + timedelta(hours=48))
 
@@ -122,7 +122,9 @@ def test_eta_is_the_lanes_transit_percentile_once_it_has_enough_history() -> Non
 def test_eta_percentile_and_minimum_history_are_settings() -> None:
     runner = _runner(logistics_eta_percentile=0.5, logistics_eta_min_samples=3)
     _deliver_history(runner, [30, 32, 50])
-    lane = read_client(logistics.api, runner.state, runner.settings).get("/api/v1/logistics/lanes/NBO/MBA")
+    lane = read_client(logistics.api_router(), runner.state, runner.packs).get(
+        "/api/v1/logistics/lanes/NBO/MBA"
+    )
     assert lane.json()["eta_hours"] == 33.0
 
 
@@ -174,7 +176,9 @@ def test_a_brief_small_excursion_is_recorded_but_a_long_or_large_one_reroutes() 
     state = _state(runner, "pkg_vax")
     assert state["reroute"] is True and state["reroute_requested_at"] == "2026-11-20T11:00:00.000000Z"
     assert state["reroute_reasons"] == ["temperature_breach", "temperature_breach"]
-    body = read_client(logistics.api, runner.state, runner.settings).get("/api/v1/logistics/packages/pkg_vax")
+    body = read_client(logistics.api_router(), runner.state, runner.packs).get(
+        "/api/v1/logistics/packages/pkg_vax"
+    )
     breaches = body.json()["exceptions"]
     assert [(b["details"]["severe"], b["details"]["excursion_c"]) for b in breaches] == [
         (True, 3.5),
@@ -240,7 +244,7 @@ def test_sla_is_also_judged_at_read_time_for_packages_with_no_later_event() -> N
     _pickup(runner, "pkg_other_day", T0, promised + timedelta(days=1))
     _attempt(runner, "pkg_on_time", promised - timedelta(hours=1))
     _attempt(runner, "pkg_late", promised + timedelta(hours=6))
-    client = read_client(logistics.api, runner.state, runner.settings)
+    client = read_client(logistics.api_router(), runner.state, runner.packs)
 
     # Nothing has flagged the silent package (no event since its promise), but the reads see it late
     assert _state(runner, "pkg_silent")["sla_breached"] is False
@@ -275,7 +279,7 @@ def test_invalid_events_are_refused() -> None:
             },
         )
     assert (
-        read_client(logistics.api, runner.state, runner.settings)
+        read_client(logistics.api_router(), runner.state, runner.packs)
         .get("/api/v1/logistics/packages/p")
         .status_code
         == 404

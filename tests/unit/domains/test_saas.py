@@ -10,7 +10,7 @@ import pytest
 from plutus.domains import saas
 from plutus.domains.kit import parse_iso
 from plutus.domains.saas.handlers import account_pk, billing_period
-from tests.fakes import DomainRunner, settings
+from tests.fakes import DomainRunner, packs
 from tests.unit.domains.readclient import read_client
 
 ACCOUNT = "acct_northwind"
@@ -22,7 +22,7 @@ def _received(at: str) -> str:
 
 
 def _runner(**overrides: Any) -> DomainRunner:
-    return DomainRunner(routers=[saas.router], settings=settings(**overrides))
+    return DomainRunner(routers=[saas.router], packs=packs(**overrides))
 
 
 def _use(
@@ -66,7 +66,7 @@ def _invite(runner: DomainRunner, invitee: str, at: str) -> str:
 
 
 def _get(runner: DomainRunner, path: str, **params: str) -> Any:
-    client = read_client(saas.api, runner.state, runner.settings)
+    client = read_client(saas.api_router(), runner.state, runner.packs)
     response = client.get(f"/api/v1/saas/accounts/{ACCOUNT}/{path}", params=params)
     assert response.status_code == 200, response.text
     return response.json()
@@ -199,12 +199,12 @@ def test_health_weights_and_bands_are_settings() -> None:
     health = _get(runner, "health", as_of="2026-11-26T09:00:00Z")
     assert (health["score"], health["band"]) == (90, "at_risk")  # recency only: 1 - 3/30
     with pytest.raises(ValueError, match="must not exceed"):
-        settings(saas_at_risk_min_score=80, saas_healthy_min_score=70)
+        packs(saas_at_risk_min_score=80, saas_healthy_min_score=70)
 
 
 def test_unknown_account_is_404_and_a_malformed_period_is_422() -> None:
     runner = _runner()
-    client = read_client(saas.api, runner.state, runner.settings)
+    client = read_client(saas.api_router(), runner.state, runner.packs)
     for path in ("health", "features", "meters/2026-11"):
         assert client.get(f"/api/v1/saas/accounts/acct_none/{path}").status_code == 404
     _view(runner, "2026-11-23T09:00:00Z")

@@ -20,15 +20,18 @@ from plutus.adapters.events_store import (
 from plutus.core.effects import Effect, StateReader
 from plutus.core.envelope import QueuedEvent, parse_timestamp, utc_now
 from plutus.core.errors import (
+    BusinessIdConflictError,
     ConcurrentUpdateError,
     EffectRejectedError,
     PoisonMessageError,
     describe,
     is_permanent,
 )
+from plutus.core.pack_settings import PackSettings
 from plutus.core.registry import EventContext, Handler, Registry
 from plutus.observability import logger
 from plutus.observability.telemetry import (
+    BUSINESS_ID_CONFLICT,
     DEFAULT_TYPE,
     DLQ_MESSAGES,
     PROCESSING_DUPLICATE,
@@ -64,9 +67,12 @@ class Consumer:
         events: EventsRepository,
         state: StateReader,
         dead_letters: DeadLetterQueue | None = None,
+        packs: PackSettings | None = None,
     ) -> None:
         self.settings = settings
         self.registry = registry
+        # Every pack's settings, validated now: a bad PLUTUS_<PACK>_* value fails at init, not per event.
+        self.packs = packs if packs is not None else PackSettings.load(registry.settings_models)
         self.events = events
         self.state = state
         self.dead_letters = dead_letters
@@ -117,6 +123,7 @@ class Consumer:
             event.received_at,
             self.state,
             self.settings,
+            self.packs,
         )
         for attempt in range(1, OPTIMISTIC_ATTEMPTS + 1):
             effects = run_handlers(handlers, parsed, ctx)
@@ -181,6 +188,9 @@ class Consumer:
         final, early = self._final(exc, receive_count)
         error = describe(exc)
         self._count_failure(self._label(event), final)
+        if final and isinstance(exc, BusinessIdConflictError):
+            # Once per conflicting event: when it is FAILED (at once, being permanent, or on its last try).
+            self.metrics.count(self._label(event), BUSINESS_ID_CONFLICT)
         logger.warning(
             "processing failed", extra={"error": error, "final": final, "permanent": is_permanent(exc)}
         )

@@ -75,6 +75,20 @@ class EffectRejectedError(PermanentError):
     """A handler's effect was refused by its own condition (e.g. a balance would go negative)."""
 
 
+class BusinessIdConflictError(EffectRejectedError):
+    """A business id (a transaction, transfer, impression, export...) is already bound to another event whose
+    content differs: nothing is applied, and the event fails for an operator to resolve.
+
+    Deterministic, like every ``EffectRejectedError``: running the event again gives the same answer until an
+    operator changes the binding. The message names the kind of id and the first event, never the content.
+    """
+
+    def __init__(self, kind: str, first_event_id: str) -> None:
+        super().__init__(f"{kind} is bound to event {first_event_id} with different content; nothing applied")
+        self.kind = kind
+        self.first_event_id = first_event_id
+
+
 class ConcurrentUpdateError(PlutusError):
     """Optimistic concurrency kept failing; SQS will redeliver."""
 

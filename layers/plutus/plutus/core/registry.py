@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict
+from pydantic_settings import BaseSettings
 
 from plutus.core.effects import Effect, StateReader
+from plutus.core.pack_settings import PackModel, PackSettings
 
 
 class EventModel(BaseModel):
@@ -21,9 +23,23 @@ class EventModel(BaseModel):
     schema_version: ClassVar[str]
 
 
+class HandlerSettings(Protocol):
+    """The core settings a handler may read (``plutus.settings.Settings`` has them). Table names, queues and
+    producer secrets are not a handler's business; a pack's own knobs are in its settings model."""
+
+    @property
+    def receipt_ttl_seconds(self) -> int:
+        """How long the default handler's receipts live."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class EventContext:
-    """What a handler knows besides the payload. No boto3 here: state is read through ``state``."""
+    """What a handler knows besides the payload. No boto3 here: state is read through ``state``.
+
+    ``settings`` are the core's (as far as handlers need them); a pack reads its own, typed, with
+    ``settings_of(FintechSettings)``.
+    """
 
     event_id: str
     source: str
@@ -31,7 +47,12 @@ class EventContext:
     schema_version: str
     received_at: str
     state: StateReader
-    settings: Any
+    settings: HandlerSettings
+    packs: PackSettings = field(default_factory=PackSettings)
+
+    def settings_of(self, model: type[PackModel]) -> PackModel:
+        """A pack's settings (validated once per execution environment)."""
+        return self.packs.get(model)
 
 
 Handler = Callable[[Any, EventContext], Iterable[Effect] | None]
@@ -55,10 +76,11 @@ class DuplicateRegistrationError(Exception):
 
 
 class Router:
-    """A domain pack's own set of registrations."""
+    """A domain pack's own set of registrations, and the settings model its handlers and reads use."""
 
-    def __init__(self, domain: str) -> None:
+    def __init__(self, domain: str, settings: type[BaseSettings] | None = None) -> None:
         self.domain = domain
+        self.settings = settings
         self._models: dict[tuple[str, str], type[EventModel]] = {}
         self._handlers: dict[tuple[str, str], list[Handler]] = {}
         self._upcasters: dict[tuple[str, str], tuple[Upcaster, type[EventModel]]] = {}
@@ -108,6 +130,7 @@ class Registry:
         self.default_handler = default_handler
         self._entries: dict[tuple[str, str], Registration] = {}
         self.domains: dict[str, list[tuple[str, str]]] = {}
+        self.settings_models: list[type[BaseSettings]] = []
 
     def include_router(self, router: Router) -> None:
         """Add every registration of ``router``; raises on a (type, version) already present."""
@@ -117,6 +140,8 @@ class Registry:
                 raise DuplicateRegistrationError(f"{key} is registered twice ({router.domain})")
             self._entries[key] = reg
             self.domains.setdefault(router.domain, []).append(key)
+        if router.settings is not None and router.settings not in self.settings_models:
+            self.settings_models.append(router.settings)
 
     def lookup(self, event_type: str, schema_version: str) -> Registration | None:
         """The registration of (type, version), or ``None``."""

@@ -1,7 +1,8 @@
 """Every domain pack, included with one line each.
 
-A pack is a module or package exposing ``router`` (its event registrations) and, optionally, ``api`` (a
-FastAPI ``APIRouter`` of read endpoints under ``/api/v1/<domain>/``).
+A pack is a package exposing ``router`` (its event registrations, and its settings model) and, optionally,
+``api_router()``, which imports and returns its read endpoints (a FastAPI ``APIRouter`` under
+``/api/v1/<domain>/``) only when called, so the ingest and consumer hot paths never load a web framework.
 """
 
 from __future__ import annotations
@@ -45,5 +46,5 @@ def build_registry() -> Registry:
 
 
 def read_routers() -> list[APIRouter]:
-    """The read endpoints of every pack that has them."""
-    return [pack.api for pack in PACKS if hasattr(pack, "api")]
+    """The read endpoints of every pack that has them (this imports FastAPI)."""
+    return [pack.api_router() for pack in PACKS if hasattr(pack, "api_router")]

@@ -1,18 +1,21 @@
-"""Small building blocks the domain packs share: identifiers safe inside keys, business time, versions."""
+"""Small building blocks the domain packs share: identifiers safe inside keys, business time, versions, and
+the binding of a business id to the first event that used it."""
 
 from __future__ import annotations
 
-import importlib
+import hashlib
+import json
 import math
-import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from types import ModuleType
 from typing import Annotated, Any
 
 from pydantic import StringConstraints
 
+from plutus.core.effects import Update
 from plutus.core.envelope import parse_timestamp
+from plutus.core.errors import BusinessIdConflictError
 from plutus.core.registry import EventContext
 
 # Identifiers become parts of state-table keys, so "#" (the key separator) and whitespace are refused.
@@ -88,34 +91,63 @@ def day(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%d")
 
 
-def read_clock(as_of: datetime | None) -> datetime:
-    """The instant a read endpoint judges at: the caller's ``as_of`` or, by default, now.
+def _canonical(value: Any) -> Any:
+    # Equal values give equal text: 5000, 5000.0 and Decimal("5000.00") are one amount.
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, int | float | Decimal):
+        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+        return format(number.normalize(), "f")
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    raise TypeError(f"cannot bind a business id to a {type(value).__name__}")
 
-    Reads may use the clock (handlers never do): a deadline passed with no event since shows only here.
+
+def content_digest(content: Mapping[str, Any]) -> str:
+    """A digest of the fields that define what a business id does (amount, currency, accounts...)."""
+    text = json.dumps(_canonical(content), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def bind_business_id(
+    ctx: EventContext,
+    pk: str,
+    sk: str,
+    *,
+    kind: str,
+    content: Mapping[str, Any],
+    at: datetime,
+    expires: int | None = None,
+    **attributes: Any,
+) -> Update | None:
+    """Bind a business id (its marker item ``pk``/``sk``) to the first event that uses it.
+
+    - A new id: returns the create-only marker (the first event id, ``at``, a digest of ``content`` and
+      ``attributes``; ``expires``: its TTL), to be committed with the event's other effects.
+    - The id bound to the same ``content``: returns ``None``: a duplicate (a producer resending under a new
+      idempotency key), which has no effect.
+    - The id bound to other content: raises :class:`BusinessIdConflictError`: nothing is applied and the event
+      fails (FAILED, its message kept for a replay, in the DLQ), so a first event cannot silently swallow a
+      later, different one (0.01 first, then the real 5,000 under the same transaction id). To apply it, an
+      operator resolves the first event and the marker, then replays it by id.
+
+    ``content`` holds only what defines the id's effect, not what a resend may legitimately restamp (times).
+    Two copies racing both find no marker; the marker is a versioned create, so the loser's transaction is
+    cancelled, the consumer re-runs its handlers, and the re-run sees the marker: one answer either way. A
+    marker written before digests existed counts as the same content (as it did).
     """
-    return as_of.astimezone(UTC) if as_of is not None else datetime.now(UTC)
-
-
-class _Pack(ModuleType):
-    """A pack whose ``api`` (its read endpoints) is imported on first access, with FastAPI.
-
-    Importing the ``api`` submodule binds the module to the package's ``api``; the router is what callers
-    want, so that binding stores the router instead, whoever imports the submodule first.
-    """
-
-    def __getattr__(self, name: str) -> Any:
-        if name != "api":
-            raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}")
-        importlib.import_module(f"{self.__name__}.api")
-        return self.__dict__["api"]
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name == "api" and isinstance(value, ModuleType):
-            value = value.api
-        super().__setattr__(name, value)
-
-
-def lazy_api(package: str) -> None:
-    """Defer a pack's read endpoints: the ingest and consumer hot paths build the registry from its
-    ``router`` and never load a web framework."""
-    sys.modules[package].__class__ = _Pack
+    digest = content_digest(content)
+    marker = ctx.state.get(pk, sk)
+    if marker is None:
+        fields = {"first_event_id": ctx.event_id, "first_at": iso(at), "digest": digest, **attributes}
+        if expires is not None:
+            fields["expires_at"] = expires  # the item's TTL, epoch seconds
+        return Update(pk, sk, set=fields, expect_version=0)
+    if marker.get("digest", digest) != digest:
+        first = marker.get("first_event_id", marker.get("event_id", "unknown"))
+        raise BusinessIdConflictError(kind, str(first))
+    return None

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from plutus.adapters.events_store import EventsRepository
 from plutus.core.effects import StateReader
 from plutus.core.envelope import IngestRequest
+from plutus.core.pack_settings import PackSettings
 from plutus.core.registry import Registry
 from plutus.ingest import batch_route, problems
 from plutus.ingest.endpoints import (
@@ -95,11 +96,15 @@ def create_app(
     batch_ingest: BatchIngestEndpoint,
     events: EventsRepository,
     state: StateReader,
+    packs: PackSettings | None = None,
 ) -> FastAPI:
-    """Every route on one ASGI app (the read API plus the ingest routes), for ASGI servers and tests."""
+    """Every route on one ASGI app (the read API plus the ingest routes), for ASGI servers and tests.
+
+    ``packs``: the packs' settings for their read endpoints (default: each model's defaults and environment).
+    """
     from plutus.reads.app import create_reads_app
 
-    app = create_reads_app(settings, events, state)
+    app = create_reads_app(settings, events, state, packs)
     app.include_router(ingest_router())
     # What the ingest routes' dependencies read (plutus.ingest.batch_route, single_endpoint).
     app.state.registry = registry

@@ -29,6 +29,7 @@ PROCESSING_FAILURE = "processing_failure_total"
 PROCESSING_RETRY = "processing_retry_total"
 PROCESSING_DUPLICATE = "processing_duplicate_total"
 DLQ_MESSAGES = "dlq_messages"
+BUSINESS_ID_CONFLICT = "business_id_conflict_total"
 PROCESSING_LAG = "event_processing_lag_ms"
 
 # The event_type labels that are not registered types.

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from plutus.adapters.events_store import EventsRepository, public_view
 from plutus.core.effects import StateReader
 from plutus.core.errors import EventNotFoundError
+from plutus.core.pack_settings import PackSettings
 from plutus.ingest import problems
 from plutus.ingest.http import count_problem
 from plutus.settings import Settings
@@ -83,10 +84,17 @@ class NoStore:
 
 
 def create_reads_app(
-    settings: Settings, events: EventsRepository, state: StateReader, documented: Sequence[BaseRoute] = ()
+    settings: Settings,
+    events: EventsRepository,
+    state: StateReader,
+    packs: PackSettings | None = None,
+    documented: Sequence[BaseRoute] = (),
 ) -> FastAPI:
-    """The read API, wired to its dependencies (by :mod:`plutus.bootstrap`, or by a test). ``documented``
-    routes appear in the OpenAPI document without being served here."""
+    """The read API, wired to its dependencies (by :mod:`plutus.bootstrap`, or by a test).
+
+    ``packs``: the packs' settings for their read endpoints (default: each model's defaults and environment).
+    ``documented`` routes appear in the OpenAPI document without being served here.
+    """
     app = FastAPI(
         title="Plutus",
         version="1.0.0",
@@ -96,13 +104,13 @@ def create_reads_app(
     )
     problems.install(app, count_problem)
     app.add_middleware(NoStore)
-    # What the pack read endpoints' dependencies read (plutus.domains.reads); tests set their own.
     app.state.settings = settings
-    app.state.state_reader = state
     app.include_router(events_router(events))
 
-    from plutus.domains import read_routers
+    from plutus.domains import deps, read_routers
 
+    # What the packs' read endpoints depend on (plutus.domains.deps); tests install fakes the same way.
+    deps.install(app, state, packs if packs is not None else PackSettings())
     for router in read_routers():
         app.include_router(router)
     if documented:

@@ -5,20 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime, BaseModel
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel
 
-from plutus.core.effects import StateReader
 from plutus.core.errors import ResourceNotFoundError
 from plutus.domains.adtech.decision import Decision, decide
 from plutus.domains.adtech.handlers import campaign_pk
-from plutus.domains.kit import read_clock
-from plutus.domains.reads import app_settings, state_reader
-from plutus.settings import Settings
+from plutus.domains.adtech.settings import AdtechSettings
+from plutus.domains.deps import Now, State, settings_of
 
 api = APIRouter(prefix="/api/v1/adtech", tags=["adtech"])
-State = Annotated[StateReader, Depends(state_reader)]
-Config = Annotated[Settings, Depends(app_settings)]
+Config = Annotated[AdtechSettings, Depends(settings_of(AdtechSettings))]
 
 
 class AttributionView(BaseModel):
@@ -41,13 +38,12 @@ def get_decision(
     campaign_id: str,
     state: State,
     settings: Config,
-    as_of: Annotated[AwareDatetime | None, Query(description="decide at this instant (default: now)")] = None,
+    now: Now,
 ) -> Decision:
     """The campaign's pacing multiplier, CTR, viewability and bid factor: one query over its day shards."""
-    now = read_clock(as_of)
     # Newest first: the lookback's shards, plus any days recorded after ``as_of`` (when deciding in the past).
     days_after = max((datetime.now(UTC).date() - now.date()).days, 0)
-    limit = min((settings.adtech_stats_lookback_days + days_after) * settings.adtech_spend_shards, 1_000)
+    limit = min((settings.stats_lookback_days + days_after) * settings.spend_shards, 1_000)
     shards = state.query(campaign_pk(campaign_id), "DAY#", limit=limit, newest_first=True)
     if not shards:
         raise ResourceNotFoundError("nothing has been recorded for this campaign")

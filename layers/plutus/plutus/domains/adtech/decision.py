@@ -10,8 +10,8 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+from plutus.domains.adtech.settings import AdtechSettings
 from plutus.domains.kit import day, iso
-from plutus.settings import Settings
 
 # How far CTR and viewability may move the bid from neutral; pacing has its own bounds (settings).
 CTR_FACTOR_BOUNDS = (0.5, 2.0)
@@ -97,28 +97,28 @@ def _budget(items: list[dict[str, Any]], default: int) -> int:
     return max(budgets) if budgets else default
 
 
-def decide(campaign_id: str, shards: list[dict[str, Any]], now: datetime, settings: Settings) -> Decision:
+def decide(
+    campaign_id: str, shards: list[dict[str, Any]], now: datetime, settings: AdtechSettings
+) -> Decision:
     """The decision at ``now`` from the campaign's day shards (any days; the lookback is applied here)."""
     today = day(now)
-    first = day(now - timedelta(days=settings.adtech_stats_lookback_days - 1))
+    first = day(now - timedelta(days=settings.stats_lookback_days - 1))
     window = [i for i in shards if first <= str(i["day"]) <= today]
     todays = [i for i in window if i["day"] == today]
-    budget = _budget(todays, settings.adtech_default_daily_budget_micros)
+    budget = _budget(todays, settings.default_daily_budget_micros)
     spend = _totals(todays)["spend_micros"]
     elapsed = day_fraction(now)
     pacing = pacing_multiplier(
-        budget, spend, elapsed, (settings.adtech_pacing_min_multiplier, settings.adtech_pacing_max_multiplier)
+        budget, spend, elapsed, (settings.pacing_min_multiplier, settings.pacing_max_multiplier)
     )
     totals = _totals(window)
-    weight = settings.adtech_prior_impressions
-    ctr = smoothed_rate(totals["clicks"], totals["impressions"], settings.adtech_target_ctr, weight)
-    viewability = smoothed_rate(
-        totals["viewable"], totals["measured"], settings.adtech_target_viewability, weight
-    )
+    weight = settings.prior_impressions
+    ctr = smoothed_rate(totals["clicks"], totals["impressions"], settings.target_ctr, weight)
+    viewability = smoothed_rate(totals["viewable"], totals["measured"], settings.target_viewability, weight)
     bid = (
         pacing
-        * _clamp(ctr / settings.adtech_target_ctr, CTR_FACTOR_BOUNDS)
-        * _clamp(viewability / settings.adtech_target_viewability, VIEWABILITY_FACTOR_BOUNDS)
+        * _clamp(ctr / settings.target_ctr, CTR_FACTOR_BOUNDS)
+        * _clamp(viewability / settings.target_viewability, VIEWABILITY_FACTOR_BOUNDS)
     )
     return Decision(
         campaign_id=campaign_id,
@@ -128,7 +128,7 @@ def decide(campaign_id: str, shards: list[dict[str, Any]], now: datetime, settin
         spend_today_micros=spend,
         planned_spend_micros=int(budget * elapsed),
         pacing_multiplier=pacing,
-        lookback_days=settings.adtech_stats_lookback_days,
+        lookback_days=settings.stats_lookback_days,
         impressions=totals["impressions"],
         clicks=totals["clicks"],
         ctr=round(totals["clicks"] / totals["impressions"], 6) if totals["impressions"] else 0.0,

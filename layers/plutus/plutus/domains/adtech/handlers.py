@@ -1,10 +1,11 @@
 """Adtech processors: exactly-once spend and delivery counters, last-click attribution, viewability.
 
 Spend is charged exactly once at two levels: per event (the consumer's marker on ``event_id``) and per
-business id (an impression, click or conversion id seen before is not charged again, even when the ad server
-resends it under a new idempotency key). The business-id marker is a create-only versioned write, so two
-concurrent copies cannot both pass: the loser's transaction is cancelled, the consumer re-runs its handler,
-which then finds the marker and charges nothing.
+business id: an impression, click or conversion id is bound to the first event that used it
+(``kit.bind_business_id``). The same id resent with the same content (the ad server retrying under a new
+idempotency key) is not charged again; the same id with other content (another cost, campaign, value) is a
+conflict: nothing is charged and the event fails for an operator, never a silent no-op. An impression's first
+viewability verdict counts; a later one (a re-measurement) is a duplicate unless it names another campaign.
 
 State keys:
 
@@ -12,7 +13,7 @@ State keys:
   viewability, conversions) on one of ``adtech_spend_shards`` shards, so a busy campaign spreads its writes;
   the decision read sums the shards with one query.
 - ``AD#IMP#<impression_id>`` / ``IMPRESSION`` and ``VIEWABILITY``, ``AD#CLICK#<click_id>`` / ``CLICK``:
-  business-id markers, expiring (TTL ``expires_at``) after ``adtech_dedup_ttl_seconds``.
+  business-id markers, expiring (TTL ``expires_at``) after ``dedup_ttl_seconds``.
 - ``AD#ADV#<advertiser>#USER#<user>`` / ``CLICKS``: the user's last few clicks for that advertiser.
 - ``AD#CONV#<conversion_id>`` / ``ATTRIBUTION``: the conversion's marker and the campaign it was credited to.
 """
@@ -21,15 +22,16 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from plutus.core.effects import Effect, Update
 from plutus.core.registry import EventContext, Router
 from plutus.domains.adtech.models import AdImpressionV1, ClickV1, ConversionV1, ViewabilityMeasuredV1
-from plutus.domains.kit import day, event_time, iso, parse_iso, version_of
+from plutus.domains.adtech.settings import AdtechSettings
+from plutus.domains.kit import bind_business_id, day, event_time, expires_at, iso, parse_iso, version_of
 
-router = Router("adtech")
+router = Router("adtech", settings=AdtechSettings)
 
 
 def campaign_pk(campaign_id: str) -> str:
@@ -58,40 +60,37 @@ def _counters(
 ) -> Update:
     return Update(
         campaign_pk(campaign_id),
-        _shard_sk(at, business_id, ctx.settings.adtech_spend_shards),
+        _shard_sk(at, business_id, ctx.settings_of(AdtechSettings).spend_shards),
         add=add,
         set=set_ or {},
         set_if_absent={"campaign_id": campaign_id, "day": day(at), **(set_if_absent or {})},
     )
 
 
-def _first_sighting(
-    ctx: EventContext, pk: str, sk: str, at: datetime, *, expires: bool = True, **attributes: Any
-) -> Update | None:
-    """The create-only marker of a business id, or ``None`` when it was already seen (nothing to charge)."""
-    if ctx.state.get(pk, sk) is not None:
-        return None
-    marker: dict[str, Any] = {"first_event_id": ctx.event_id, "at": iso(at), **attributes}
-    if expires:
-        marker["expires_at"] = int(
-            (at + timedelta(seconds=ctx.settings.adtech_dedup_ttl_seconds)).timestamp()
-        )
-    return Update(pk, sk, set=marker, expect_version=0)
+def _dedup_until(ctx: EventContext, at: datetime) -> int:
+    return expires_at(at, ctx.settings_of(AdtechSettings).dedup_ttl_seconds)
 
 
 @router.on(AdImpressionV1)
 def handle_charge_impression(event: AdImpressionV1, ctx: EventContext) -> Iterable[Effect]:
     """Count the impression and charge its cost to the campaign's day, once per impression id."""
     at = event_time(event.occurred_at, ctx)
-    marker = _first_sighting(
-        ctx, f"AD#IMP#{event.impression_id}", "IMPRESSION", at, campaign_id=event.campaign_id
+    marker = bind_business_id(
+        ctx,
+        f"AD#IMP#{event.impression_id}",
+        "IMPRESSION",
+        kind="impression_id",
+        content={"campaign_id": event.campaign_id, "cost_micros": event.cost_micros},
+        at=at,
+        expires=_dedup_until(ctx, at),
+        campaign_id=event.campaign_id,
     )
     if marker is None:
         return
     yield marker
     charge = {"impressions": 1, "spend_micros": event.cost_micros}
     if event.daily_budget_micros is None:
-        default = {"budget_micros": ctx.settings.adtech_default_daily_budget_micros}
+        default = {"budget_micros": ctx.settings_of(AdtechSettings).default_daily_budget_micros}
         yield _counters(ctx, event.campaign_id, at, event.impression_id, charge, set_if_absent=default)
     else:
         # The ad server's latest view of the budget wins: a mid-day change paces the rest of the day.
@@ -109,7 +108,7 @@ def _remember_click(ctx: EventContext, event: ClickV1, at: datetime) -> Iterator
     yield Update(
         pk,
         "CLICKS",
-        set={"clicks": clicks[: ctx.settings.adtech_clicks_remembered]},
+        set={"clicks": clicks[: ctx.settings_of(AdtechSettings).clicks_remembered]},
         expect_version=version_of(item),
     )
 
@@ -118,7 +117,20 @@ def _remember_click(ctx: EventContext, event: ClickV1, at: datetime) -> Iterator
 def handle_charge_click(event: ClickV1, ctx: EventContext) -> Iterable[Effect]:
     """Count the click, charge its cost once per click id, and remember it for attribution."""
     at = event_time(event.occurred_at, ctx)
-    marker = _first_sighting(ctx, f"AD#CLICK#{event.click_id}", "CLICK", at, campaign_id=event.campaign_id)
+    marker = bind_business_id(
+        ctx,
+        f"AD#CLICK#{event.click_id}",
+        "CLICK",
+        kind="click_id",
+        content={
+            "campaign_id": event.campaign_id,
+            "impression_id": event.impression_id,
+            "cost_micros": event.cost_micros,
+        },
+        at=at,
+        expires=_dedup_until(ctx, at),
+        campaign_id=event.campaign_id,
+    )
     if marker is None:
         return
     yield marker
@@ -146,7 +158,9 @@ def handle_attribute_conversion(event: ConversionV1, ctx: EventContext) -> Itera
     at = event_time(event.occurred_at, ctx)
     history = ctx.state.get(f"AD#ADV#{event.advertiser_id}#USER#{event.user_id}", "CLICKS")
     click = last_click_before(
-        list(history.get("clicks", [])) if history else [], at, ctx.settings.adtech_attribution_window_seconds
+        list(history.get("clicks", [])) if history else [],
+        at,
+        ctx.settings_of(AdtechSettings).attribution_window_seconds,
     )
     attribution: dict[str, Any] = {
         "conversion_id": event.conversion_id,
@@ -165,8 +179,20 @@ def handle_attribute_conversion(event: ConversionV1, ctx: EventContext) -> Itera
             "lag_seconds": lag,
         }
     # Attribution records do not expire: they are the campaign's revenue history.
-    marker = _first_sighting(
-        ctx, f"AD#CONV#{event.conversion_id}", "ATTRIBUTION", at, expires=False, **attribution
+    content = {
+        "advertiser_id": event.advertiser_id,
+        "user_id": event.user_id,
+        "value_micros": event.value_micros,
+        "currency": event.currency,
+    }
+    marker = bind_business_id(
+        ctx,
+        f"AD#CONV#{event.conversion_id}",
+        "ATTRIBUTION",
+        kind="conversion_id",
+        content=content,
+        at=at,
+        **attribution,
     )
     if marker is None:
         return
@@ -180,7 +206,17 @@ def handle_attribute_conversion(event: ConversionV1, ctx: EventContext) -> Itera
 def handle_count_viewability(event: ViewabilityMeasuredV1, ctx: EventContext) -> Iterable[Effect]:
     """Count one verdict per impression: measurable and viewable impressions of the campaign's day."""
     at = event_time(event.occurred_at, ctx)
-    marker = _first_sighting(ctx, f"AD#IMP#{event.impression_id}", "VIEWABILITY", at, viewable=event.viewable)
+    marker = bind_business_id(
+        ctx,
+        f"AD#IMP#{event.impression_id}",
+        "VIEWABILITY",
+        kind="impression_id (viewability)",
+        # The first verdict counts and later ones (a re-measurement) are duplicates; another campaign is not.
+        content={"campaign_id": event.campaign_id},
+        at=at,
+        expires=_dedup_until(ctx, at),
+        viewable=event.viewable,
+    )
     if marker is None:
         return
     yield marker

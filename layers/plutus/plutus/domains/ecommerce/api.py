@@ -5,11 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 
-from plutus.core.effects import StateReader
 from plutus.core.errors import ResourceNotFoundError
+from plutus.domains.deps import State
 from plutus.domains.ecommerce.handlers import (
     ALSO_TOP,
     FLAG_PREFIX,
@@ -19,11 +19,9 @@ from plutus.domains.ecommerce.handlers import (
     user_pk,
 )
 from plutus.domains.kit import PATH_ID, as_int
-from plutus.domains.reads import state_reader
 
 api = APIRouter(prefix="/api/v1/ecommerce", tags=["ecommerce"])
 
-State = Annotated[StateReader, Depends(state_reader)]
 Id = Annotated[str, Path(pattern=PATH_ID)]
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No state for this id"}}
 

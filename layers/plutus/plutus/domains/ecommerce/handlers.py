@@ -24,9 +24,10 @@ from plutus.domains.ecommerce.models import (
     ProductClickV1,
     units_by_product,
 )
-from plutus.domains.kit import as_float, as_int, epoch, event_time, iso, num, version_of
+from plutus.domains.ecommerce.settings import EcommerceSettings
+from plutus.domains.kit import as_float, as_int, bind_business_id, epoch, event_time, iso, num, version_of
 
-router = Router("ecommerce")
+router = Router("ecommerce", settings=EcommerceSettings)
 
 AFFINITY = "AFFINITY"
 CHECKOUTS = "CHECKOUTS"
@@ -44,6 +45,11 @@ def user_pk(user_id: str) -> str:
 def product_pk(product_id: str) -> str:
     """Partition of one product: funnel counters, also-bought counters and its top-N list."""
     return f"EC#PRODUCT#{product_id}"
+
+
+def order_pk(order_id: str) -> str:
+    """The marker binding an order id to its first payment."""
+    return f"EC#ORDER#{order_id}"
 
 
 def fraud_day_pk(day: str) -> str:
@@ -72,7 +78,7 @@ def handle_remember_product_view(event: PageViewV1 | ProductClickV1, ctx: EventC
     # A late (out-of-order) view must not make a product look less recent than it is.
     views[event.product_id] = max(views.get(event.product_id, seen), seen)
     recent = sorted(views.items(), key=lambda kv: (kv[1], kv[0]), reverse=True)
-    kept = recent[: ctx.settings.ecommerce_view_history]
+    kept = recent[: ctx.settings_of(EcommerceSettings).view_history]
     yield Update(
         pk,
         AFFINITY,
@@ -84,7 +90,7 @@ def handle_remember_product_view(event: PageViewV1 | ProductClickV1, ctx: EventC
 @router.on(PaymentCompletedV1)
 def handle_credit_also_bought(event: PaymentCompletedV1, ctx: EventContext) -> Iterator[Effect]:
     """Credit each (recently viewed, bought) pair once per customer; refresh the viewed products' top-N."""
-    settings = ctx.settings
+    settings = ctx.settings_of(EcommerceSettings)
     paid_at = iso(event_time(event.occurred_at, ctx))
     pk = user_pk(event.user_id)
     affinity = ctx.state.get(pk, AFFINITY)
@@ -93,11 +99,11 @@ def handle_credit_also_bought(event: PaymentCompletedV1, ctx: EventContext) -> I
     credited = [str(p) for p in affinity.get("credited", [])]
     done = set(credited)
     viewed = [str(v["product_id"]) for v in affinity.get("viewed", []) if str(v["at"]) <= paid_at]
-    viewed = viewed[: settings.ecommerce_also_bought_view_window]
+    viewed = viewed[: settings.also_bought_view_window]
     bought = list(units_by_product(event.items))
     pairs = [(v, b) for v in viewed for b in bought if v != b and pair_key(v, b) not in done]
     # Bounded so the event's effects fit one transaction (see ecommerce_also_bought_max_pairs).
-    pairs = pairs[: settings.ecommerce_also_bought_max_pairs]
+    pairs = pairs[: settings.also_bought_max_pairs]
     if not pairs:
         return
     by_viewed: dict[str, list[str]] = {}
@@ -109,7 +115,7 @@ def handle_credit_also_bought(event: PaymentCompletedV1, ctx: EventContext) -> I
     yield Update(
         pk,
         AFFINITY,
-        set={"credited": credited[-settings.ecommerce_credited_pairs_cap :]},
+        set={"credited": credited[-settings.credited_pairs_cap :]},
         expect_version=version_of(affinity),
     )
 
@@ -127,7 +133,7 @@ def _credit_pairs(viewed_id: str, also: list[str], ctx: EventContext) -> Iterato
         counts[bought] += 1
         yield Update(pk, ALSO_PREFIX + bought, add={"customers": 1})
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    ranked = ranked[: ctx.settings.ecommerce_also_bought_top_n]
+    ranked = ranked[: ctx.settings_of(EcommerceSettings).also_bought_top_n]
     yield Update(
         pk,
         ALSO_TOP,
@@ -171,7 +177,28 @@ def handle_count_checkout_units(event: CheckoutStartedV1, ctx: EventContext) -> 
 
 @router.on(PaymentCompletedV1)
 def handle_count_purchased_units(event: PaymentCompletedV1, ctx: EventContext) -> Iterator[Effect]:
-    """Units sold and revenue, per product (revenue per currency)."""
+    """Units sold and revenue, per product (revenue per currency), once per order id."""
+    order = {
+        "user_id": event.user_id,
+        "amount": event.amount,
+        "currency": event.currency,
+        # In any order: the same lines listed differently are the same order.
+        "items": sorted([line.product_id, line.quantity, line.unit_price] for line in event.items),
+    }
+    # The order id is bound to its first payment: resent under a new key it counts nothing, with other lines
+    # or amount it is a conflict (the event fails for an operator). The also-bought credit needs no marker:
+    # a pair is credited once per customer however often they pay.
+    marker = bind_business_id(
+        ctx,
+        order_pk(event.order_id),
+        "ORDER",
+        kind="order_id",
+        content=order,
+        at=event_time(event.occurred_at, ctx),
+    )
+    if marker is None:
+        return
+    yield marker
     revenue: dict[str, Any] = {}
     for line in event.items:
         revenue[line.product_id] = revenue.get(line.product_id, 0) + line.unit_price * line.quantity
@@ -190,9 +217,9 @@ def handle_count_purchased_units(event: PaymentCompletedV1, ctx: EventContext) -
 @router.on(CheckoutStartedV1)
 def handle_flag_checkout_velocity(event: CheckoutStartedV1, ctx: EventContext) -> Iterator[Effect]:
     """Flag a user once per burst when N checkouts fall within T seconds."""
-    settings = ctx.settings
-    threshold: int = settings.ecommerce_fraud_checkouts
-    window: int = settings.ecommerce_fraud_window_seconds
+    settings = ctx.settings_of(EcommerceSettings)
+    threshold: int = settings.fraud_checkouts
+    window: int = settings.fraud_window_seconds
     at = event_time(event.occurred_at, ctx)
     now = epoch(at)
     pk = user_pk(event.user_id)
@@ -213,13 +240,13 @@ def handle_flag_checkout_velocity(event: CheckoutStartedV1, ctx: EventContext) -
 def _fraud_flag(
     event: CheckoutStartedV1, ctx: EventContext, at: datetime, carts: list[str]
 ) -> Iterator[Effect]:
-    settings = ctx.settings
+    settings = ctx.settings_of(EcommerceSettings)
     flag = {
         "kind": "checkout_velocity",
         "user_id": event.user_id,
         "checkouts": len(carts),
-        "window_seconds": settings.ecommerce_fraud_window_seconds,
-        "threshold": settings.ecommerce_fraud_checkouts,
+        "window_seconds": settings.fraud_window_seconds,
+        "threshold": settings.fraud_checkouts,
         "cart_ids": sorted(set(carts)),
         "flagged_at": iso(at),
         "event_id": ctx.event_id,

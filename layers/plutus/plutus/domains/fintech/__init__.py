@@ -1,8 +1,20 @@
 """Fintech pack: balances posted exactly once, anomaly scores per transaction, AML daily aggregates, KYC."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from plutus.domains.fintech.handlers import router
-from plutus.domains.kit import lazy_api
 
-lazy_api(__name__)  # ``api``, the read endpoints, is imported (with FastAPI) on first use
+if TYPE_CHECKING:
+    from fastapi import APIRouter
 
-__all__ = ["api", "router"]
+
+def api_router() -> APIRouter:
+    """The read endpoints, imported (with FastAPI) on call: the hot paths only need ``router``."""
+    from plutus.domains.fintech.api import api
+
+    return api
+
+
+__all__ = ["api_router", "router"]

@@ -6,11 +6,11 @@ import math
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 
-from plutus.core.effects import StateReader
 from plutus.core.errors import ResourceNotFoundError
+from plutus.domains.deps import State
 from plutus.domains.fintech.handlers import (
     BALANCE_PREFIX,
     DAY_PREFIX,
@@ -21,11 +21,9 @@ from plutus.domains.fintech.handlers import (
     account_pk,
 )
 from plutus.domains.kit import PATH_ID, as_float, as_int
-from plutus.domains.reads import state_reader
 
 api = APIRouter(prefix="/api/v1/fintech", tags=["fintech"])
 
-State = Annotated[StateReader, Depends(state_reader)]
 AccountId = Annotated[str, Path(pattern=PATH_ID)]
 Limit = Annotated[int, Query(ge=1, le=100)]
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No state for this account"}}

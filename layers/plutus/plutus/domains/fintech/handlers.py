@@ -4,7 +4,10 @@ Every money movement (a transaction, a card swipe, each leg of a transfer) goes 
 committed in the event's one transaction:
 
 - exactly-once posting: the consumer's marker on the event id stops a redelivered or replayed event, and a
-  marker per transaction id (``POSTED#<id>``) stops the same transaction sent again under another key;
+  marker per transaction, swipe or transfer id (``POSTED#<id>`` on the account) binds the id to its first
+  event (``kit.bind_business_id``): the same movement sent again under another key posts nothing, and the
+  same id with another amount, currency, direction or counterparty account is a conflict: nothing posts and
+  the event fails for an operator (a 0.01 credit cannot take the id of a real 5,000 credit unnoticed);
 - a decision (debits need funds, and KYC above a limit), then the balance update, with a floor so a
   concurrent debit can never overdraw (the record then retries and is declined on a fresh read);
 - an anomaly score against the account's own history: a streaming z-score (Welford mean and variance per
@@ -31,9 +34,10 @@ from plutus.domains.fintech.models import (
     TransferRequestedV1,
     document_category,
 )
-from plutus.domains.kit import as_float, as_int, epoch, event_time, iso, num, version_of
+from plutus.domains.fintech.settings import FintechSettings
+from plutus.domains.kit import as_float, as_int, bind_business_id, epoch, event_time, iso, num, version_of
 
-router = Router("fintech")
+router = Router("fintech", settings=FintechSettings)
 
 BALANCE_PREFIX = "BALANCE#"
 POSTED_PREFIX = "POSTED#"
@@ -99,35 +103,35 @@ def decide(m: Movement, ctx: EventContext) -> Decision:
     """Credits always post; a debit needs KYC above the unverified limit, and funds (plus overdraft)."""
     if m.direction == "credit":
         return Decision(True)
-    settings = ctx.settings
+    settings = ctx.settings_of(FintechSettings)
     pk = account_pk(m.account_id)
-    if m.amount > settings.fintech_unverified_debit_limit:
-        if kyc_status(ctx.state.get(pk, KYC), settings.fintech_kyc_required) != "complete":
+    if m.amount > settings.unverified_debit_limit:
+        if kyc_status(ctx.state.get(pk, KYC), settings.kyc_required) != "complete":
             return Decision(False, "kyc_required")
     balance = Decimal((ctx.state.get(pk, BALANCE_PREFIX + m.currency) or {}).get("balance", 0))
-    if balance + settings.fintech_overdraft_limit < m.amount:
+    if balance + settings.overdraft_limit < m.amount:
         return Decision(False, "insufficient_funds")
     return Decision(True)
 
 
 def score_movement(m: Movement, ctx: EventContext) -> tuple[Score, Update]:
     """Score ``m`` against the account's history before it, and fold ``m`` into that history (Welford)."""
-    settings = ctx.settings
+    settings = ctx.settings_of(FintechSettings)
     pk, sk = account_pk(m.account_id), f"{STATS_PREFIX}{m.currency}#{m.direction}"
     item = ctx.state.get(pk, sk) or {}
     n, mean, m2 = as_int(item.get("n")), as_float(item.get("mean")), as_float(item.get("m2"))
     x = float(m.amount)
     z = 0.0
-    if n >= settings.fintech_anomaly_min_history:
+    if n >= settings.anomaly_min_history:
         std = math.sqrt(m2 / (n - 1))
         # A perfectly regular history (rent, payroll) has std 0; the floor keeps a cent's difference from
         # scoring as infinitely unusual.
-        z = max(0.0, (x - mean) / max(std, settings.fintech_anomaly_min_std_ratio * mean, 0.01))
+        z = max(0.0, (x - mean) / max(std, settings.anomaly_min_std_ratio * mean, 0.01))
     now = epoch(m.at)
-    window = settings.fintech_velocity_window_seconds
+    window = settings.velocity_window_seconds
     recent = sorted([as_float(t) for t in item.get("recent", [])] + [now])
     velocity = sum(1 for t in recent if now - window <= t <= now)
-    combined = max(z / settings.fintech_anomaly_z_threshold, velocity / settings.fintech_velocity_limit)
+    combined = max(z / settings.anomaly_z_threshold, velocity / settings.velocity_limit)
     n1 = n + 1
     delta = x - mean
     mean1 = mean + delta / n1
@@ -138,7 +142,7 @@ def score_movement(m: Movement, ctx: EventContext) -> tuple[Score, Update]:
             "n": n1,
             "mean": num(mean1),
             "m2": num(m2 + delta * (x - mean1)),
-            "recent": [num(t, 3) for t in recent[-settings.fintech_velocity_limit :]],
+            "recent": [num(t, 3) for t in recent[-settings.velocity_limit :]],
         },
         expect_version=version_of(item or None),
     )
@@ -147,20 +151,20 @@ def score_movement(m: Movement, ctx: EventContext) -> tuple[Score, Update]:
 
 def aggregate_day(m: Movement, ctx: EventContext) -> Iterator[Effect]:
     """Fold a posted movement into the account's daily totals; flag threshold crossings and structuring."""
-    settings = ctx.settings
+    settings = ctx.settings_of(FintechSettings)
     day = m.at.date().isoformat()
     pk, sk = account_pk(m.account_id), f"{DAY_PREFIX}{day}#{m.currency}"
     item = ctx.state.get(pk, sk) or {}
     side = m.direction
-    threshold: Decimal = settings.fintech_aml_reporting_threshold
+    threshold: Decimal = settings.aml_reporting_threshold
     total = Decimal(item.get(f"{side}_total", 0)) + m.amount
-    near = settings.fintech_aml_structuring_ratio * threshold <= m.amount < threshold
+    near = settings.aml_structuring_ratio * threshold <= m.amount < threshold
     near_count = as_int(item.get("near_threshold_count")) + int(near)
     flagged = [str(k) for k in item.get("flagged", [])]
     new_flags = []
     if total >= threshold and f"threshold_{side}" not in flagged:
         new_flags.append(f"threshold_{side}")
-    if near_count >= settings.fintech_aml_structuring_count and "structuring" not in flagged:
+    if near_count >= settings.aml_structuring_count and "structuring" not in flagged:
         new_flags.append("structuring")
     for kind in new_flags:
         yield _flag(m, ctx, kind, {"day": day, "total": total, "threshold": threshold, "near": near_count})
@@ -196,17 +200,33 @@ def _flag(m: Movement, ctx: EventContext, kind: str, details: dict[str, Any]) ->
     )
 
 
-def apply_movement(m: Movement, decision: Decision, ctx: EventContext) -> Iterator[Effect]:
-    """Every effect of one movement: marker, ledger entry, baseline, balance, aggregates, flags."""
+def ledger_sk(m: Movement) -> str:
+    """Where a movement's ledger entry lives on its account."""
+    return f"{TXN_PREFIX}{iso(m.at)}#{m.entry_id}"
+
+
+def bind_movement(m: Movement, kind: str, content: dict[str, Any], ctx: EventContext) -> Update | None:
+    """The marker binding ``m``'s id to this event; ``None`` for a duplicate; raises on a conflict."""
+    return bind_business_id(
+        ctx,
+        account_pk(m.account_id),
+        POSTED_PREFIX + m.entry_id,
+        kind=kind,
+        content=content,
+        at=m.at,
+        ledger_sk=ledger_sk(m),
+    )
+
+
+def apply_movement(m: Movement, decision: Decision, marker: Update, ctx: EventContext) -> Iterator[Effect]:
+    """Every effect of one movement: its marker, ledger entry, baseline, balance, aggregates, flags."""
     pk = account_pk(m.account_id)
-    entry_sk = f"{TXN_PREFIX}{iso(m.at)}#{m.entry_id}"
+    entry_sk = ledger_sk(m)
     score, baseline = score_movement(m, ctx)
     yield baseline
-    # if_absent: a concurrent delivery of the same transaction id under another event fails this
-    # transaction; its retry then finds the marker and posts nothing.
-    yield Put(
-        pk, POSTED_PREFIX + m.entry_id, {"ledger_sk": entry_sk, "event_id": ctx.event_id}, if_absent=True
-    )
+    # A versioned create: a concurrent copy of the same id under another event cancels this transaction, and
+    # the consumer's re-run of the handler finds the marker (a duplicate, or a conflict).
+    yield marker
     yield Put(
         pk,
         entry_sk,
@@ -237,13 +257,9 @@ def apply_movement(m: Movement, decision: Decision, ctx: EventContext) -> Iterat
             BALANCE_PREFIX + m.currency,
             add={"balance": sign * m.amount},
             set_if_absent={"currency": m.currency},
-            floor=None if sign > 0 else ("balance", -ctx.settings.fintech_overdraft_limit),
+            floor=None if sign > 0 else ("balance", -ctx.settings_of(FintechSettings).overdraft_limit),
         )
         yield from aggregate_day(m, ctx)
-
-
-def _already_posted(m: Movement, ctx: EventContext) -> bool:
-    return ctx.state.get(account_pk(m.account_id), POSTED_PREFIX + m.entry_id) is not None
 
 
 @router.on(TransactionInitiatedV1)
@@ -259,8 +275,15 @@ def handle_post_transaction(event: TransactionInitiatedV1, ctx: EventContext) ->
         event_time(event.occurred_at, ctx),
         event.counterparty,
     )
-    if not _already_posted(m, ctx):
-        yield from apply_movement(m, decide(m, ctx), ctx)
+    content = {
+        "account_id": m.account_id,
+        "direction": m.direction,
+        "amount": m.amount,
+        "currency": m.currency,
+    }
+    marker = bind_movement(m, "transaction_id", content, ctx)
+    if marker is not None:
+        yield from apply_movement(m, decide(m, ctx), marker, ctx)
 
 
 @router.on(CardSwipeV1)
@@ -276,8 +299,10 @@ def handle_post_card_swipe(event: CardSwipeV1, ctx: EventContext) -> Iterator[Ef
         event_time(event.occurred_at, ctx),
         event.merchant_name,
     )
-    if not _already_posted(m, ctx):
-        yield from apply_movement(m, decide(m, ctx), ctx)
+    content = {"account_id": m.account_id, "amount": m.amount, "currency": m.currency}
+    marker = bind_movement(m, "swipe_id", content, ctx)
+    if marker is not None:
+        yield from apply_movement(m, decide(m, ctx), marker, ctx)
 
 
 @router.on(TransferRequestedV1)
@@ -304,12 +329,26 @@ def handle_post_transfer(event: TransferRequestedV1, ctx: EventContext) -> Itera
         at,
         event.from_account_id,
     )
-    if _already_posted(out, ctx):
+    content = {
+        "from_account_id": event.from_account_id,
+        "to_account_id": event.to_account_id,
+        "amount": event.amount,
+        "currency": event.currency,
+    }
+    # The transfer id is bound on the payer's leg; the payee's leg marker only records where its entry is.
+    marker = bind_movement(out, "transfer_id", content, ctx)
+    if marker is None:
         return
     decision = decide(out, ctx)
-    yield from apply_movement(out, decision, ctx)
+    yield from apply_movement(out, decision, marker, ctx)
     if decision.posted:
-        yield from apply_movement(into, decision, ctx)
+        into_marker = Update(
+            account_pk(into.account_id),
+            POSTED_PREFIX + into.entry_id,
+            set={"first_event_id": ctx.event_id, "first_at": iso(at), "ledger_sk": ledger_sk(into)},
+            expect_version=0,
+        )
+        yield from apply_movement(into, decision, into_marker, ctx)
 
 
 @router.on(KycDocumentUploadedV1)
@@ -326,7 +365,7 @@ def handle_record_kyc_document(event: KycDocumentUploadedV1, ctx: EventContext) 
             "issuing_country": event.issuing_country,
             "uploaded_at": uploaded,
         }
-    status = kyc_status({"documents": documents}, ctx.settings.fintech_kyc_required)
+    status = kyc_status({"documents": documents}, ctx.settings_of(FintechSettings).kyc_required)
     changes: dict[str, Any] = {"documents": documents, "status": status}
     if status == "complete" and (item or {}).get("status") != "complete":
         changes["completed_at"] = uploaded

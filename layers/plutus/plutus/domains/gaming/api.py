@@ -9,8 +9,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel
 
-from plutus.core.effects import StateReader
 from plutus.core.errors import ResourceNotFoundError
+from plutus.domains.deps import State
 from plutus.domains.gaming.handlers import (
     BUCKET_PREFIX,
     FLAG_PREFIX,
@@ -25,11 +25,9 @@ from plutus.domains.gaming.handlers import (
     player_pk,
 )
 from plutus.domains.kit import PATH_ID, as_int, plain
-from plutus.domains.reads import state_reader
 
 api = APIRouter(prefix="/api/v1/gaming", tags=["gaming"])
 
-State = Annotated[StateReader, Depends(state_reader)]
 Id = Annotated[str, Path(pattern=PATH_ID)]
 Limit = Annotated[int, Query(ge=1, le=100)]
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No state for this id"}}

@@ -1,10 +1,12 @@
 """Gaming processors.
 
 - Leaderboards, exactly once: the consumer's marker stops a redelivered event, and a marker per (player,
-  match) stops the same result sent again under another key. Each board keeps a per-player score item (the
-  truth), a bounded top-N item rewritten under its version only when the player is on it or now beats its
-  last entry (scores only grow, so the list stays exact), and a histogram of players per score bucket that
-  gives any other player's rank within a bucket's range.
+  match) binds the result to its first event (``kit.bind_business_id``): the same result sent again under
+  another key scores nothing, another score, result, board or duration for that match is a conflict (nothing
+  scores; the event fails for an operator). Purchases are bound by purchase id the same way. Each board
+  keeps a per-player score item (the truth), a bounded top-N item rewritten under its version only when the
+  player is on it or now beats its last entry (scores only grow, so the list stays exact), and a histogram
+  of players per score bucket that gives any other player's rank within a bucket's range.
 - Anti-cheat: a score rate no human reaches is flagged and (by default) withheld from the leaderboard; a win
   streak reaching the limit is flagged for review.
 - Social feed: a friend request makes the sender follow the recipient; a player's matches (and, optionally,
@@ -25,9 +27,10 @@ from plutus.domains.gaming.models import (
     MatchCompletedV1,
     PlayerLoginV1,
 )
-from plutus.domains.kit import as_int, event_time, expires_at, iso, version_of
+from plutus.domains.gaming.settings import GamingSettings
+from plutus.domains.kit import as_int, bind_business_id, event_time, expires_at, iso, version_of
 
-router = Router("gaming")
+router = Router("gaming", settings=GamingSettings)
 
 PROFILE = "PROFILE"
 SOCIAL = "SOCIAL"
@@ -62,9 +65,9 @@ def feed_pk(player_id: str) -> str:
     return f"GAME#FEED#{player_id}"
 
 
-def bucket_of(score: int, settings: Any) -> int:
+def bucket_of(score: int, settings: GamingSettings) -> int:
     """The histogram bucket of a score; the last bucket holds every score beyond the range."""
-    return int(min(score // settings.gaming_rank_bucket_width, settings.gaming_rank_buckets - 1))
+    return int(min(score // settings.rank_bucket_width, settings.rank_buckets - 1))
 
 
 def bucket_sk(bucket: int) -> str:
@@ -72,10 +75,10 @@ def bucket_sk(bucket: int) -> str:
     return f"{BUCKET_PREFIX}{bucket:06d}"
 
 
-def bucket_bounds(bucket: int, settings: Any) -> dict[str, int | None]:
+def bucket_bounds(bucket: int, settings: GamingSettings) -> dict[str, int | None]:
     """The score range [lo, hi) of a bucket (``hi`` None for the last), stored so reads need no settings."""
-    width = settings.gaming_rank_bucket_width
-    last = bucket == settings.gaming_rank_buckets - 1
+    width = settings.rank_bucket_width
+    last = bucket == settings.rank_buckets - 1
     return {"lo": bucket * width, "hi": None if last else (bucket + 1) * width}
 
 
@@ -86,13 +89,13 @@ def ranked(entries: dict[str, int], size: int) -> list[tuple[str, int]]:
 
 def fan_out(actor: str, activity: dict[str, Any], at: datetime, ctx: EventContext) -> Iterator[Effect]:
     """One feed entry per follower of ``actor``, for at most ``gaming_feed_fanout_cap`` followers."""
-    settings = ctx.settings
-    followers = ctx.state.query(player_pk(actor), FOLLOWER_PREFIX, limit=settings.gaming_feed_fanout_cap)
+    settings = ctx.settings_of(GamingSettings)
+    followers = ctx.state.query(player_pk(actor), FOLLOWER_PREFIX, limit=settings.feed_fanout_cap)
     entry = {
         "actor": actor,
         "at": iso(at),
         "event_id": ctx.event_id,
-        "expires_at": expires_at(at, settings.gaming_feed_ttl_seconds),
+        "expires_at": expires_at(at, settings.feed_ttl_seconds),
         **activity,
     }
     for follower in followers:
@@ -127,22 +130,26 @@ def handle_record_login(event: PlayerLoginV1, ctx: EventContext) -> Iterator[Eff
 @router.on(MatchCompletedV1)
 def handle_record_match(event: MatchCompletedV1, ctx: EventContext) -> Iterator[Effect]:
     """Once per (player, match): anti-cheat, the player's record, the leaderboard, and the feed."""
-    settings = ctx.settings
+    settings = ctx.settings_of(GamingSettings)
     at = event_time(event.occurred_at, ctx)
     pk = player_pk(event.player_id)
-    marker = MATCH_PREFIX + event.match_id
-    if ctx.state.get(pk, marker) is not None:
-        return
-    # if_absent: a concurrent copy of this result under another event fails its transaction and, retried,
-    # finds the marker.
-    yield Put(
-        pk, marker, {"board": event.board, "score": event.score, "event_id": ctx.event_id}, if_absent=True
+    result = {
+        "board": event.board,
+        "score": event.score,
+        "result": event.result,
+        "duration_seconds": event.duration_seconds,
+    }
+    marker = bind_business_id(
+        ctx, pk, MATCH_PREFIX + event.match_id, kind="match_id", content=result, at=at, board=event.board
     )
+    if marker is None:
+        return
+    yield marker
 
     profile = ctx.state.get(pk, PROFILE) or {}
     streak = as_int(profile.get("win_streak")) + 1 if event.result == "win" else 0
     rate = event.score / event.duration_seconds
-    impossible = rate > settings.gaming_max_score_per_second
+    impossible = rate > settings.max_score_per_second
     if impossible:
         yield _flag(
             event.player_id,
@@ -153,7 +160,7 @@ def handle_record_match(event: MatchCompletedV1, ctx: EventContext) -> Iterator[
             score=event.score,
             duration_seconds=event.duration_seconds,
         )
-    if streak == settings.gaming_max_win_streak:
+    if streak == settings.max_win_streak:
         yield _flag(event.player_id, at, "win_streak", ctx, match_id=event.match_id, streak=streak)
     yield Update(
         pk,
@@ -166,7 +173,7 @@ def handle_record_match(event: MatchCompletedV1, ctx: EventContext) -> Iterator[
         },
         expect_version=version_of(profile or None),
     )
-    withheld = impossible and settings.gaming_withhold_flagged_scores
+    withheld = impossible and settings.withhold_flagged_scores
     if not withheld:
         yield from _score(event, ctx)
         yield from fan_out(
@@ -178,7 +185,7 @@ def handle_record_match(event: MatchCompletedV1, ctx: EventContext) -> Iterator[
 
 
 def _score(event: MatchCompletedV1, ctx: EventContext) -> Iterator[Effect]:
-    settings = ctx.settings
+    settings = ctx.settings_of(GamingSettings)
     pk, sk = player_pk(event.player_id), SCORE_PREFIX + event.board
     item = ctx.state.get(pk, sk)
     old = as_int(item["score"]) if item else None
@@ -207,7 +214,7 @@ def _score(event: MatchCompletedV1, ctx: EventContext) -> Iterator[Effect]:
 
     top = ctx.state.get(board_pk(event.board), TOP)
     entries = {str(e["player_id"]): as_int(e["score"]) for e in (top or {}).get("entries", [])}
-    size = settings.gaming_leaderboard_size
+    size = settings.leaderboard_size
     lowest = ranked(entries, size)[-1] if len(entries) >= size else None
     # Only a listed player or one who now beats the last entry rewrites the (contended) top-N item.
     if event.player_id in entries or lowest is None or (-new, event.player_id) < (-lowest[1], lowest[0]):
@@ -225,11 +232,22 @@ def handle_follow_on_friend_request(event: FriendRequestSentV1, ctx: EventContex
     """The sender follows the recipient (once), and the recipient's feed shows the request."""
     at = event_time(event.occurred_at, ctx)
     sender, recipient = event.from_player_id, event.to_player_id
-    if ctx.state.get(player_pk(recipient), FOLLOWER_PREFIX + sender) is not None:
+    # The edge is the pair's marker: a request between the same two players again changes nothing.
+    follower = bind_business_id(
+        ctx,
+        player_pk(recipient),
+        FOLLOWER_PREFIX + sender,
+        kind="friend request",
+        content={},
+        at=at,
+        follower_id=sender,
+        since=iso(at),
+    )
+    if follower is None:
         return
     mutual = ctx.state.get(player_pk(sender), FOLLOWER_PREFIX + recipient) is not None
+    yield follower
     edge = {"since": iso(at), "event_id": ctx.event_id}
-    yield Put(player_pk(recipient), FOLLOWER_PREFIX + sender, {"follower_id": sender, **edge}, if_absent=True)
     yield Put(player_pk(sender), FOLLOWING_PREFIX + recipient, {"player_id": recipient, **edge})
     yield Update(player_pk(recipient), SOCIAL, add={"followers": 1})
     yield Update(player_pk(sender), SOCIAL, add={"following": 1})
@@ -242,7 +260,7 @@ def handle_follow_on_friend_request(event: FriendRequestSentV1, ctx: EventContex
             "mutual": mutual,
             "at": iso(at),
             "event_id": ctx.event_id,
-            "expires_at": expires_at(at, ctx.settings.gaming_feed_ttl_seconds),
+            "expires_at": expires_at(at, ctx.settings_of(GamingSettings).feed_ttl_seconds),
         },
     )
 
@@ -252,17 +270,26 @@ def handle_record_purchase(event: InGamePurchaseV1, ctx: EventContext) -> Iterat
     """Spend per currency, once per purchase id; optionally shared with followers."""
     at = event_time(event.occurred_at, ctx)
     pk = player_pk(event.player_id)
-    marker = PURCHASE_PREFIX + event.purchase_id
-    if ctx.state.get(pk, marker) is not None:
+    purchase = {"item_id": event.item_id, "price": event.price, "currency": event.currency}
+    marker = bind_business_id(
+        ctx,
+        pk,
+        PURCHASE_PREFIX + event.purchase_id,
+        kind="purchase_id",
+        content=purchase,
+        at=at,
+        item_id=event.item_id,
+    )
+    if marker is None:
         return
-    yield Put(pk, marker, {"item_id": event.item_id, "event_id": ctx.event_id}, if_absent=True)
+    yield marker
     yield Update(
         pk,
         SPEND_PREFIX + event.currency,
         add={"total": event.price, "purchases": 1},
         set_if_absent={"currency": event.currency},
     )
-    if ctx.settings.gaming_feed_share_purchases:
+    if ctx.settings_of(GamingSettings).feed_share_purchases:
         yield from fan_out(
             event.player_id,
             {"type": "purchase", "item_id": event.item_id, "item_name": event.item_name},

@@ -1,8 +1,20 @@
 """Healthcare pack: vital-sign alerts, medication compliance and a text-free audit trail per patient."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from plutus.domains.healthcare.handlers import router
-from plutus.domains.kit import lazy_api
 
-lazy_api(__name__)  # ``api``, the read endpoints, is imported (with FastAPI) on first use
+if TYPE_CHECKING:
+    from fastapi import APIRouter
 
-__all__ = ["api", "router"]
+
+def api_router() -> APIRouter:
+    """The read endpoints, imported (with FastAPI) on call: the hot paths only need ``router``."""
+    from plutus.domains.healthcare.api import api
+
+    return api
+
+
+__all__ = ["api_router", "router"]

@@ -6,17 +6,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime, BaseModel
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
 
 from plutus.core.effects import StateReader
 from plutus.core.errors import ResourceNotFoundError
+from plutus.domains.deps import Now, State
 from plutus.domains.healthcare.handlers import VITALS_HR, patient_pk
-from plutus.domains.kit import iso, parse_iso, read_clock
-from plutus.domains.reads import state_reader
+from plutus.domains.kit import iso, parse_iso
 
 api = APIRouter(prefix="/api/v1/healthcare", tags=["healthcare"])
-State = Annotated[StateReader, Depends(state_reader)]
 Limit = Annotated[int, Query(ge=1, le=500)]
 
 
@@ -159,16 +158,13 @@ def _order_status(order: dict[str, Any], now: datetime) -> tuple[OrderStatus, st
 def get_medications(
     patient_id: str,
     state: State,
-    as_of: Annotated[
-        AwareDatetime | None, Query(description="evaluate at this instant (default: now)")
-    ] = None,
+    now: Now,
 ) -> MedicationsView:
     """Every order's schedule, judged at ``as_of``: a dose whose window has closed is ``overdue``.
 
     This is the read-time half of compliance: the handlers flag a missed dose only when a later event of the
     same patient shows that its window has passed; this endpoint also catches a patient with no later event.
     """
-    now = read_clock(as_of)
     items = state.query(patient_pk(patient_id), "MED#", limit=1000)
     if not items:
         _require_patient(state, patient_id)

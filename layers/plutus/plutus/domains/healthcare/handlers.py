@@ -8,6 +8,8 @@ clinical value or text. State keys (one partition per patient, so a patient's re
 - ``HC#PATIENT#<id>`` / ``MED#<order_id>``: an order's schedule: next ``due_at`` and its window (versioned).
 - ``HC#PATIENT#<id>`` / ``COMPLIANCE#<due_at>#<order_id>#<kind>``: a missed, late or early dose.
 - ``HC#PATIENT#<id>`` / ``AUDIT#<time>#<event_id>``: append-only (create-only writes), time-ordered.
+- ``HC#PATIENT#<id>`` / ``NOTE#<note_id>#<version>``: binds a note version to its first event (author and
+  fingerprint), so a resent version is audited once and a different one is a conflict.
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ from plutus.domains.healthcare.models import (
     HeartRateReadingV1,
     MedicationAdministeredV1,
 )
-from plutus.domains.kit import event_time, iso, parse_iso, version_of
+from plutus.domains.healthcare.settings import HealthcareSettings
+from plutus.domains.kit import bind_business_id, event_time, iso, parse_iso, version_of
 
-router = Router("healthcare")
+router = Router("healthcare", settings=HealthcareSettings)
 
 VITALS_HR = "VITALS#HR"
 SEVERITY_RANK = {"warning": 1, "critical": 2}
@@ -73,7 +76,7 @@ def flag_missed_doses(
     window. ``skip_order`` is the order the current event administers (its own handler judges that dose).
     """
     pk = patient_pk(patient_id)
-    orders = ctx.state.query(pk, "MED#", limit=ctx.settings.healthcare_max_orders_per_patient)
+    orders = ctx.state.query(pk, "MED#", limit=ctx.settings_of(HealthcareSettings).max_orders_per_patient)
     flagged = 0
     for order in orders:
         due = order.get("due_at")
@@ -104,24 +107,24 @@ def flag_missed_doses(
         )
 
 
-def _classify(bpm: int, settings: Any) -> tuple[str | None, bool]:
+def _classify(bpm: int, settings: HealthcareSettings) -> tuple[str | None, bool]:
     """(``"high"``/``"low"``/``None``, critical?) of one reading against the configured ranges."""
-    if bpm > settings.healthcare_hr_high_bpm:
-        return "high", bpm >= settings.healthcare_hr_critical_high_bpm
-    if bpm < settings.healthcare_hr_low_bpm:
-        return "low", bpm <= settings.healthcare_hr_critical_low_bpm
+    if bpm > settings.hr_high_bpm:
+        return "high", bpm >= settings.hr_critical_high_bpm
+    if bpm < settings.hr_low_bpm:
+        return "low", bpm <= settings.hr_critical_low_bpm
     return None, False
 
 
 def _alert(
     ctx: EventContext, event: HeartRateReadingV1, at: datetime, kind: str, severity: str, streak: int
 ) -> Put:
-    s = ctx.settings
+    s = ctx.settings_of(HealthcareSettings)
     threshold = {
-        ("high", "warning"): s.healthcare_hr_high_bpm,
-        ("high", "critical"): s.healthcare_hr_critical_high_bpm,
-        ("low", "warning"): s.healthcare_hr_low_bpm,
-        ("low", "critical"): s.healthcare_hr_critical_low_bpm,
+        ("high", "warning"): s.hr_high_bpm,
+        ("high", "critical"): s.hr_critical_high_bpm,
+        ("low", "warning"): s.hr_low_bpm,
+        ("low", "critical"): s.hr_critical_low_bpm,
     }[(kind, severity)]
     return Put(
         patient_pk(event.patient_id),
@@ -142,7 +145,7 @@ def _alert(
 def _vitals_effects(event: HeartRateReadingV1, ctx: EventContext, at: datetime) -> Iterator[Effect]:
     pk = patient_pk(event.patient_id)
     state = ctx.state.get(pk, VITALS_HR)
-    kind, critical = _classify(event.bpm, ctx.settings)
+    kind, critical = _classify(event.bpm, ctx.settings_of(HealthcareSettings))
     if state is not None and at <= parse_iso(state["last_measured_at"]):
         # A reading that arrives after a newer one: it cannot change the streak, but a critical value is
         # still worth an alert (a clinician must see it even late).
@@ -157,7 +160,7 @@ def _vitals_effects(event: HeartRateReadingV1, ctx: EventContext, at: datetime) 
     severity: str | None = None
     if critical:
         severity = "critical"
-    elif streak >= ctx.settings.healthcare_hr_sustained_readings:
+    elif streak >= ctx.settings_of(HealthcareSettings).hr_sustained_readings:
         severity = "warning"
     open_sk = state.get("open_alert_sk") if state else None
     open_kind = state.get("open_alert_kind") if state else None
@@ -257,7 +260,7 @@ def handle_record_medication(event: MedicationAdministeredV1, ctx: EventContext)
                 "last_administered_by": event.administered_by,
                 "last_outcome": outcome,
                 "due_at": next_due,
-                "window_minutes": ctx.settings.healthcare_dose_window_minutes,
+                "window_minutes": ctx.settings_of(HealthcareSettings).dose_window_minutes,
                 "status": "scheduled" if next_due else "completed",
             },
             add={"administered_count": 1, f"{outcome}_count": 1},
@@ -280,6 +283,19 @@ def handle_audit_note_update(event: DoctorNotesUpdatedV1, ctx: EventContext) -> 
     """Audit who changed which note version when (never its text); the event also advances the dose clock."""
     at = event_time(event.updated_at, ctx)
     yield from flag_missed_doses(ctx, event.patient_id, at)
+    # A note version is bound to its first event: resent by the EHR under a new key it is audited once;
+    # another author or fingerprint for the same version is a conflict an auditor must see, never an entry.
+    marker = bind_business_id(
+        ctx,
+        patient_pk(event.patient_id),
+        f"NOTE#{event.note_id}#{event.note_version}",
+        kind="note_version",
+        content={"author_id": event.author_id, "content_sha256": event.content_sha256},
+        at=at,
+    )
+    if marker is None:
+        return
+    yield marker
     refs: dict[str, Any] = {"resource": f"note/{event.note_id}", "note_version": event.note_version}
     if event.content_sha256 is not None:
         refs["content_sha256"] = event.content_sha256

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 
-from plutus.core.effects import StateReader
 from plutus.core.errors import ResourceNotFoundError
+from plutus.domains.deps import State
 from plutus.domains.iot.handlers import ALERT_PREFIX, ENGINE, FUEL, POSITION, UBI, vehicle_pk
 from plutus.domains.kit import PATH_ID, as_float, as_int, plain
-from plutus.domains.reads import state_reader
 
 api = APIRouter(prefix="/api/v1/iot", tags=["iot"])
 
-State = Annotated[StateReader, Depends(state_reader)]
 VehicleId = Annotated[str, Path(pattern=PATH_ID)]
 
 

@@ -20,9 +20,10 @@ from typing import Any
 from plutus.core.effects import Effect, Put, Update
 from plutus.core.registry import EventContext, Router
 from plutus.domains.iot.models import EngineTemperatureV1, FuelLevelV1, GpsLocationUpdateV1
+from plutus.domains.iot.settings import IotSettings
 from plutus.domains.kit import as_float, as_int, epoch, event_time, iso, num, version_of
 
-router = Router("iot")
+router = Router("iot", settings=IotSettings)
 
 ENGINE = "ENGINE"
 FUEL = "FUEL"
@@ -70,18 +71,18 @@ def local_time(occurred_at: datetime | None, ctx: EventContext) -> datetime:
 
 
 def insurance_score(
-    km: float, night_km: float, speeding_km: float, harsh_events: int, settings: Any
+    km: float, night_km: float, speeding_km: float, harsh_events: int, settings: IotSettings
 ) -> tuple[float, str]:
     """A 0-100 driving score (higher is safer) and its risk band.
 
     Harsh events are counted per 100 km (normalised by at least ``iot_ubi_min_km`` so a short trip cannot
     swing the score); night and speeding distance cost in proportion to their share of all distance.
     """
-    exposure = max(km, settings.iot_ubi_min_km)
+    exposure = max(km, settings.ubi_min_km)
     penalty = (
-        settings.iot_ubi_harsh_penalty_per_100km * harsh_events * 100 / exposure
-        + settings.iot_ubi_night_weight * (night_km / km if km else 0.0)
-        + settings.iot_ubi_speeding_weight * (speeding_km / km if km else 0.0)
+        settings.ubi_harsh_penalty_per_100km * harsh_events * 100 / exposure
+        + settings.ubi_night_weight * (night_km / km if km else 0.0)
+        + settings.ubi_speeding_weight * (speeding_km / km if km else 0.0)
     )
     score = round(min(100.0, max(0.0, 100.0 - penalty)), 1)
     band = "low" if score >= 80 else "medium" if score >= 60 else "high"
@@ -99,25 +100,23 @@ def _alert(vehicle_id: str, at: datetime, kind: str, ctx: EventContext, **detail
 @router.on(EngineTemperatureV1)
 def handle_watch_engine_temperature(event: EngineTemperatureV1, ctx: EventContext) -> Iterator[Effect]:
     """Roll the temperature window; alert on overheating and on a rising trend at operating temperature."""
-    settings = ctx.settings
+    settings = ctx.settings_of(IotSettings)
     at = event_time(event.occurred_at, ctx)
     pk = vehicle_pk(event.vehicle_id)
     item = ctx.state.get(pk, ENGINE) or {}
     points = [(as_float(p["t"]), as_float(p["c"])) for p in item.get("window", [])]
-    window = sorted([*points, (epoch(at), event.temperature_c)])[-settings.iot_temperature_window :]
+    window = sorted([*points, (epoch(at), event.temperature_c)])[-settings.temperature_window :]
     celsius = event.temperature_c
     overheating = bool(item.get("overheating", False))
-    if celsius >= settings.iot_engine_overheat_c and not overheating:
+    if celsius >= settings.engine_overheat_c and not overheating:
         overheating = True
         yield _alert(event.vehicle_id, at, "overheat", ctx, temperature_c=num(celsius, 2))
-    elif overheating and celsius < settings.iot_engine_overheat_c - settings.iot_engine_hysteresis_c:
+    elif overheating and celsius < settings.engine_overheat_c - settings.engine_hysteresis_c:
         overheating = False
-    enough = len(window) >= settings.iot_trend_min_readings
+    enough = len(window) >= settings.trend_min_readings
     slope = slope_per_minute(window) if enough else 0.0
     mean_c = sum(c for _, c in window) / len(window)
-    rising = (
-        enough and slope >= settings.iot_engine_trend_c_per_min and mean_c >= settings.iot_engine_operating_c
-    )
+    rising = enough and slope >= settings.engine_trend_c_per_min and mean_c >= settings.engine_operating_c
     if rising and not item.get("rising", False):
         yield _alert(
             event.vehicle_id,
@@ -148,7 +147,7 @@ def handle_watch_engine_temperature(event: EngineTemperatureV1, ctx: EventContex
 @router.on(FuelLevelV1)
 def handle_watch_fuel_level(event: FuelLevelV1, ctx: EventContext) -> Iterator[Effect]:
     """Keep the latest level; alert when it falls below the low mark or drops suddenly."""
-    settings = ctx.settings
+    settings = ctx.settings_of(IotSettings)
     at = event_time(event.occurred_at, ctx)
     t = epoch(at)
     pk = vehicle_pk(event.vehicle_id)
@@ -156,15 +155,12 @@ def handle_watch_fuel_level(event: FuelLevelV1, ctx: EventContext) -> Iterator[E
     if item is not None and t <= as_float(item["t"]):
         return  # an older reading than the one held: the gauge only moves forward in time
     level = event.level_pct
-    low = level < settings.iot_fuel_low_pct
+    low = level < settings.fuel_low_pct
     if low and not (item or {}).get("low", False):
         yield _alert(event.vehicle_id, at, "low_fuel", ctx, level_pct=num(level, 2))
     if item is not None:
         drop = as_float(item["level_pct"]) - level
-        if (
-            drop >= settings.iot_fuel_drop_pct
-            and t - as_float(item["t"]) <= settings.iot_fuel_drop_window_seconds
-        ):
+        if drop >= settings.fuel_drop_pct and t - as_float(item["t"]) <= settings.fuel_drop_window_seconds:
             yield _alert(
                 event.vehicle_id,
                 at,
@@ -184,7 +180,7 @@ def handle_watch_fuel_level(event: FuelLevelV1, ctx: EventContext) -> Iterator[E
 @router.on(GpsLocationUpdateV1)
 def handle_track_position(event: GpsLocationUpdateV1, ctx: EventContext) -> Iterator[Effect]:
     """Move the last known position forward, add the distance, and fold the segment into the UBI score."""
-    settings = ctx.settings
+    settings = ctx.settings_of(IotSettings)
     at = event_time(event.occurred_at, ctx)
     t = epoch(at)
     pk = vehicle_pk(event.vehicle_id)
@@ -203,7 +199,7 @@ def handle_track_position(event: GpsLocationUpdateV1, ctx: EventContext) -> Iter
     km = haversine_km(as_float(item["lat"]), as_float(item["lon"]), event.latitude, event.longitude)
     seconds = t - as_float(item["t"])
     implied_kph = km / seconds * 3600
-    if implied_kph > settings.iot_max_plausible_kph:
+    if implied_kph > settings.max_plausible_kph:
         # A jump no vehicle can make is a bad fix: keep the last good position, count the glitch.
         yield Update(
             pk, POSITION, set={"glitches": as_int(item.get("glitches")) + 1}, expect_version=version_of(item)
@@ -236,24 +232,24 @@ def _fold_segment(
     seconds: float,
     speed: float,
 ) -> Iterator[Effect]:
-    settings = ctx.settings
+    settings = ctx.settings_of(IotSettings)
     pk = vehicle_pk(event.vehicle_id)
     ubi = ctx.state.get(pk, UBI) or {}
     night = is_night(
-        local_time(event.occurred_at, ctx).hour, settings.iot_night_start_hour, settings.iot_night_end_hour
+        local_time(event.occurred_at, ctx).hour, settings.night_start_hour, settings.night_end_hour
     )
     totals = {
         "km": as_float(ubi.get("km")) + km,
         "night_km": as_float(ubi.get("night_km")) + (km if night else 0.0),
-        "speeding_km": as_float(ubi.get("speeding_km")) + (km if speed > settings.iot_speeding_kph else 0.0),
+        "speeding_km": as_float(ubi.get("speeding_km")) + (km if speed > settings.speeding_kph else 0.0),
     }
     brakes, accels = as_int(ubi.get("harsh_brakes")), as_int(ubi.get("harsh_accels"))
     prev_speed = prev.get("speed_kph")
     # Acceleration over a long gap between fixes says nothing about how the vehicle was driven.
-    if prev_speed is not None and 0 < seconds <= settings.iot_harsh_max_gap_seconds:
+    if prev_speed is not None and 0 < seconds <= settings.harsh_max_gap_seconds:
         accel = (speed - as_float(prev_speed)) / 3.6 / seconds
-        brakes += int(accel <= -settings.iot_harsh_brake_mps2)
-        accels += int(accel >= settings.iot_harsh_accel_mps2)
+        brakes += int(accel <= -settings.harsh_brake_mps2)
+        accels += int(accel >= settings.harsh_accel_mps2)
     score, band = insurance_score(
         totals["km"], totals["night_km"], totals["speeding_km"], brakes + accels, settings
     )

@@ -6,20 +6,17 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime, BaseModel
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel
 
-from plutus.core.effects import StateReader
 from plutus.core.errors import ResourceNotFoundError
-from plutus.domains.kit import iso, parse_iso, plain, read_clock
+from plutus.domains.deps import Now, State, settings_of
+from plutus.domains.kit import iso, parse_iso, plain
 from plutus.domains.logistics.handlers import eta_from_lane, lane_pk, package_pk, sla_pk
-from plutus.domains.reads import app_settings, state_reader
-from plutus.settings import Settings
+from plutus.domains.logistics.settings import LogisticsSettings
 
 api = APIRouter(prefix="/api/v1/logistics", tags=["logistics"])
-State = Annotated[StateReader, Depends(state_reader)]
-Config = Annotated[Settings, Depends(app_settings)]
-AsOf = Annotated[AwareDatetime | None, Query(description="evaluate at this instant (default: now)")]
+Config = Annotated[LogisticsSettings, Depends(settings_of(LogisticsSettings))]
 EXCEPTIONS_SHOWN = 20
 
 
@@ -98,10 +95,12 @@ def _hours(delta: timedelta | None) -> float | None:
     return round(delta.total_seconds() / 3600, 2) if delta is not None else None
 
 
-def _eta(state: dict[str, Any], lane: dict[str, Any] | None, settings: Settings) -> tuple[str | None, str]:
+def _eta(
+    state: dict[str, Any], lane: dict[str, Any] | None, settings: LogisticsSettings
+) -> tuple[str | None, str]:
     if state.get("delivered_at"):
         return state["delivered_at"], "delivered"
-    transit = eta_from_lane(lane, settings.logistics_eta_percentile, settings.logistics_eta_min_samples)
+    transit = eta_from_lane(lane, settings.eta_percentile, settings.eta_min_samples)
     if transit is not None and state.get("shipped_at"):
         return iso(parse_iso(state["shipped_at"]) + transit), "lane_history"
     return state.get("promised_by"), "promise"
@@ -114,12 +113,11 @@ def _is_late(promised_by: str | None, delivered_at: str | None, now: datetime) -
 
 
 @api.get("/packages/{package_id}", response_model=PackageView)
-def get_package(package_id: str, state: State, settings: Config, as_of: AsOf = None) -> PackageView:
+def get_package(package_id: str, state: State, settings: Config, now: Now) -> PackageView:
     """The package, its ETA (the lane's transit percentile after pickup) and whether it is late at ``as_of``.
 
     One query reads the package's partition newest first: state, last fix and the latest exceptions.
     """
-    now = read_clock(as_of)
     items = state.query(package_pk(package_id), limit=EXCEPTIONS_SHOWN + 2, newest_first=True)
     by_sk = {i["sk"]: i for i in items}
     package = by_sk.get("STATE")
@@ -179,21 +177,16 @@ def get_lane(origin: str, destination: str, state: State, settings: Config) -> L
         p50_hours=at(0.5),
         p80_hours=at(0.8),
         p95_hours=at(0.95),
-        eta_hours=_hours(
-            eta_from_lane(lane, settings.logistics_eta_percentile, settings.logistics_eta_min_samples)
-        ),
+        eta_hours=_hours(eta_from_lane(lane, settings.eta_percentile, settings.eta_min_samples)),
     )
 
 
 @api.get("/sla/{promised_day}/late", response_model=LatePackagesView)
-def list_late_packages(
-    promised_day: date, state: State, settings: Config, as_of: AsOf = None
-) -> LatePackagesView:
+def list_late_packages(promised_day: date, state: State, settings: Config, now: Now) -> LatePackagesView:
     """Packages promised for ``promised_day`` that, at ``as_of``, are undelivered past their promise or were
     delivered late. Read-time evaluation: a package with no event since its promise is caught here too."""
-    now = read_clock(as_of)
     entries: list[dict[str, Any]] = []
-    for shard in range(settings.logistics_sla_index_shards):
+    for shard in range(settings.sla_index_shards):
         entries += state.query(sla_pk(promised_day.isoformat(), shard), limit=1_000)
     late = []
     for entry in sorted(entries, key=lambda e: str(e["sk"])):

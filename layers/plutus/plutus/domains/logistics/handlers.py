@@ -28,8 +28,9 @@ from plutus.domains.logistics.models import (
     PackageScannedV1,
     TemperatureBreachV1,
 )
+from plutus.domains.logistics.settings import LogisticsSettings
 
-router = Router("logistics")
+router = Router("logistics", settings=LogisticsSettings)
 
 MAX_REROUTE_REASONS = 10
 NEW_PACKAGE: dict[str, Any] = {
@@ -116,12 +117,12 @@ class _Package:
         seconds = int((parse_iso(delivered) - parse_iso(shipped)).total_seconds())
         if seconds < 0:
             return  # clocks disagree; a negative sample would poison the lane
-        settings = self.ctx.settings
+        settings = self.ctx.settings_of(LogisticsSettings)
         lane = lane_pk(self.state["origin"], self.state["destination"])
         existing = self.ctx.state.get(lane, "TRANSIT")
         # The width is fixed per lane when it is created: changing the setting must not corrupt a histogram.
-        width = int(existing["bucket_minutes"]) if existing else settings.logistics_eta_bucket_minutes
-        bucket = min(seconds // (width * 60), settings.logistics_eta_max_buckets - 1)
+        width = int(existing["bucket_minutes"]) if existing else settings.eta_bucket_minutes
+        bucket = min(seconds // (width * 60), settings.eta_max_buckets - 1)
         self.effects.append(
             Update(
                 lane,
@@ -153,7 +154,7 @@ def _deliver(package: _Package, via: str) -> Iterator[Effect]:
         return
     package.set(status="delivered", delivered_at=iso(package.at), delivered_via=via)
     if package.state.get("promised_by") is not None:
-        pk, sk = _sla_key(package.state, package.ctx.settings.logistics_sla_index_shards)
+        pk, sk = _sla_key(package.state, package.ctx.settings_of(LogisticsSettings).sla_index_shards)
         yield Update(pk, sk, set={"delivered": True, "delivered_at": iso(package.at)})
 
 
@@ -180,7 +181,7 @@ def handle_track_scan(event: PackageScannedV1, ctx: EventContext) -> Iterable[Ef
                 promised_by=iso(event.promised_by),
                 shipped_at=iso(package.at),
             )
-            pk, sk = _sla_key(state, ctx.settings.logistics_sla_index_shards)
+            pk, sk = _sla_key(state, ctx.settings_of(LogisticsSettings).sla_index_shards)
             delivered = state.get("delivered_at")
             yield Put(
                 pk,
@@ -222,7 +223,7 @@ def handle_record_delivery_attempt(event: DeliveryAttemptedV1, ctx: EventContext
             attempt_number=event.attempt_number,
             courier_id=event.courier_id,
         )
-        if failed >= ctx.settings.logistics_reroute_after_failed_attempts:
+        if failed >= ctx.settings_of(LogisticsSettings).reroute_after_failed_attempts:
             package.mark_reroute(f"failed_delivery:{event.failure_reason}")
 
     return _process(ctx, event.package_id, event_time(event.occurred_at, ctx), apply)
@@ -233,10 +234,10 @@ def handle_record_temperature_breach(event: TemperatureBreachV1, ctx: EventConte
     """Record the excursion; a long or large one spoils the cold chain and marks the package for reroute."""
 
     def apply(package: _Package) -> Iterator[Effect]:
-        settings = ctx.settings
+        settings = ctx.settings_of(LogisticsSettings)
         severe = (
-            event.duration_seconds >= settings.logistics_breach_reroute_seconds
-            or event.excursion_c >= settings.logistics_breach_reroute_excursion_c
+            event.duration_seconds >= settings.breach_reroute_seconds
+            or event.excursion_c >= settings.breach_reroute_excursion_c
         )
         package.exception(
             "temperature_breach",

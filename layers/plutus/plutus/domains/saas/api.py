@@ -6,21 +6,19 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
-from pydantic import AwareDatetime, BaseModel
+from fastapi import APIRouter, Depends, Path
+from pydantic import BaseModel
 
 from plutus.core.effects import StateReader
 from plutus.core.errors import ResourceNotFoundError
-from plutus.domains.kit import day, iso, read_clock
-from plutus.domains.reads import app_settings, state_reader
+from plutus.domains.deps import Now, State, settings_of
+from plutus.domains.kit import day, iso
 from plutus.domains.saas.handlers import account_pk
 from plutus.domains.saas.health import Health, days_needed, score_health
-from plutus.settings import Settings
+from plutus.domains.saas.settings import SaasSettings
 
 api = APIRouter(prefix="/api/v1/saas", tags=["saas"])
-State = Annotated[StateReader, Depends(state_reader)]
-Config = Annotated[Settings, Depends(app_settings)]
-AsOf = Annotated[AwareDatetime | None, Query(description="evaluate at this instant (default: now)")]
+Config = Annotated[SaasSettings, Depends(settings_of(SaasSettings))]
 MAX_FEATURES = 500
 
 
@@ -65,7 +63,7 @@ class MeterView(BaseModel):
 
 
 def _day_items(
-    state: StateReader, account_id: str, now: datetime, settings: Settings
+    state: StateReader, account_id: str, now: datetime, settings: SaasSettings
 ) -> list[dict[str, Any]]:
     # Newest first: the days the score needs, plus any recorded after ``as_of`` (when judging the past).
     days_after = max((datetime.now(UTC).date() - now.date()).days, 0)
@@ -81,25 +79,23 @@ def _require_account(state: StateReader, account_id: str) -> dict[str, Any]:
 
 
 @api.get("/accounts/{account_id}/health", response_model=HealthView)
-def get_health(account_id: str, state: State, settings: Config, as_of: AsOf = None) -> HealthView:
+def get_health(account_id: str, state: State, settings: Config, now: Now) -> HealthView:
     """The account's health at ``as_of``: recency of activity, breadth of features used, activity trend."""
     _require_account(state, account_id)
-    now = read_clock(as_of)
     health = score_health(_day_items(state, account_id, now, settings), now, settings)
     return HealthView(account_id=account_id, as_of=iso(now), **health.model_dump())
 
 
 @api.get("/accounts/{account_id}/features", response_model=AdoptionView)
-def get_feature_adoption(account_id: str, state: State, settings: Config, as_of: AsOf = None) -> AdoptionView:
+def get_feature_adoption(account_id: str, state: State, settings: Config, now: Now) -> AdoptionView:
     """Every feature the account used (uses, distinct users, share of active users, recent uses)."""
     profile = _require_account(state, account_id)
-    now = read_clock(as_of)
-    first_day = day(now - timedelta(days=settings.saas_breadth_window_days - 1))
+    first_day = day(now - timedelta(days=settings.breadth_window_days - 1))
     recent = [
         i for i in _day_items(state, account_id, now, settings) if first_day <= str(i["day"]) <= day(now)
     ]
     active = int(profile.get("active_users", 0))
-    catalogue = settings.saas_feature_catalogue
+    catalogue = settings.feature_catalogue
     features = []
     for item in state.query(account_pk(account_id), "FEATURE#", limit=MAX_FEATURES):
         name = item["feature"]
@@ -119,7 +115,7 @@ def get_feature_adoption(account_id: str, state: State, settings: Config, as_of:
     return AdoptionView(
         account_id=account_id,
         as_of=iso(now),
-        window_days=settings.saas_breadth_window_days,
+        window_days=settings.breadth_window_days,
         active_users=active,
         catalogue_adoption=round(len(adopted.intersection(catalogue)) / len(catalogue), 4)
         if catalogue

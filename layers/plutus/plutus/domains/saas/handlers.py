@@ -2,8 +2,11 @@
 
 Every activity event counts towards the account's day (for recency, breadth and trend of the health score,
 computed at read time) and towards a feature: ``feature_used`` names its feature; dashboards, exports and
-invites are features too. Billing meters are atomic adds committed with the event's exactly-once marker; an
-export id or an invitee seen before (a producer resending under a new key) is not billed again.
+invites are features too. Billing meters are atomic adds committed with the event's exactly-once marker. An
+export id is bound to its first event (``kit.bind_business_id``): resent with the same format and rows (a
+producer retrying under a new key) it is not billed again; with other rows or format it is a conflict,
+never billed, and the event fails for an operator. An invitee is bound to the account alone: a re-invite,
+whatever its role or inviter, is activity and never a second seat.
 
 State keys (one partition per account; an account's reads are single queries):
 
@@ -22,10 +25,11 @@ from datetime import UTC, datetime, timedelta
 
 from plutus.core.effects import Effect, Update
 from plutus.core.registry import EventContext, Router
-from plutus.domains.kit import day, event_time, iso, parse_iso
+from plutus.domains.kit import bind_business_id, day, event_time, iso, parse_iso
 from plutus.domains.saas.models import DashboardViewedV1, ExportTriggeredV1, FeatureUsedV1, UserInvitedV1
+from plutus.domains.saas.settings import SaasSettings
 
-router = Router("saas")
+router = Router("saas", settings=SaasSettings)
 
 # Activity that is not a named feature_used still counts as using a product area.
 DASHBOARDS, EXPORTS, TEAM_INVITES = "dashboards", "exports", "team_invites"
@@ -49,11 +53,10 @@ def billing_period(at: datetime, received_at: str, grace_days: int) -> str:
     return billed.strftime("%Y-%m")
 
 
-def _create_once(ctx: EventContext, pk: str, sk: str, at: datetime) -> Update | None:
-    """A create-only marker, or ``None`` when it exists (the business id or pair was seen before)."""
-    if ctx.state.get(pk, sk) is not None:
-        return None
-    return Update(pk, sk, set={"first_at": iso(at), "first_event_id": ctx.event_id}, expect_version=0)
+def _first_use(ctx: EventContext, pk: str, sk: str, kind: str, at: datetime) -> Update | None:
+    """The marker of a first use (of a feature by a user, of the product by a user, of an invitee), bound to
+    nothing but its key; ``None`` when it was seen before."""
+    return bind_business_id(ctx, pk, sk, kind=kind, content={}, at=at)
 
 
 def _activity(
@@ -70,7 +73,7 @@ def _activity(
     """
     pk = account_pk(account_id)
     yield Update(pk, f"DAY#{day(at)}", add={"events": 1, f"f_{feature}": 1}, set_if_absent={"day": day(at)})
-    new_feature_user = _create_once(ctx, pk, f"FUSER#{feature}#{user_id}", at)
+    new_feature_user = _first_use(ctx, pk, f"FUSER#{feature}#{user_id}", "feature user", at)
     feature_add = {"uses": 1, "users": 1} if new_feature_user else {"uses": 1}
     yield Update(
         pk,
@@ -80,7 +83,7 @@ def _activity(
     )
     if new_feature_user is not None:
         yield new_feature_user
-    new_user = _create_once(ctx, pk, f"USER#{user_id}", at)
+    new_user = _first_use(ctx, pk, f"USER#{user_id}", "user", at)
     profile = dict(profile or {})
     if new_user is not None:
         yield new_user
@@ -90,7 +93,7 @@ def _activity(
 
 
 def _meter(ctx: EventContext, account_id: str, at: datetime, **add: int) -> Update:
-    period = billing_period(at, ctx.received_at, ctx.settings.saas_billing_grace_days)
+    period = billing_period(at, ctx.received_at, ctx.settings_of(SaasSettings).billing_grace_days)
     late = {"late_events": 1} if period != at.strftime("%Y-%m") else {}
     return Update(
         account_pk(account_id), f"METER#{period}", add={**add, **late}, set_if_absent={"period": period}
@@ -102,7 +105,7 @@ def handle_record_feature_use(event: FeatureUsedV1, ctx: EventContext) -> Iterab
     """Count the use for adoption and health; a metered feature's units go to the billing meter."""
     at = event_time(event.occurred_at, ctx)
     yield from _activity(ctx, event.account_id, event.user_id, event.feature, at)
-    if event.feature in ctx.settings.saas_metered_features:
+    if event.feature in ctx.settings_of(SaasSettings).metered_features:
         yield _meter(ctx, event.account_id, at, **{f"units_{event.feature}": event.units})
 
 
@@ -116,7 +119,14 @@ def handle_record_dashboard_view(event: DashboardViewedV1, ctx: EventContext) ->
 def handle_bill_export(event: ExportTriggeredV1, ctx: EventContext) -> Iterable[Effect]:
     """Bill the export and its rows once per export id; count it as activity on exports."""
     at = event_time(event.occurred_at, ctx)
-    marker = _create_once(ctx, account_pk(event.account_id), f"EXPORT#{event.export_id}", at)
+    marker = bind_business_id(
+        ctx,
+        account_pk(event.account_id),
+        f"EXPORT#{event.export_id}",
+        kind="export_id",
+        content={"format": event.format, "rows": event.rows},
+        at=at,
+    )
     if marker is None:
         return
     yield marker
@@ -128,7 +138,7 @@ def handle_bill_export(event: ExportTriggeredV1, ctx: EventContext) -> Iterable[
 def handle_bill_invite(event: UserInvitedV1, ctx: EventContext) -> Iterable[Effect]:
     """A first invite of a colleague is a seat (billed once per invitee); a re-invite is only activity."""
     at = event_time(event.occurred_at, ctx)
-    marker = _create_once(ctx, account_pk(event.account_id), f"INVITE#{event.invitee_user_id}", at)
+    marker = _first_use(ctx, account_pk(event.account_id), f"INVITE#{event.invitee_user_id}", "invitee", at)
     profile = {"seats_invited": 1} if marker else {"reinvites": 1}
     yield from _activity(ctx, event.account_id, event.inviter_user_id, TEAM_INVITES, at, profile)
     if marker is not None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from plutus.settings import Settings
+from plutus.domains.saas.settings import SaasSettings
 
 
 class Health(BaseModel):
@@ -33,12 +33,12 @@ class Health(BaseModel):
     trend_score: float
 
 
-def days_needed(settings: Settings) -> int:
+def days_needed(settings: SaasSettings) -> int:
     """How many days of history the score looks at."""
     return max(
-        settings.saas_recency_horizon_days,
-        settings.saas_breadth_window_days,
-        2 * settings.saas_trend_window_days,
+        settings.recency_horizon_days,
+        settings.breadth_window_days,
+        2 * settings.trend_window_days,
     )
 
 
@@ -46,16 +46,16 @@ def _events_between(days: dict[date, dict[str, Any]], first: date, last: date) -
     return sum(int(item.get("events", 0)) for d, item in days.items() if first <= d <= last)
 
 
-def band_of(score: int, settings: Settings) -> tuple[str, str]:
+def band_of(score: int, settings: SaasSettings) -> tuple[str, str]:
     """(band, churn risk) of a score."""
-    if score >= settings.saas_healthy_min_score:
+    if score >= settings.healthy_min_score:
         return "healthy", "low"
-    if score >= settings.saas_at_risk_min_score:
+    if score >= settings.at_risk_min_score:
         return "at_risk", "medium"
     return "critical", "high"
 
 
-def score_health(day_items: list[dict[str, Any]], now: datetime, settings: Settings) -> Health:
+def score_health(day_items: list[dict[str, Any]], now: datetime, settings: SaasSettings) -> Health:
     """The health at ``now`` from the account's ``DAY#`` items (later days are ignored)."""
     today = now.date()
     days = {date.fromisoformat(str(i["day"])): i for i in day_items}
@@ -63,10 +63,10 @@ def score_health(day_items: list[dict[str, Any]], now: datetime, settings: Setti
 
     last = max(days, default=None)
     since = (today - last).days if last is not None else None
-    horizon = settings.saas_recency_horizon_days
+    horizon = settings.recency_horizon_days
     recency = max(0.0, 1 - since / horizon) if since is not None else 0.0
 
-    window_start = today - timedelta(days=settings.saas_breadth_window_days - 1)
+    window_start = today - timedelta(days=settings.breadth_window_days - 1)
     used = sorted(
         {
             k[2:]
@@ -76,17 +76,17 @@ def score_health(day_items: list[dict[str, Any]], now: datetime, settings: Setti
             if k.startswith("f_") and v
         }
     )
-    catalogue = set(settings.saas_feature_catalogue)
+    catalogue = set(settings.feature_catalogue)
     breadth = min(1.0, len(catalogue.intersection(used)) / len(catalogue)) if catalogue else 0.0
 
-    span = timedelta(days=settings.saas_trend_window_days)
+    span = timedelta(days=settings.trend_window_days)
     recent = _events_between(days, today - span + timedelta(days=1), today)
     previous = _events_between(days, today - 2 * span + timedelta(days=1), today - span)
     # +1 on both sides: a quiet account's ratio stays finite; flat activity is 1.0, i.e. a trend score of 0.5.
     ratio = (recent + 1) / (previous + 1)
     trend = min(1.0, ratio / 2)
 
-    weights = (settings.saas_weight_recency, settings.saas_weight_breadth, settings.saas_weight_trend)
+    weights = (settings.weight_recency, settings.weight_breadth, settings.weight_trend)
     combined = (weights[0] * recency + weights[1] * breadth + weights[2] * trend) / sum(weights)
     score = round(100 * combined)
     band, risk = band_of(score, settings)
