@@ -13,17 +13,18 @@ CHECKOV := $(TOOLS)/checkov/bin/checkov
 TRANSLATOR := $(TOOLS)/samtranslator/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help install translator dev test unit integration e2e check lint typecheck validate checkov build tools samples soak bench bench-reads clean
+.PHONY: help install translator browser dev plutus test unit integration e2e check lint typecheck validate checkov build tools samples soak bench bench-reads clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(UV):
 	@test -n "$(PYTHON312)" || { echo "python3.12 not found (pyenv: PYENV_VERSION=3.12.1)"; exit 1; }
 	$(PYTHON312) -m venv $(TOOLS)/uv && $(TOOLS)/uv/bin/pip install -q --disable-pip-version-check uv
 
 $(VENV)/.synced: $(UV) pyproject.toml uv.lock
-	$(UV) sync --locked --python $(PYTHON312)
+	@# --quiet: a first install would otherwise list every package (over a hundred lines) before the banner.
+	$(UV) sync --quiet --locked --python $(PYTHON312)
 	@touch $@
 
 install: $(VENV)/.synced ## Install the app and dev dependencies (uv, Python 3.12)
@@ -33,10 +34,20 @@ $(TRANSLATOR): | $(UV)
 
 translator: $(TRANSLATOR) ## The SAM translator, in its own venv (the route x AuthMode test transforms the template)
 
-dev: install ## Start the embedded local stack (moto + API on :3000 + SQS pollers)
-	$(PY) -m plutus_dev.emulator.stack
+dev: install ## Start an embedded stack with its own emulator (API on :3000 if free); NAME=x for a second one
+	@$(if $(NAME),PLUTUS_STACK_NAME=$(NAME) )$(PY) -m plutus_dev.emulator.stack
 
-test: install $(TRANSLATOR) ## Run every test: unit, integration (moto server over HTTP) and e2e (embedded stack)
+plutus: install ## Run the operator CLI on the running stack: make plutus ARGS="send payment_completed"
+	@# A command that reports a failure (a FAILED event) exits 1; make would add its own "Error 1" line to that.
+	@$(VENV)/bin/plutus $(ARGS) || true
+
+browser: ## Headless Chromium for the docs browser test (Debian's package, installed as root when missing)
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+			-o DPkg::Lock::Timeout=600 chromium; } || echo "chromium is not installed: the browser test is skipped"
+
+test: install browser $(TRANSLATOR) ## Run every test: unit, integration (moto server over HTTP) and e2e (embedded stack)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 unit: install $(TRANSLATOR) ## Unit tests only (no sockets)
@@ -45,7 +56,7 @@ unit: install $(TRANSLATOR) ## Unit tests only (no sockets)
 integration: install ## Integration tests only
 	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
 
-e2e: install ## e2e tests; set PLUTUS_API_URL (and STACK) to target a deployed stack
+e2e: install browser ## e2e tests; set PLUTUS_API_URL (and STACK) to target a deployed stack
 	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
 
 soak: install ## Fault-injection soak: 10,000 events, 5% AWS faults, 4 consumers; prints lost/doubled figures

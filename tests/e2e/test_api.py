@@ -10,17 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.builders import an_event
 from tests.e2e.conftest import Target
-
-
-def _event(key: str, **changes: Any) -> dict[str, Any]:
-    return {
-        "source": "payment_service",
-        "schema_version": "1.0",
-        "idempotency_key": key,
-        "payload": {"amount": 100, "currency": "KES"},
-        **changes,
-    }
 
 
 def wait_for_status(
@@ -36,7 +27,7 @@ def wait_for_status(
 
 def test_an_event_is_accepted_then_processed_asynchronously(api: httpx.Client) -> None:
     key = f"evt_{uuid.uuid4().hex}"
-    response = api.post("/api/v1/ingest", json=_event(key))
+    response = api.post("/api/v1/ingest", json=an_event(key))
     assert response.status_code == 202
     event_id = response.json()["event_id"]
 
@@ -44,7 +35,7 @@ def test_an_event_is_accepted_then_processed_asynchronously(api: httpx.Client) -
     assert view["status"] == "PROCESSED"
     assert view["attempts"] == 1
 
-    again = api.post("/api/v1/ingest", json=_event(key))
+    again = api.post("/api/v1/ingest", json=an_event(key))
     assert again.status_code == 200
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.json() == {"event_id": event_id}
@@ -55,7 +46,7 @@ def test_concurrent_duplicates_make_one_event(api: httpx.Client, target: Target)
 
     def post(_: int) -> httpx.Response:
         with target.client() as client:
-            return client.post("/api/v1/ingest", json=_event(key))
+            return client.post("/api/v1/ingest", json=an_event(key))
 
     with ThreadPoolExecutor(max_workers=10) as pool:
         responses = list(pool.map(post, range(20)))
@@ -76,7 +67,7 @@ def test_bad_input_is_a_problem_document(api: httpx.Client, target: Target) -> N
     assert response.headers["Content-Type"].startswith("application/problem+json")
     assert response.json()["status"] == expected
 
-    response = api.post("/api/v1/ingest", json=_event(""))
+    response = api.post("/api/v1/ingest", json=an_event(""))
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "idempotency_key"
 

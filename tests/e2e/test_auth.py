@@ -7,12 +7,12 @@ import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from tests.builders import an_event
 from tests.e2e.conftest import Target, WebhookSigner, start_embedded
 from tests.e2e.test_api import wait_for_status
 
@@ -31,13 +31,9 @@ def secured(target: Target) -> Iterator[Target]:
     embedded.local.stop()
 
 
-def _event(key: str) -> dict[str, Any]:
-    return {"source": "payment_service", "schema_version": "1.0", "idempotency_key": key, "payload": {"n": 1}}
-
-
 def test_an_unsigned_event_is_refused(secured: Target) -> None:
     with httpx.Client(base_url=secured.url, timeout=30) as anonymous:
-        response = anonymous.post("/api/v1/ingest", json=_event(f"evt_{uuid.uuid4().hex}"))
+        response = anonymous.post("/api/v1/ingest", json=an_event(f"evt_{uuid.uuid4().hex}"))
     if secured.auth_mode == "IAM":
         assert response.status_code == 403  # API Gateway refuses it before the function runs
         return
@@ -49,11 +45,11 @@ def test_an_unsigned_event_is_refused(secured: Target) -> None:
 def test_a_signed_event_is_accepted_processed_and_replayed(secured: Target) -> None:
     key = f"evt_{uuid.uuid4().hex}"
     with secured.client() as api:
-        first = api.post("/api/v1/ingest", json=_event(key))
+        first = api.post("/api/v1/ingest", json=an_event(key))
         assert first.status_code == 202
         event_id = first.json()["event_id"]
         assert wait_for_status(api, event_id, {"PROCESSED"})["status"] == "PROCESSED"
-        again = api.post("/api/v1/ingest", json=_event(key))
+        again = api.post("/api/v1/ingest", json=an_event(key))
     assert again.status_code == 200
     assert again.json() == {"event_id": event_id}
 
@@ -61,7 +57,7 @@ def test_a_signed_event_is_accepted_processed_and_replayed(secured: Target) -> N
 def test_a_stale_webhook_signature_is_refused(secured: Target) -> None:
     if secured.auth_mode != "WEBHOOK_SIGNATURE" or not isinstance(secured.auth, WebhookSigner):
         pytest.skip("only AuthMode=WEBHOOK_SIGNATURE checks webhook timestamps")
-    body = httpx.Request("POST", "/", json=_event(f"evt_{uuid.uuid4().hex}")).read()
+    body = httpx.Request("POST", "/", json=an_event(f"evt_{uuid.uuid4().hex}")).read()
     sent_at = datetime.now(UTC) - timedelta(minutes=10)
     headers = {
         "Content-Type": "application/json",

@@ -7,12 +7,13 @@ import uuid
 
 import httpx
 
-from tests.e2e.test_api import _event, wait_for_status
+from tests.builders import a_batch, an_event
+from tests.e2e.test_api import wait_for_status
 
 
 def test_a_batch_is_accepted_processed_and_one_with_the_single_endpoint(api: httpx.Client) -> None:
     keys = [f"evt_{uuid.uuid4().hex}" for _ in range(3)]
-    response = api.post("/api/v1/ingest/batch", json={"events": [_event(k) for k in keys]})
+    response = api.post("/api/v1/ingest/batch", json=a_batch(an_event(k) for k in keys))
 
     assert response.status_code == 200
     results = response.json()["results"]
@@ -20,5 +21,5 @@ def test_a_batch_is_accepted_processed_and_one_with_the_single_endpoint(api: htt
     for result in results:
         assert wait_for_status(api, result["event_id"], {"PROCESSED"})["status"] == "PROCESSED"
 
-    again = api.post("/api/v1/ingest", json=_event(keys[1]))
+    again = api.post("/api/v1/ingest", json=an_event(keys[1]))
     assert again.status_code == 200 and again.json() == {"event_id": results[1]["event_id"]}

@@ -17,6 +17,7 @@ from plutus_dev.cli.app import app
 from plutus_dev.emulator.metrics import Sample, parse_prometheus
 from plutus_dev.emulator.resources import free_port
 from plutus_dev.emulator.stack import LocalStack, StackConfig
+from tests.builders import an_event
 
 pytestmark = pytest.mark.skipif(
     bool(os.environ.get("PLUTUS_API_URL")),
@@ -60,15 +61,6 @@ def _total(samples: list[Sample], name: str, **labels: str) -> float:
     return sum(s.value for s in samples if s.name == name and labels.items() <= s.labels.items())
 
 
-def _event(key: str) -> dict[str, object]:
-    return {
-        "source": "e2e",
-        "schema_version": "1.0",
-        "idempotency_key": key,
-        "payload": {"note": MARKER},
-    }
-
-
 def test_metrics_show_the_seed_names_with_exact_counts_after_a_scripted_run(stack: LocalStack) -> None:
     assert stack.stack
     with httpx.Client(base_url=stack.url, timeout=30) as api:
@@ -85,8 +77,14 @@ def test_metrics_show_the_seed_names_with_exact_counts_after_a_scripted_run(stac
 
         # When: 3 new events, 2 replays, 2 rejections, and one message nobody can parse
         keys = [f"k-{uuid.uuid4().hex}" for _ in range(3)]
-        assert [api.post("/api/v1/ingest", json=_event(k)).status_code for k in keys] == [202] * 3
-        assert [api.post("/api/v1/ingest", json=_event(k)).status_code for k in keys[:2]] == [200] * 2
+        assert [
+            api.post("/api/v1/ingest", json=an_event(k, payload={"note": MARKER}, source="e2e")).status_code
+            for k in keys
+        ] == [202] * 3
+        assert [
+            api.post("/api/v1/ingest", json=an_event(k, payload={"note": MARKER}, source="e2e")).status_code
+            for k in keys[:2]
+        ] == [200] * 2
         assert (
             api.post("/api/v1/ingest", json={"source": "e2e", "payload": {"note": MARKER}}).status_code == 422
         )
@@ -99,7 +97,7 @@ def test_metrics_show_the_seed_names_with_exact_counts_after_a_scripted_run(stac
             after = _scrape(api)
             done = (
                 _total(after, "processing_success_total") >= 3
-                and _total(after, "dlq_messages") >= 1
+                and _total(after, "dlq_messages_total") >= 1
                 and _total(after, "queue_messages", queue="dead_letter") >= 1
             )
             if done or time.monotonic() > deadline:
@@ -110,16 +108,15 @@ def test_metrics_show_the_seed_names_with_exact_counts_after_a_scripted_run(stac
     assert _total(after, "raw_events_created_total") == 3
     assert _total(after, "raw_events_duplicate_total") == 2
     assert _total(after, "processing_success_total") == 3
-    assert (
-        _total(after, "processing_failure_total") == 2
-    )  # the bad message, received twice (MaxReceiveCount=2)
-    assert _total(after, "processing_failure_total", event_type="unknown") == 2
-    assert _total(after, "processing_retry_total") == 1
-    assert _total(after, "dlq_messages") == 1
+    # The bad message cannot be parsed: a permanent failure, dead-lettered by the consumer at once
+    assert _total(after, "processing_failure_total") == 1
+    assert _total(after, "processing_failure_total", event_type="unknown") == 1
+    assert _total(after, "processing_retry_total") == 0
+    assert _total(after, "dlq_messages_total") == 1
     assert _total(after, "ingest_rejected_total", reason="validation") == 1
     assert _total(after, "ingest_rejected_total", reason="malformed") == 1
-    assert _total(after, "ingest_latency_ms_count") == 7
-    assert _total(after, "event_processing_lag_ms_count") == 3
+    assert _total(after, "ingest_latency_seconds_count") == 7
+    assert _total(after, "event_processing_lag_seconds_count") == 3
     assert _total(after, "queue_messages", queue="dead_letter") == 1
     assert _total(after, "queue_messages", queue="events") == 0
     assert {s.labels["environment"] for s in after if "environment" in s.labels} == {"dev"}
@@ -136,8 +133,8 @@ def test_metrics_show_the_seed_names_with_exact_counts_after_a_scripted_run(stac
     assert table["raw_events_created_total"] == "3"
     assert table["raw_events_duplicate_total"] == "2"
     assert table["processing_success_total"] == "3"
-    assert table["processing_failure_total"] == "2"
-    assert table["dlq_messages"] == "1"
+    assert table["processing_failure_total"] == "1"
+    assert table["dlq_messages_total"] == "1"
     assert table["queue_messages"] == "1"
 
     # And the marker, in every payload and in the dead-lettered message, is in no function's log file

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -15,10 +16,11 @@ import httpx
 import pytest
 
 from plutus_dev.emulator.resources import Emulator, free_port
+from tests.builders import an_event
 
 
 @pytest.mark.skipif(bool(os.environ.get("PLUTUS_API_URL")), reason="starts its own embedded stack")
-def test_sigterm_drains_in_flight_work_and_exits(emulator: Emulator) -> None:
+def test_sigterm_drains_in_flight_work_and_exits(emulator: Emulator, tmp_path: Path) -> None:
     # Given the embedded stack on an external endpoint (so its state can be inspected after it stops)
     port, name = free_port(), f"sd{uuid.uuid4().hex[:8]}"
     env = {
@@ -27,6 +29,7 @@ def test_sigterm_drains_in_flight_work_and_exits(emulator: Emulator) -> None:
         "PLUTUS_PORT": str(port),
         "PLUTUS_STACK_NAME": name,
         "PLUTUS_API_CONCURRENCY": "2",
+        "PLUTUS_STATE_DIR": str(tmp_path),
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "plutus_dev.emulator.stack"],
@@ -45,12 +48,7 @@ def test_sigterm_drains_in_flight_work_and_exits(emulator: Emulator) -> None:
             ids = [
                 api.post(
                     "/api/v1/ingest",
-                    json={
-                        "source": "s",
-                        "schema_version": "1.0",
-                        "idempotency_key": f"k{i}",
-                        "payload": {"i": i},
-                    },
+                    json=an_event(f"k{i}", payload={"i": i}, source="s"),
                 ).json()["event_id"]
                 for i in range(40)
             ]
@@ -64,6 +62,7 @@ def test_sigterm_drains_in_flight_work_and_exits(emulator: Emulator) -> None:
     # in flight after an attempt that failed under load (SQS redelivers it after the visibility timeout)
     assert proc.returncode == 0, out
     assert "Stopped." in out
+    assert list(tmp_path.glob("*.json")) == []  # a clean stop removes the stack's state file
     ddb = boto3.client("dynamodb", endpoint_url=emulator.url)
     sqs = boto3.client("sqs", endpoint_url=emulator.url)
     queue_url = sqs.get_queue_url(QueueName=f"{name}-EventsQueue")["QueueUrl"]

@@ -20,6 +20,7 @@ from plutus_dev.emulator.lambda_runtime import InProcessFunction, reset_caches
 from plutus_dev.emulator.poller import Poller
 from plutus_dev.emulator.routes import RouteTable
 from plutus_dev.emulator.template import Stack, provision
+from tests import tables
 
 
 @dataclass
@@ -137,25 +138,11 @@ class Harness:
         raise AssertionError("queue did not drain")
 
     def queue_depth(self, url: str | None = None) -> int:
-        attrs = self.client("sqs").get_queue_attributes(
-            QueueUrl=url or self.queue_url,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )
-        a = attrs["Attributes"]
-        return int(a["ApproximateNumberOfMessages"]) + int(a["ApproximateNumberOfMessagesNotVisible"])
+        return tables.queue_depth(self.client("sqs"), url or self.queue_url)
 
     def scan(self, logical_table: str) -> list[dict[str, Any]]:
-        from plutus.adapters.state_store import from_item
-
-        ddb = self.client("dynamodb")
-        items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"TableName": self.stack.refs[logical_table], "ConsistentRead": True}
-        while True:
-            page = ddb.scan(**kwargs)
-            items += [from_item(i) for i in page.get("Items", [])]
-            if "LastEvaluatedKey" not in page:
-                return items
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        """Every item of one of the stack's tables (by its logical id in template.yaml)."""
+        return tables.scan(self.client("dynamodb"), self.stack.refs[logical_table])
 
 
 @contextmanager

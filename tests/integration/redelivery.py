@@ -15,7 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 from plutus.consumer.processor import REPLAY_ATTRIBUTE
-from plutus_dev.emulator.poller import to_record
+from tests import tables
+from tests.builders import an_sqs_event
 from tests.integration.harness import Harness
 
 
@@ -55,17 +56,10 @@ def redeliver_after_commit(stack: Harness) -> int:
     arn = stack.stack.arns["EventsQueue"]
     messages = []
     while True:
-        batch = sqs.receive_message(
-            QueueUrl=stack.queue_url,
-            MaxNumberOfMessages=10,
-            MessageSystemAttributeNames=["All"],
-            MessageAttributeNames=["All"],
-        ).get("Messages", [])
+        batch = tables.receive(sqs, stack.queue_url, 10)
         if not batch:
             break
-        status, result, _ = stack.consumer.invoke(
-            {"Records": [to_record(m, arn, "us-east-1") for m in batch]}
-        )
+        status, result, _ = stack.consumer.invoke(an_sqs_event(batch, arn))
         assert status == "ok" and result == {"batchItemFailures": []}, result
         messages += batch
     for message in messages:
@@ -91,5 +85,4 @@ def deliver_again(stack: Harness, bodies: list[str]) -> int:
 
 def stable_state(stack: Harness, pk_prefix: str) -> list[dict[str, Any]]:
     """The state items of partitions starting with ``pk_prefix``, sorted (a scan is fine in a test)."""
-    items = [i for i in stack.scan("StateTable") if str(i["pk"]).startswith(pk_prefix)]
-    return sorted(items, key=lambda i: (i["pk"], i["sk"]))
+    return tables.by_key(i for i in stack.scan("StateTable") if str(i["pk"]).startswith(pk_prefix))

@@ -4,26 +4,21 @@ replay."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
+from tests import tables
+from tests.builders import an_event, an_sqs_event
 from tests.integration.harness import Harness
 from tests.integration.redelivery import deliver_again, drain_capturing, stable_state
 
+# Every event of this test comes from one producer.
+ad_server = partial(an_event, source="ad_server")
 CAMPAIGN = "cmp_it_blackfriday"
 
 
-def _body(key: str, event_type: str, payload: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "source": "ad_server",
-        "schema_version": "1.0",
-        "idempotency_key": key,
-        "event_type": event_type,
-        "payload": payload,
-    }
-
-
 def _impression(n: int, cost: int) -> dict[str, Any]:
-    return _body(
+    return ad_server(
         f"imp-{n}",
         "ad_impression",
         {
@@ -44,7 +39,7 @@ def test_spend_and_conversions_are_charged_once_under_every_kind_of_duplicate(st
     # Given six impressions, two CPC clicks, a viewability verdict and a conversion
     sent = [_impression(n, 10_000 * (n + 1)) for n in range(6)]
     sent += [
-        _body(
+        ad_server(
             f"clk-{n}",
             "click",
             {
@@ -60,7 +55,7 @@ def test_spend_and_conversions_are_charged_once_under_every_kind_of_duplicate(st
         for n in (0, 1)
     ]
     sent.append(
-        _body(
+        ad_server(
             "view-0",
             "viewability_measured",
             {
@@ -74,7 +69,7 @@ def test_spend_and_conversions_are_charged_once_under_every_kind_of_duplicate(st
         )
     )
     sent.append(
-        _body(
+        ad_server(
             "conv-0",
             "conversion",
             {
@@ -139,22 +134,19 @@ def test_two_copies_of_an_impression_racing_are_charged_once(stack: Harness) -> 
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
     from plutus import bootstrap
-    from plutus_dev.emulator.poller import to_record
 
     # Given one impression sent twice under two keys (two event ids), the first processed
     first, second = _impression(0, 25_000), {**_impression(0, 25_000), "idempotency_key": "imp-0-resent"}
     assert stack.post_event(first).status == 202
     assert stack.drain() == 1
     assert stack.post_event(second).status == 202
-    message = stack.client("sqs").receive_message(
-        QueueUrl=stack.queue_url, MessageSystemAttributeNames=["All"]
-    )
+    [message] = tables.receive(stack.client("sqs"), stack.queue_url)
 
     # When the second copy's handler reads state from before the first committed (a lost race): it asks for
     # the create-only marker, the transaction is cancelled on it, and the consumer re-runs the handler
     consumer = bootstrap.Root().consumer
     consumer.state = _StaleOnce(consumer.state, ("AD#IMP#imp_it_0", "IMPRESSION"))  # type: ignore[assignment]
-    record = to_record(message["Messages"][0], stack.stack.arns["EventsQueue"], "us-east-1")
+    [record] = an_sqs_event([message], stack.stack.arns["EventsQueue"])["Records"]
     assert consumer.process_record(SQSRecord(record)) == "processed"
 
     # Then the re-run found the marker and charged nothing: one impression, 25,000 micros

@@ -18,19 +18,10 @@ from plutus.adapters import idempotency_records as records
 from plutus.core.envelope import IngestRequest, content_digest
 from plutus.domains import default
 from plutus_dev.emulator.resources import Emulator
+from tests.builders import a_batch, an_event, encoded
 from tests.integration.harness import Harness, harness
 from tests.integration.harness import app_client as client
 from tests.integration.test_webhook_auth import new_secret, signed, store_secret
-
-
-def event(key: str, amount: int = 100, **extra: Any) -> dict[str, Any]:
-    return {
-        "source": "payment_service",
-        "schema_version": "1.0",
-        "idempotency_key": key,
-        "payload": {"amount": amount, "currency": "KES"},
-        **extra,
-    }
 
 
 def statuses(response: Any) -> list[int]:
@@ -105,7 +96,9 @@ def cancelled(reasons: list[dict[str, Any]]) -> tuple[_Http, dict[str, Any]]:
 
 
 def test_a_batch_of_new_events_is_accepted_queued_and_processed(stack: Harness) -> None:
-    response = stack.post_batch([event(f"b-{i}", i) for i in range(5)])
+    response = stack.post_batch(
+        [an_event(f"b-{i}", payload={"amount": i, "currency": "KES"}) for i in range(5)]
+    )
 
     assert statuses(response) == [202] * 5
     assert len(set(ids(response))) == 5
@@ -121,12 +114,12 @@ def test_a_batch_of_new_events_is_accepted_queued_and_processed(stack: Harness) 
 
 def test_a_key_sent_in_a_batch_is_a_duplicate_for_the_single_endpoint(stack: Harness) -> None:
     # Given a key accepted through the batch endpoint
-    batch = stack.post_batch([event("cross-1")])
+    batch = stack.post_batch([an_event("cross-1")])
     assert statuses(batch) == [202]
 
     # When the same event comes through the single endpoint (Powertools reads the batch's record)
-    single = stack.post_event(event("cross-1"))
-    reused = stack.post_event(event("cross-1", amount=999))
+    single = stack.post_event(an_event("cross-1"))
+    reused = stack.post_event(an_event("cross-1", payload={"amount": 999, "currency": "KES"}))
 
     # Then it is the same event, replayed; other content under the key is refused
     assert single.status == 200 and single.headers["idempotent-replayed"] == "true"
@@ -137,10 +130,16 @@ def test_a_key_sent_in_a_batch_is_a_duplicate_for_the_single_endpoint(stack: Har
 
 
 def test_a_key_sent_to_the_single_endpoint_is_a_duplicate_in_a_batch(stack: Harness) -> None:
-    single = stack.post_event(event("cross-2"))
+    single = stack.post_event(an_event("cross-2"))
     assert single.status == 202
 
-    batch = stack.post_batch([event("cross-2"), event("cross-3"), event("cross-2", amount=5)])
+    batch = stack.post_batch(
+        [
+            an_event("cross-2"),
+            an_event("cross-3"),
+            an_event("cross-2", payload={"amount": 5, "currency": "KES"}),
+        ]
+    )
 
     assert statuses(batch) == [200, 202, 422]
     assert ids(batch)[0] == single.json()["event_id"]
@@ -149,8 +148,8 @@ def test_a_key_sent_to_the_single_endpoint_is_a_duplicate_in_a_batch(stack: Harn
 
 
 def test_batch_and_single_write_records_of_the_same_shape(stack: Harness) -> None:
-    stack.post_event(event("shape-single"))
-    stack.post_batch([event("shape-batch")])
+    stack.post_event(an_event("shape-single"))
+    stack.post_batch([an_event("shape-batch")])
 
     single, batch = record_of(stack, "shape-single"), record_of(stack, "shape-batch")
 
@@ -162,18 +161,18 @@ def test_batch_and_single_write_records_of_the_same_shape(stack: Harness) -> Non
 
 def test_a_mixed_batch_gets_one_result_per_event_in_order(stack: Harness) -> None:
     # Given one key already accepted
-    seen = stack.post_event(event("mixed-seen")).json()["event_id"]
+    seen = stack.post_event(an_event("mixed-seen")).json()["event_id"]
 
     # When a batch mixes new, duplicate, invalid, conflicting and repeated events
     response = stack.post_batch(
         [
-            event("mixed-new"),
-            event("mixed-seen"),
+            an_event("mixed-new"),
+            an_event("mixed-seen"),
             {"source": "payment_service", "schema_version": "1.0", "payload": {}},
-            event("mixed-seen", amount=1),
-            event("mixed-new"),
-            event("mixed-new", amount=2),
-            event("mixed-typed", event_type="nobody.registered"),
+            an_event("mixed-seen", payload={"amount": 1, "currency": "KES"}),
+            an_event("mixed-new"),
+            an_event("mixed-new", payload={"amount": 2, "currency": "KES"}),
+            an_event("mixed-typed", "nobody.registered"),
             "not an object",
         ]
     )
@@ -208,12 +207,12 @@ def test_a_key_in_flight_elsewhere_is_409(stack: Harness) -> None:
 
     results: list[Any] = []
     with hooked(client("sqs"), "before-call.sqs.SendMessage", hold):
-        first = threading.Thread(target=lambda: results.append(stack.post_event(event("flight"))))
+        first = threading.Thread(target=lambda: results.append(stack.post_event(an_event("flight"))))
         first.start()
         assert entered.wait(10)
         try:
             # When a batch carries the same key
-            response = stack.post_batch([event("flight"), event("flight-other")])
+            response = stack.post_batch([an_event("flight"), an_event("flight-other")])
         finally:
             release.set()
             first.join(10)
@@ -230,7 +229,7 @@ def test_a_key_in_flight_elsewhere_is_409(stack: Harness) -> None:
 
 
 def test_more_events_than_the_limit_are_refused_whole(stack: Harness) -> None:
-    response = stack.post_batch([event(f"limit-{i}") for i in range(101)])
+    response = stack.post_batch([an_event(f"limit-{i}") for i in range(101)])
 
     assert response.status == 422
     assert response.json()["errors"][0]["field"] == "events"
@@ -239,8 +238,8 @@ def test_more_events_than_the_limit_are_refused_whole(stack: Harness) -> None:
 
 def test_the_limit_is_a_setting(emulator: Emulator) -> None:
     with harness(emulator.url, environment={"PLUTUS_MAX_BATCH_EVENTS": "2"}) as stack:
-        assert stack.post_batch([event("s-1"), event("s-2"), event("s-3")]).status == 422
-        assert statuses(stack.post_batch([event("s-1"), event("s-2")])) == [202, 202]
+        assert stack.post_batch([an_event("s-1"), an_event("s-2"), an_event("s-3")]).status == 422
+        assert statuses(stack.post_batch([an_event("s-1"), an_event("s-2")])) == [202, 202]
 
 
 @pytest.mark.parametrize(
@@ -248,8 +247,8 @@ def test_the_limit_is_a_setting(emulator: Emulator) -> None:
     [
         ({"events": []}, 422),
         ({"events": "x"}, 422),
-        ({"events": [event("e")], "extra": 1}, 422),
-        ([event("e")], 422),
+        ({"events": [an_event("e")], "extra": 1}, 422),
+        ([an_event("e")], 422),
         ("{bad", 400),
     ],
     ids=["empty", "not-a-list", "extra-member", "bare-list", "malformed"],
@@ -264,7 +263,7 @@ def test_a_malformed_batch_is_refused_whole(stack: Harness, body: Any, status: i
 
 
 def test_a_batch_takes_no_idempotency_key_header(stack: Harness) -> None:
-    response = stack.post_batch([event("h")], headers={"Idempotency-Key": "h"})
+    response = stack.post_batch([an_event("h")], headers={"Idempotency-Key": "h"})
     assert response.status == 422 and response.json()["errors"][0]["field"] == "Idempotency-Key"
 
 
@@ -273,10 +272,10 @@ def test_a_batch_takes_no_idempotency_key_header(stack: Harness) -> None:
 
 def test_a_batch_costs_a_handful_of_calls(stack: Harness) -> None:
     for i in range(3):
-        stack.post_event(event(f"calls-seen-{i}"))
+        stack.post_event(an_event(f"calls-seen-{i}"))
 
     with counting() as calls:
-        response = stack.post_batch([event(f"calls-{i}") for i in range(27)] + [event("calls-seen-0")])
+        response = stack.post_batch([an_event(f"calls-{i}") for i in range(27)] + [an_event("calls-seen-0")])
 
     assert statuses(response) == [202] * 27 + [200]
     # One read, one claim, three sends of up to 10, one completion of up to 50 events.
@@ -306,7 +305,7 @@ def test_send_entries_that_fail_are_503_released_and_a_retry_works(stack: Harnes
             parsed["Successful"] = sent.get("Successful", [])
         return _Http(200), parsed
 
-    batch = [event(f"send-{i}") for i in range(5)]
+    batch = [an_event(f"send-{i}") for i in range(5)]
     # Given SQS failing entries 1 and 3 of every SendMessageBatch
     with hooked(client("sqs"), "before-call.sqs.SendMessageBatch", fail_some):
         first = stack.post_batch(batch)
@@ -338,12 +337,12 @@ def test_a_send_that_fails_whole_leaves_nothing_behind(stack: Harness) -> None:
         return _Http(500), {"Error": {"Code": "ServiceUnavailable", "Message": "injected"}}
 
     with hooked(client("sqs"), "before-call.sqs.SendMessageBatch", unavailable):
-        response = stack.post_batch([event("down-1"), event("down-2")])
+        response = stack.post_batch([an_event("down-1"), an_event("down-2")])
 
     assert statuses(response) == [503, 503]
     assert stack.scan("IdempotencyTable") == [] and stack.scan("EventsTable") == []
     assert stack.queue_depth() == 0
-    assert statuses(stack.post_batch([event("down-1"), event("down-2")])) == [202, 202]
+    assert statuses(stack.post_batch([an_event("down-1"), an_event("down-2")])) == [202, 202]
 
 
 def test_a_cancelled_claim_retries_the_batch_and_claims_only_the_conflicting_key_alone(
@@ -367,7 +366,7 @@ def test_a_cancelled_claim_retries_the_batch_and_claims_only_the_conflicting_key
         counting() as calls,
         hooked(client("dynamodb"), "before-call.dynamodb.TransactWriteItems", conflict_once),
     ):
-        response = stack.post_batch([event(f"claim-{i}") for i in range(5)])
+        response = stack.post_batch([an_event(f"claim-{i}") for i in range(5)])
 
     assert statuses(response) == [202] * 5
     assert claims == [5, 4], "the retry leaves the conflicting key out"
@@ -393,9 +392,9 @@ def hold_key(stack: Harness, body: dict[str, Any]) -> None:
 
 def test_unread_keys_are_settled_by_the_claim_condition(stack: Harness) -> None:
     # Given keys already completed, held by another request, and about to be reused with other content
-    done = stack.post_event(event("unread-done")).json()["event_id"]
-    stack.post_event(event("unread-reused"))
-    hold_key(stack, event("unread-busy"))
+    done = stack.post_event(an_event("unread-done")).json()["event_id"]
+    stack.post_event(an_event("unread-reused"))
+    hold_key(stack, an_event("unread-busy"))
 
     # And a BatchGetItem that leaves every key unprocessed, however often it is retried
     def unprocessed(params: dict[str, Any], **_: Any) -> tuple[_Http, dict[str, Any]]:
@@ -404,10 +403,10 @@ def test_unread_keys_are_settled_by_the_claim_condition(stack: Harness) -> None:
     with counting() as calls, hooked(client("dynamodb"), "before-call.dynamodb.BatchGetItem", unprocessed):
         response = stack.post_batch(
             [
-                event("unread-done"),
-                event("unread-busy"),
-                event("unread-reused", amount=3),
-                event("unread-new"),
+                an_event("unread-done"),
+                an_event("unread-busy"),
+                an_event("unread-reused", payload={"amount": 3, "currency": "KES"}),
+                an_event("unread-new"),
             ]
         )
 
@@ -433,7 +432,7 @@ def test_a_completion_conflict_is_retried(stack: Harness) -> None:
         return cancelled([{"Code": "TransactionConflict"}] + [{"Code": "None"}] * (len(items) - 1))
 
     with hooked(client("dynamodb"), "before-call.dynamodb.TransactWriteItems", conflict_once):
-        response = stack.post_batch([event(f"done-{i}") for i in range(3)])
+        response = stack.post_batch([an_event(f"done-{i}") for i in range(3)])
 
     assert statuses(response) == [202] * 3
     assert completions == [6, 6]
@@ -447,7 +446,7 @@ def test_events_queued_but_not_completed_are_503_and_converge_on_retry(stack: Ha
             return None
         return cancelled([{"Code": "ThrottlingError"}] + [{"Code": "None"}] * (len(items) - 1))
 
-    batch = [event("late-1"), event("late-2")]
+    batch = [an_event("late-1"), an_event("late-2")]
     # Given completions that keep failing after the messages were queued
     with hooked(client("dynamodb"), "before-call.dynamodb.TransactWriteItems", fail_completion):
         first = statuses(stack.post_batch(batch))
@@ -481,8 +480,8 @@ def test_a_batch_is_authenticated_like_a_single_event(emulator: Emulator) -> Non
     with harness(emulator.url, parameters=parameters) as stack:
         secret = new_secret()
         store_secret(stack, "payment_service", secret)
-        body = json.dumps({"events": [event("w-1"), event("w-2")]}).encode()
-        mixed = json.dumps({"events": [event("w-3"), {**event("w-4"), "source": "other"}]}).encode()
+        body = encoded(a_batch([an_event("w-1"), an_event("w-2")]))
+        mixed = encoded(a_batch([an_event("w-3"), an_event("w-4", source="other")]))
 
         # A batch signed by its source is accepted; an unsigned one, or one mixing sources, is refused whole
         accepted = stack.request("POST", "/api/v1/ingest/batch", body, signed(secret, body))
@@ -515,7 +514,7 @@ def test_a_claim_whose_answer_was_lost_is_recognised_on_the_retry(stack: Harness
         raise AssertionError("the second claim should have been cancelled")
 
     with hooked(client("dynamodb"), "before-call.dynamodb.TransactWriteItems", land_then_cancel):
-        response = stack.post_batch([event(f"lost-{i}") for i in range(3)])
+        response = stack.post_batch([an_event(f"lost-{i}") for i in range(3)])
 
     assert statuses(response) == [202, 202, 202]
     assert claims == [3]
@@ -536,8 +535,9 @@ def test_single_and_batch_measure_an_event_in_bytes_alike(
 ) -> None:
     with harness(emulator.url, parameters={"MaxBodyBytes": "1024"}) as h:
         # A two-byte character (é): its UTF-8 size is twice its length, its \u-escaped form six times.
-        body = event(f"s-{uuid.uuid4()}")
-        body["payload"]["note"] = "é" * characters
+        body = an_event(
+            f"s-{uuid.uuid4()}", payload={"amount": 1, "currency": "KES", "note": "é" * characters}
+        )
         single = h.request("POST", "/api/v1/ingest", json.dumps(body, ensure_ascii=False).encode())
         batch = h.post_batch([{**body, "idempotency_key": f"b-{uuid.uuid4()}"}])
 

@@ -10,25 +10,21 @@ from decimal import Decimal
 from typing import Any
 
 from plutus_dev.cli.replay import Outcome, replay_one
+from tests.builders import an_event
 from tests.integration.capture import capture_output
 from tests.integration.harness import Harness
 
 
 def _credit(key: str, amount: float) -> dict[str, Any]:
-    return {
-        "source": "srcA",
-        "schema_version": "1.0",
-        "idempotency_key": key,
-        "event_type": "transaction_initiated",
-        "payload": {
-            "transaction_id": "txn_X",
-            "account_id": "acc_victim",
-            "direction": "credit",
-            "amount": amount,
-            "currency": "KES",
-            "occurred_at": "2026-11-26T08:00:00Z",
-        },
+    payload = {
+        "transaction_id": "txn_X",
+        "account_id": "acc_victim",
+        "direction": "credit",
+        "amount": amount,
+        "currency": "KES",
+        "occurred_at": "2026-11-26T08:00:00Z",
     }
+    return an_event(key, "transaction_initiated", payload, source="srcA")
 
 
 def _balance(stack: Harness) -> Decimal:

@@ -6,15 +6,11 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from tests.builders import an_event
 from tests.integration.harness import Harness
 from tests.integration.harness import app_client as client
 
-SEED = {
-    "source": "payment_service",
-    "schema_version": "1.0",
-    "idempotency_key": "evt_123456",
-    "payload": {"amount": 100, "currency": "KES"},
-}
+SEED = an_event("evt_123456")
 
 
 @contextmanager
@@ -47,7 +43,7 @@ def test_a_new_event_costs_three_calls_and_a_duplicate_one(stack: Harness) -> No
 
 def test_processing_an_event_with_the_default_handler_costs_one_call(stack: Harness) -> None:
     for i in range(5):
-        stack.post_event({**SEED, "idempotency_key": f"evt_{i}"})
+        stack.post_event(an_event(f"evt_{i}"))
     stack.request("GET", "/health")
     with counting() as calls:
         assert stack.drain() == 5

@@ -3,29 +3,22 @@ read endpoints, and counters that a duplicate, a replay or a redelivery never mo
 
 from __future__ import annotations
 
-from typing import Any
+from functools import partial
 
+from tests import tables
+from tests.builders import an_event
 from tests.integration.harness import Harness
 from tests.integration.redelivery import drain_capturing, redeliver_after_commit, send_duplicate, send_replay
 
-
-def _event(key: str, event_type: str, payload: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "source": "storefront",
-        "schema_version": "1.0",
-        "idempotency_key": key,
-        "event_type": event_type,
-        "payload": payload,
-    }
-
-
+# Every event of this test comes from one producer.
+storefront = partial(an_event, source="storefront")
 SEQUENCE = [
-    _event(
+    storefront(
         "v1",
         "page_view",
         {"user_id": "u1", "url": "/p/tent", "product_id": "tent", "occurred_at": "2026-11-26T09:00:00Z"},
     ),
-    _event(
+    storefront(
         "a1",
         "add_to_cart",
         {
@@ -38,7 +31,7 @@ SEQUENCE = [
             "occurred_at": "2026-11-26T09:02:00Z",
         },
     ),
-    _event(
+    storefront(
         "p1",
         "payment_completed",
         {
@@ -55,7 +48,7 @@ SEQUENCE = [
 
 
 def test_a_known_type_with_an_invalid_payload_is_422_naming_the_field(stack: Harness) -> None:
-    bad = _event(
+    bad = storefront(
         "bad-1",
         "add_to_cart",
         {
@@ -78,7 +71,7 @@ def test_a_known_type_with_an_invalid_payload_is_422_naming_the_field(stack: Har
 
 
 def test_an_unknown_type_is_422_listing_the_known_types(stack: Harness) -> None:
-    response = stack.post_event(_event("bad-2", "cart_abandoned", {"user_id": "u1"}))
+    response = stack.post_event(storefront("bad-2", "cart_abandoned", {"user_id": "u1"}))
 
     assert response.status == 422
     problem = response.json()
@@ -99,7 +92,7 @@ def test_reads_show_the_derived_state_and_redelivery_never_counts_twice(stack: H
     funnel = stack.request("GET", "/api/v1/ecommerce/products/bag/funnel").json()
     assert also["also_bought"] == [{"product_id": "bag", "customers": 1}]
     assert (funnel["carted_units"], funnel["purchased_units"], funnel["abandoned_cart_units"]) == (2, 1, 1)
-    state_before = sorted(stack.scan("StateTable"), key=lambda i: (i["pk"], i["sk"]))
+    state_before = tables.by_key(stack.scan("StateTable"))
 
     # When every message arrives again: as a duplicate, as an operator replay, and after a lost delete
     for body in bodies:
@@ -111,7 +104,7 @@ def test_reads_show_the_derived_state_and_redelivery_never_counts_twice(stack: H
         assert stack.post_event(event).status == 200
 
     # Then no counter, list or version moved, and each event was applied by its first attempt only
-    assert sorted(stack.scan("StateTable"), key=lambda i: (i["pk"], i["sk"])) == state_before
+    assert tables.by_key(stack.scan("StateTable")) == state_before
     assert stack.request("GET", "/api/v1/ecommerce/products/tent/also-bought").json() == also
     assert stack.request("GET", "/api/v1/ecommerce/products/bag/funnel").json() == funnel
     for event_id in ids:

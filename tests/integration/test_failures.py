@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
+from functools import partial
 
 import pytest
 
 from plutus.core.registry import EventContext, EventModel, Router
-from plutus.domains import default
 from plutus_dev.emulator.resources import Emulator
+from tests import tables
+from tests.builders import an_event, an_sqs_event
 from tests.integration.harness import Harness, harness
+
+# Every event of this test comes from one producer.
+ledger = partial(an_event, payload={"amount": 5}, source="ledger")
 
 
 class AlwaysFailsV1(EventModel):
@@ -33,22 +37,10 @@ def failing(emulator: Emulator) -> Iterator[Harness]:
         yield h
 
 
-def _event(key: str, event_type: str | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "source": "ledger",
-        "schema_version": "1.0",
-        "idempotency_key": key,
-        "payload": {"amount": 5},
-    }
-    if event_type:
-        body["event_type"] = event_type
-    return body
-
-
 def test_only_the_failed_record_comes_back_and_ends_in_the_dlq(failing: Harness) -> None:
     # Given one failing and one healthy event in the same batch
-    bad = failing.post_event(_event("k-bad", "test_always_fails")).json()["event_id"]
-    good = failing.post_event(_event("k-good")).json()["event_id"]
+    bad = failing.post_event(ledger("k-bad", "test_always_fails")).json()["event_id"]
+    good = failing.post_event(ledger("k-good")).json()["event_id"]
 
     # When the first batch is processed
     records, failed = failing.poller().poll_once()
@@ -75,15 +67,13 @@ def test_only_the_failed_record_comes_back_and_ends_in_the_dlq(failing: Harness)
     assert view["attempts"] == 3
     assert view["last_error"] == "RuntimeError: downstream ledger unavailable"
     assert failing.queue_depth() == 0
-    dead = sqs.receive_message(
-        QueueUrl=failing.dlq_url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]
-    )["Messages"]
+    dead = tables.receive(sqs, failing.dlq_url, 10)
     assert [json.loads(m["Body"])["event_id"] for m in dead] == [bad]
     assert int(dead[0]["Attributes"]["ApproximateReceiveCount"]) >= 3
 
 
 def test_an_entirely_failed_batch_reports_every_record_without_raising(failing: Harness) -> None:
-    ids = {failing.post_event(_event(f"k{i}", "test_always_fails")).json()["event_id"] for i in range(3)}
+    ids = {failing.post_event(ledger(f"k{i}", "test_always_fails")).json()["event_id"] for i in range(3)}
 
     records, failed = failing.poller().poll_once()
 
@@ -93,16 +83,11 @@ def test_an_entirely_failed_batch_reports_every_record_without_raising(failing: 
 
 
 def test_a_redelivered_processed_event_is_acknowledged_without_running_handlers(stack: Harness) -> None:
-    event_id = stack.post_event(_event("k-once")).json()["event_id"]
+    event_id = stack.post_event(ledger("k-once")).json()["event_id"]
     sqs = stack.client("sqs")
     # Given the message is received but its deletion is lost (as when a consumer times out after committing)
-    message = sqs.receive_message(
-        QueueUrl=stack.queue_url, MessageSystemAttributeNames=["All"], MessageAttributeNames=["All"]
-    )["Messages"][0]
-    from plutus_dev.emulator.poller import to_record
-
-    record = to_record(message, stack.stack.arns["EventsQueue"], "us-east-1")
-    status, result, _ = stack.consumer.invoke({"Records": [record]})
+    [message] = tables.receive(sqs, stack.queue_url)
+    status, result, _ = stack.consumer.invoke(an_sqs_event([message], stack.stack.arns["EventsQueue"]))
     assert status == "ok" and result == {"batchItemFailures": []}
     sqs.change_message_visibility(
         QueueUrl=stack.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
@@ -114,6 +99,6 @@ def test_a_redelivered_processed_event_is_acknowledged_without_running_handlers(
     # Then it is acknowledged, its effect was applied once, and its attempts were not bumped
     view = stack.get_event(event_id).json()
     assert view["status"] == "PROCESSED" and view["attempts"] == 1
-    receipt = [i for i in stack.scan("StateTable") if i["pk"] == default.receipt_key(event_id)[0]]
+    receipt = tables.receipts(stack.scan("StateTable"), event_id)
     assert int(receipt[0]["applied"]) == 1
     assert stack.queue_depth() == 0

@@ -5,23 +5,17 @@ sends the same transaction again under a new idempotency key."""
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
+from tests import tables
+from tests.builders import an_event
 from tests.integration.harness import Harness
 from tests.integration.redelivery import drain_capturing, redeliver_after_commit, send_duplicate, send_replay
 
-
-def _event(key: str, event_type: str, payload: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "source": "core_banking",
-        "schema_version": "1.0",
-        "idempotency_key": key,
-        "event_type": event_type,
-        "payload": payload,
-    }
-
-
-PAYROLL = _event(
+# Every event of this test comes from one producer.
+core_banking = partial(an_event, source="core_banking")
+PAYROLL = core_banking(
     "k-payroll",
     "transaction_initiated",
     {
@@ -35,7 +29,7 @@ PAYROLL = _event(
         "occurred_at": "2026-11-26T08:00:00Z",
     },
 )
-COFFEE = _event(
+COFFEE = core_banking(
     "k-coffee",
     "card_swipe",
     {
@@ -49,7 +43,7 @@ COFFEE = _event(
         "occurred_at": "2026-11-26T09:00:00Z",
     },
 )
-RENT = _event(
+RENT = core_banking(
     "k-rent",
     "transfer_requested",
     {
@@ -74,7 +68,7 @@ def balances(stack: Harness) -> dict[str, Decimal]:
 
 
 def state(stack: Harness) -> list[dict[str, Any]]:
-    return sorted(stack.scan("StateTable"), key=lambda i: (i["pk"], i["sk"]))
+    return tables.by_key(stack.scan("StateTable"))
 
 
 def test_balances_change_exactly_once_under_redelivery_duplicates_and_replays(stack: Harness) -> None:

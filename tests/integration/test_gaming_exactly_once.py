@@ -5,11 +5,16 @@ idempotency key; reads (leaderboard, rank, feed) go through the real ingest hand
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
+from tests import tables
+from tests.builders import an_event
 from tests.integration.harness import Harness
 from tests.integration.redelivery import drain_capturing, redeliver_after_commit, send_duplicate, send_replay
 
+# Every event of this test comes from one producer.
+game_server = partial(an_event, source="game_server")
 # Business time near now, so the feed's TTL (7 days) keeps the entries visible to the real read endpoint.
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -18,18 +23,8 @@ def _when(minutes: int) -> str:
     return (NOW - timedelta(minutes=60 - minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _event(key: str, event_type: str, payload: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "source": "game_server",
-        "schema_version": "1.0",
-        "idempotency_key": key,
-        "event_type": event_type,
-        "payload": payload,
-    }
-
-
 def _match(key: str, player: str, score: int, minute: int, result: str = "win") -> dict[str, Any]:
-    return _event(
+    return game_server(
         key,
         "match_completed",
         {
@@ -45,17 +40,17 @@ def _match(key: str, player: str, score: int, minute: int, result: str = "win") 
 
 
 EVENTS = [
-    _event(
+    game_server(
         "fr-1",
         "friend_request_sent",
         {"from_player_id": "bo", "to_player_id": "ana", "occurred_at": _when(0)},
     ),
-    _event("login-1", "player_login", {"player_id": "ana", "platform": "pc", "occurred_at": _when(1)}),
+    game_server("login-1", "player_login", {"player_id": "ana", "platform": "pc", "occurred_at": _when(1)}),
     _match("a1", "ana", 1500, 2),
     _match("b1", "bo", 900, 3, "loss"),
     _match("a2", "ana", 700, 4),
     _match("c1", "cy", 2000, 5),
-    _event(
+    game_server(
         "buy-1",
         "in_game_purchase",
         {
@@ -96,7 +91,7 @@ def test_a_match_result_scores_exactly_once_under_redelivery_duplicates_and_repl
     assert (first["rank"]["rank"], first["rank"]["exact"], first["rank"]["players"]) == (3, True, 3)
     assert (first["ana"]["matches"], first["ana"]["win_streak"], first["ana"]["followers"]) == (2, 2, 1)
     assert [e["type"] for e in first["feed"]] == ["purchase", "match", "match"]
-    before = sorted(stack.scan("StateTable"), key=lambda i: (i["pk"], i["sk"]))
+    before = tables.by_key(stack.scan("StateTable"))
 
     # When every message comes again as a duplicate and as a replay, the producer retries every POST,
     # and the game server re-sends one result under a new idempotency key
@@ -111,7 +106,7 @@ def test_a_match_result_scores_exactly_once_under_redelivery_duplicates_and_repl
 
     # Then no score, rank, streak, follower count, spend or feed entry moved
     assert reads(stack) == first
-    assert sorted(stack.scan("StateTable"), key=lambda i: (i["pk"], i["sk"])) == before
+    assert tables.by_key(stack.scan("StateTable")) == before
     for event_id in [*ids, resent.json()["event_id"]]:
         view = stack.get_event(event_id).json()
         assert (view["status"], view["attempts"]) == ("PROCESSED", 1)

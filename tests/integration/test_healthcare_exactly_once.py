@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.builders import an_event
 from tests.integration.harness import Harness
 from tests.integration.redelivery import deliver_again, drain_capturing, stable_state
 from tests.logcapture import captured_logs
@@ -13,13 +14,7 @@ PATIENT = "pat_it_9f31"
 
 
 def _post(h: Harness, sent: list[dict[str, Any]], key: str, event_type: str, payload: dict[str, Any]) -> str:
-    body = {
-        "source": "ehr_bridge",
-        "schema_version": "1.0",
-        "idempotency_key": key,
-        "event_type": event_type,
-        "payload": {"patient_id": PATIENT, **payload},
-    }
+    body = an_event(key, event_type, {"patient_id": PATIENT, **payload}, source="ehr_bridge")
     response = h.post_event(body)
     assert response.status == 202, response.body
     sent.append(body)

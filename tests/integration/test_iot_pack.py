@@ -3,28 +3,20 @@ normalised, and a redelivered fix never adds its distance twice."""
 
 from __future__ import annotations
 
-from typing import Any
+from functools import partial
 
 import pytest
 
 from plutus.domains.iot.handlers import haversine_km
+from tests.builders import an_event
 from tests.integration.harness import Harness
 from tests.integration.redelivery import drain_capturing, redeliver_after_commit, send_duplicate, send_replay
 
-
-def _event(key: str, event_type: str, payload: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "source": "telematics",
-        "schema_version": "1.0",
-        "idempotency_key": key,
-        "event_type": event_type,
-        "payload": payload,
-    }
-
-
+# Every event of this test comes from one producer.
+telematics = partial(an_event, source="telematics")
 ROUTE = [(-1.2921, 36.8219), (-1.3000, 36.8300), (-1.3100, 36.8500)]
 EVENTS = [
-    _event(
+    telematics(
         "t1",
         "engine_temperature",
         {
@@ -33,7 +25,7 @@ EVENTS = [
             "occurred_at": "2026-11-26T14:00:00Z",
         },
     ),
-    _event(
+    telematics(
         "t2",
         "engine_temperature",
         {
@@ -42,13 +34,13 @@ EVENTS = [
             "occurred_at": "2026-11-26T14:10:00Z",
         },
     ),
-    _event(
+    telematics(
         "f1",
         "fuel_level",
         {"vehicle_id": "truck-017", "reading": "fuel_level:42%", "occurred_at": "2026-11-26T14:00:30Z"},
     ),
 ] + [
-    _event(
+    telematics(
         f"g{i}",
         "gps_location_update",
         {
@@ -89,7 +81,7 @@ def test_seed_readings_are_normalised_and_redelivery_never_adds_distance_twice(s
 
 
 def test_an_unparseable_reading_is_422_naming_the_field(stack: Harness) -> None:
-    response = stack.post_event(_event("bad", "fuel_level", {"vehicle_id": "truck-017", "level": "full"}))
+    response = stack.post_event(telematics("bad", "fuel_level", {"vehicle_id": "truck-017", "level": "full"}))
     assert response.status == 422
     assert [e["field"] for e in response.json()["errors"]] == ["payload.level"]
     assert stack.queue_depth() == 0

@@ -4,20 +4,15 @@ SLA flags are recorded exactly once under duplicate requests, redelivery and rep
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
+from tests.builders import an_event
 from tests.integration.harness import Harness
 from tests.integration.redelivery import deliver_again, drain_capturing, stable_state
 
-
-def _body(key: str, event_type: str, payload: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "source": "carrier_edi",
-        "schema_version": "1.0",
-        "idempotency_key": key,
-        "event_type": event_type,
-        "payload": payload,
-    }
+# Every event of this test comes from one producer.
+carrier_edi = partial(an_event, source="carrier_edi")
 
 
 def _journey(pkg: str, day: int, transit_hours: int, failed_first: bool) -> list[dict[str, Any]]:
@@ -25,7 +20,7 @@ def _journey(pkg: str, day: int, transit_hours: int, failed_first: bool) -> list
     shipped = start.strftime("%Y-%m-%dT%H:%M:%SZ")
     delivered = (start + timedelta(hours=transit_hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
     events = [
-        _body(
+        carrier_edi(
             f"{pkg}-pickup",
             "package_scanned",
             {
@@ -41,7 +36,7 @@ def _journey(pkg: str, day: int, transit_hours: int, failed_first: bool) -> list
     ]
     if failed_first:
         events.append(
-            _body(
+            carrier_edi(
                 f"{pkg}-attempt-1",
                 "delivery_attempted",
                 {
@@ -55,7 +50,7 @@ def _journey(pkg: str, day: int, transit_hours: int, failed_first: bool) -> list
             )
         )
     events.append(
-        _body(
+        carrier_edi(
             f"{pkg}-attempt-2",
             "delivery_attempted",
             {

@@ -11,8 +11,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from plutus_dev.emulator.resources import Emulator
+from tests.builders import an_event, encoded
 from tests.integration.harness import Harness, harness
-from tests.integration.test_webhook_auth import event_body, new_secret, post, signed, store_secret
+from tests.integration.test_webhook_auth import new_secret, post, signed, store_secret
 
 
 @pytest.fixture
@@ -52,7 +53,7 @@ def test_secrets_signatures_and_payloads_never_reach_the_logs(
     marker = f"PAYLOAD-MARKER-{uuid.uuid4().hex}"
     secret, other = new_secret(), new_secret()
     store_secret(webhook_stack, "payment_service", secret)
-    body = event_body("evt_logs", payload={"diagnosis": marker})
+    body = encoded(an_event("evt_logs", payload={"diagnosis": marker}))
     sent: list[dict[str, str]] = []
 
     def send(body: bytes, headers: dict[str, str], expected: int) -> None:
@@ -65,9 +66,9 @@ def test_secrets_signatures_and_payloads_never_reach_the_logs(
     send(body, signed(other, body), 401)
     send(body, signed(secret, body, at=datetime.now(UTC) - timedelta(hours=1)), 401)
     send(body, {**signed(secret, body), "webhook-signature": f"v1,{marker}"}, 401)
-    unknown = event_body("evt_unknown", source=f"src-{marker}", payload={"diagnosis": marker})
+    unknown = encoded(an_event("evt_unknown", source=f"src-{marker}", payload={"diagnosis": marker}))
     send(unknown, signed(secret, unknown), 401)
-    invalid = event_body("evt_invalid", payload={"diagnosis": marker}, schema_version=marker)
+    invalid = encoded(an_event("evt_invalid", payload={"diagnosis": marker}, schema_version=marker))
     send(invalid, signed(secret, invalid), 422)
     webhook_stack.drain()
 

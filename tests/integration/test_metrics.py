@@ -5,14 +5,20 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import pytest
 
 from plutus.core.registry import EventContext, EventModel, Router
 from plutus_dev.emulator.resources import Emulator
+from tests import tables
+from tests.builders import an_event, an_sqs_event
 from tests.integration.capture import capture_output, dimension_sets, metric_names, values
 from tests.integration.harness import Harness, harness
+
+# Every event of this test comes from one producer.
+ledger = partial(an_event, payload={"amount": 5}, source="ledger")
 
 BASE = {"environment", "service"}
 BY_TYPE = {"environment", "service", "event_type"}
@@ -37,18 +43,6 @@ def h(emulator: Emulator) -> Iterator[Harness]:
         yield stack
 
 
-def _event(key: str, event_type: str | None = None, **payload: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "source": "ledger",
-        "schema_version": "1.0",
-        "idempotency_key": key,
-        "payload": payload or {"amount": 5},
-    }
-    if event_type:
-        body["event_type"] = event_type
-    return body
-
-
 def _only(docs: list[dict[str, Any]]) -> dict[str, Any]:
     assert len(docs) == 1, docs
     return docs[0]
@@ -56,7 +50,7 @@ def _only(docs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def test_new_event_emits_request_created_and_latency(h: Harness) -> None:
     with capture_output() as out:
-        assert h.post_event(_event("k-new")).status == 202
+        assert h.post_event(ledger("k-new")).status == 202
 
     doc = _only(out.emf)
     assert metric_names(doc) == {"ingest_requests_total", "raw_events_created_total", "ingest_latency_ms"}
@@ -71,9 +65,9 @@ def test_new_event_emits_request_created_and_latency(h: Harness) -> None:
 
 
 def test_duplicate_emits_duplicate_not_created(h: Harness) -> None:
-    h.post_event(_event("k-dup"))
+    h.post_event(ledger("k-dup"))
     with capture_output() as out:
-        assert h.post_event(_event("k-dup")).status == 200
+        assert h.post_event(ledger("k-dup")).status == 200
 
     doc = _only(out.emf)
     assert metric_names(doc) == {"ingest_requests_total", "raw_events_duplicate_total", "ingest_latency_ms"}
@@ -81,11 +75,11 @@ def test_duplicate_emits_duplicate_not_created(h: Harness) -> None:
 
 
 def test_rejections_are_counted_by_reason_class(h: Harness) -> None:
-    h.post_event(_event("k-reused"))
+    h.post_event(ledger("k-reused"))
     with capture_output() as out:
         assert h.request("POST", "/api/v1/ingest", b"{not json").status == 400
         assert h.post_event({"source": "ledger"}).status == 422
-        assert h.post_event(_event("k-reused", amount=6)).status == 422
+        assert h.post_event(ledger("k-reused", payload={"amount": 6})).status == 422
         assert h.request("POST", "/api/v1/ingest", "{}", headers={"Content-Type": "text/plain"}).status == 415
 
     rejected = out.documents_with("ingest_rejected_total")
@@ -118,11 +112,11 @@ def test_in_flight_conflict_emits_conflict(h: Harness) -> None:
     sqs = client("sqs")
     with capture_output() as out:
         sqs.meta.events.register("before-call.sqs.SendMessage", hold)
-        first = threading.Thread(target=lambda: h.post_event(_event("k-409")))
+        first = threading.Thread(target=lambda: h.post_event(ledger("k-409")))
         first.start()
         assert entered.wait(10)
         try:
-            assert h.post_event(_event("k-409")).status == 409
+            assert h.post_event(ledger("k-409")).status == 409
         finally:
             sqs.meta.events.unregister("before-call.sqs.SendMessage", hold)
             release.set()
@@ -136,8 +130,8 @@ def test_in_flight_conflict_emits_conflict(h: Harness) -> None:
 
 
 def test_processed_event_emits_success_and_lag_by_event_type(h: Harness) -> None:
-    h.post_event(_event("k-ok"))
-    h.post_event(_event("k-other", "test_not_registered"))
+    h.post_event(ledger("k-ok"))
+    h.post_event(ledger("k-other", "test_not_registered"))
     with capture_output() as out:
         assert h.drain() == 2
 
@@ -154,7 +148,7 @@ def test_processed_event_emits_success_and_lag_by_event_type(h: Harness) -> None
 
 def test_a_batch_sums_its_counts_into_one_document_per_type(h: Harness) -> None:
     for i in range(4):
-        h.post_event(_event(f"k-batch-{i}"))
+        h.post_event(ledger(f"k-batch-{i}"))
     with capture_output() as out:
         records, _ = h.poller().poll_once()
 
@@ -165,7 +159,7 @@ def test_a_batch_sums_its_counts_into_one_document_per_type(h: Harness) -> None:
 
 
 def test_failure_retry_and_dead_letter_are_counted_per_delivery(h: Harness) -> None:
-    h.post_event(_event("k-flaky", "test_metrics_flaky"))
+    h.post_event(ledger("k-flaky", "test_metrics_flaky"))
     poller, sqs = h.poller(), h.client("sqs")
     per_delivery = []
     for _ in range(3):  # MaxReceiveCount=3
@@ -190,12 +184,10 @@ def test_failure_retry_and_dead_letter_are_counted_per_delivery(h: Harness) -> N
 
 
 def test_redelivered_processed_event_emits_duplicate_and_retry(h: Harness) -> None:
-    event_id = h.post_event(_event("k-redeliver")).json()["event_id"]
+    event_id = h.post_event(ledger("k-redeliver")).json()["event_id"]
     sqs = h.client("sqs")
-    message = sqs.receive_message(QueueUrl=h.queue_url, MessageSystemAttributeNames=["All"])["Messages"][0]
-    from plutus_dev.emulator.poller import to_record
-
-    h.consumer.invoke({"Records": [to_record(message, h.stack.arns["EventsQueue"], "us-east-1")]})
+    [message] = tables.receive(sqs, h.queue_url)
+    h.consumer.invoke(an_sqs_event([message], h.stack.arns["EventsQueue"]))
     sqs.change_message_visibility(
         QueueUrl=h.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
     )
@@ -220,7 +212,7 @@ def test_unparseable_message_is_counted_as_unknown_type(h: Harness) -> None:
 def test_a_request_refused_by_authentication_is_counted(emulator: Emulator) -> None:
     parameters = {"AuthMode": "WEBHOOK_SIGNATURE", "WebhookSecretPrefix": "/tmetrics/wh/"}
     with harness(emulator.url, parameters=parameters) as h, capture_output() as out:
-        assert h.post_event(_event("k-unsigned")).status == 401
+        assert h.post_event(ledger("k-unsigned")).status == 401
 
     [rejected] = out.documents_with("ingest_rejected_total")
     assert rejected["reason"] == "unauthenticated"

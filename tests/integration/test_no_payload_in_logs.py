@@ -7,18 +7,22 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import pytest
 
 from plutus.core.registry import EventContext, EventModel, Registry, Router
 from plutus.domains import default
-from plutus_dev.emulator.poller import to_record
 from plutus_dev.emulator.resources import Emulator
+from tests import tables
+from tests.builders import an_event, an_sqs_event
 from tests.integration.capture import capture_output
 from tests.integration.harness import Harness, harness
 
 MARKER = "PAN4111111111111111MARKER"
+# Every event of this test comes from one producer.
+card_gateway = partial(an_event, source="card_gateway")
 
 
 class CardChargedV1(EventModel):
@@ -63,14 +67,6 @@ def h(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
         yield stack
 
 
-def _body(key: str, payload: dict[str, Any], event_type: str | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"source": "card_gateway", "schema_version": "1.0", "idempotency_key": key}
-    body["payload"] = payload
-    if event_type:
-        body["event_type"] = event_type
-    return body
-
-
 def _conflict(h: Harness, body: dict[str, Any]) -> int:
     from tests.integration.harness import app_client as client
 
@@ -97,40 +93,42 @@ def test_the_marker_appears_in_no_log_line(h: Harness) -> None:
     card = {"amount": 100, "card_number": MARKER}
     with capture_output() as out:
         # Accepted, typed and untyped, then replayed
-        assert h.post_event(_body("k-typed", card, "test_card_charged")).status == 202
-        assert h.post_event(_body("k-untyped", {"note": MARKER})).status == 202
-        assert h.post_event(_body("k-untyped", {"note": MARKER})).status == 200
+        assert h.post_event(card_gateway("k-typed", "test_card_charged", card)).status == 202
+        assert h.post_event(card_gateway("k-untyped", payload={"note": MARKER})).status == 202
+        assert h.post_event(card_gateway("k-untyped", payload={"note": MARKER})).status == 200
         # Rejected: same key with other content, invalid typed payload, malformed JSON, bad field, too large
-        assert h.post_event(_body("k-untyped", {"note": MARKER + "2"})).status == 422
+        assert h.post_event(card_gateway("k-untyped", payload={"note": MARKER + "2"})).status == 422
         assert (
-            h.post_event(_body("k-bad", {"amount": MARKER, "card_number": 1}, "test_card_charged")).status
+            h.post_event(
+                card_gateway("k-bad", "test_card_charged", {"amount": MARKER, "card_number": 1})
+            ).status
             == 422
         )
         assert h.request("POST", "/api/v1/ingest", '{"payload": {"x": "' + MARKER).status == 400
-        assert h.post_event({**_body("k-ctl", {"x": MARKER}), "source": "a\x00" + MARKER}).status == 422
+        assert (
+            h.post_event(card_gateway("k-ctl", payload={"x": MARKER}, source="a\x00" + MARKER)).status == 422
+        )
         assert h.request("POST", "/api/v1/ingest", json.dumps({"p": MARKER * 20_000})).status == 413
         # In flight: 409
-        assert _conflict(h, _body("k-flight", {"note": MARKER})) == 409
+        assert _conflict(h, card_gateway("k-flight", payload={"note": MARKER})) == 409
         # A handler that fails on the payload, and a message no one can parse: retried, then dead-lettered
-        failing = h.post_event(_body("k-fail", {"card_number": MARKER}, "test_ledger_down")).json()[
+        failing = h.post_event(card_gateway("k-fail", "test_ledger_down", {"card_number": MARKER})).json()[
             "event_id"
         ]
         h.client("sqs").send_message(QueueUrl=h.queue_url, MessageBody='{"payload": "' + MARKER + '"')
         h.drain()
         # A processed event delivered again (its deletion lost)
-        h.post_event(_body("k-again", {"note": MARKER}))
+        h.post_event(card_gateway("k-again", payload={"note": MARKER}))
         sqs = h.client("sqs")
-        message = sqs.receive_message(QueueUrl=h.queue_url, MessageSystemAttributeNames=["All"])["Messages"][
-            0
-        ]
-        h.consumer.invoke({"Records": [to_record(message, h.stack.arns["EventsQueue"], "us-east-1")]})
+        [message] = tables.receive(sqs, h.queue_url)
+        h.consumer.invoke(an_sqs_event([message], h.stack.arns["EventsQueue"]))
         sqs.change_message_visibility(
             QueueUrl=h.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
         )
         assert h.drain() == 1
 
     # The marker really went through: it is in the DLQ twice (the failed event, the unparseable message)
-    dead = h.client("sqs").receive_message(QueueUrl=h.dlq_url, MaxNumberOfMessages=10)["Messages"]
+    dead = tables.receive(h.client("sqs"), h.dlq_url, 10)
     assert len(dead) == 2 and all(MARKER in m["Body"] for m in dead)
     assert h.get_event(failing).json()["status"] == "FAILED"
     # And the capture saw every path's log lines, at DEBUG too

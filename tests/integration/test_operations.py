@@ -17,6 +17,8 @@ from plutus_dev.cli import dlq, replay
 from plutus_dev.cli.app import app
 from plutus_dev.emulator.resources import Emulator
 from plutus_dev.faults.proxy import FaultProxy
+from tests import tables
+from tests.builders import a_queued_event, an_event
 from tests.integration.harness import Harness, harness
 
 
@@ -55,23 +57,14 @@ def ops(proxy: FaultProxy) -> Iterator[Harness]:
 
 
 def _post(h: Harness, key: str, event_type: str | None = "test_ledger_posted") -> str:
-    body: dict[str, Any] = {
-        "source": "ledger",
-        "schema_version": "1.0",
-        "idempotency_key": key,
-        "payload": {"amount": 5, "memo": "caf\u00e9"},
-    }
-    if event_type:
-        body["event_type"] = event_type
-    response = h.post_event(body)
+    response = h.post_event(an_event(key, event_type, {"amount": 5, "memo": "caf\u00e9"}, source="ledger"))
     assert response.status == 202, response.body
     event_id: str = response.json()["event_id"]
     return event_id
 
 
 def _applied(h: Harness, event_id: str) -> list[int]:
-    pk = default.receipt_key(event_id)[0]
-    return [int(i["applied"]) for i in h.scan("StateTable") if i["pk"] == pk]
+    return [int(i["applied"]) for i in tables.receipts(h.scan("StateTable"), event_id)]
 
 
 def _dead_letters(h: Harness) -> list[dlq.DeadLetter]:
@@ -93,14 +86,7 @@ def test_poison_messages_fail_and_are_dead_lettered_on_their_first_attempt_witho
     sqs = ops.client("sqs")
     # Given a batch with an unparseable body, an unknown event type and a healthy event
     sqs.send_message(QueueUrl=ops.queue_url, MessageBody="{not json")
-    unknown = {
-        "event_id": "5f0c1ad2-0000-5000-8000-000000000001",
-        "source": "ledger",
-        "event_type": "no_such_type",
-        "schema_version": "1.0",
-        "received_at": "2026-01-01T00:00:00.000000Z",
-        "payload": {},
-    }
+    unknown = a_queued_event("5f0c1ad2-0000-5000-8000-000000000001", "no_such_type", source="ledger")
     sqs.send_message(QueueUrl=ops.queue_url, MessageBody=json.dumps(unknown))
     healthy = _post(ops, "k-healthy", event_type=None)
 
@@ -182,13 +168,11 @@ def test_redrive_falls_back_on_moto_and_keeps_message_attributes(ops: Harness) -
 
     # Then it took the fallback path, said why, and moved every message with its attributes
     assert result.path == dlq.FALLBACK
-    assert "StartMessageMoveTask answered HTTP 500" in result.reason
+    assert result.reason == "StartMessageMoveTask answered HTTP 500"  # said once, not "HTTP 500 (500)"
     assert (result.moved, result.failed) == (12, 0)
     assert progress[-1] == (12, 12)
     assert dlq.queue_counts(ops.client("sqs"), ops.dlq_url) == (0, 0)
-    moved = ops.client("sqs").receive_message(
-        QueueUrl=ops.queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], VisibilityTimeout=0
-    )["Messages"]
+    moved = tables.receive(ops.client("sqs"), ops.queue_url, 10, visibility_timeout=0)
     assert {m["MessageAttributes"]["event_id"]["StringValue"] for m in moved} <= event_ids
     assert all(m["MessageAttributes"]["event_type"]["StringValue"] == "test_ledger_posted" for m in moved)
 

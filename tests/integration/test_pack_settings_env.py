@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from plutus_dev.emulator.resources import Emulator
+from tests.builders import an_event
 from tests.integration.harness import Harness, harness
 
 
@@ -19,16 +20,6 @@ def configured(emulator: Emulator) -> Iterator[Harness]:
     }
     with harness(emulator.url, environment=environment) as stack:
         yield stack
-
-
-def _body(key: str, event_type: str, payload: dict[str, object]) -> dict[str, object]:
-    return {
-        "source": "s",
-        "schema_version": "1.0",
-        "idempotency_key": key,
-        "event_type": event_type,
-        "payload": payload,
-    }
 
 
 def test_handlers_and_reads_use_the_packs_settings_from_the_environment(configured: Harness) -> None:
@@ -49,8 +40,8 @@ def test_handlers_and_reads_use_the_packs_settings_from_the_environment(configur
         "dashboard_id": "d1",
         "occurred_at": "2026-11-26T09:00:00Z",
     }
-    assert configured.post_event(_body("k-imp", "ad_impression", impression)).status == 202
-    assert configured.post_event(_body("k-view", "dashboard_viewed", view)).status == 202
+    assert configured.post_event(an_event("k-imp", "ad_impression", impression, source="s")).status == 202
+    assert configured.post_event(an_event("k-view", "dashboard_viewed", view, source="s")).status == 202
     assert configured.drain() == 2
 
     # Then the handler charged against the configured default budget (the pack default is 100,000,000)

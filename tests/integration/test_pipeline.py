@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import uuid
 
-from plutus.domains import default
 from plutus_dev.emulator.apigw import build_event
 from plutus_dev.emulator.lambda_runtime import InProcessFunction
+from tests import tables
+from tests.builders import an_event, encoded
 from tests.integration.harness import Harness, Response
 
-SEED = {
-    "source": "payment_service",
-    "schema_version": "1.0",
-    "idempotency_key": "evt_123456",
-    "payload": {"amount": 100, "currency": "KES"},
-}
+SEED = an_event("evt_123456")
 
 
 def test_seed_event_is_accepted_queued_and_processed(stack: Harness) -> None:
@@ -42,7 +37,7 @@ def test_seed_event_is_accepted_queued_and_processed(stack: Harness) -> None:
     assert view["attempts"] == 1
     assert view["processed_at"] >= view["received_at"]
     assert view["source"] == "payment_service" and view["schema_version"] == "1.0"
-    receipts = [i for i in stack.scan("StateTable") if i["pk"] == default.receipt_key(event_id)[0]]
+    receipts = tables.receipts(stack.scan("StateTable"), event_id)
     assert [int(r["applied"]) for r in receipts] == [1]
     assert stack.queue_depth() == 0
 
@@ -66,14 +61,14 @@ def test_duplicate_returns_same_event_id_and_creates_nothing(stack: Harness) -> 
 
 def test_same_key_from_another_source_is_another_event(stack: Harness) -> None:
     a = stack.post_event(SEED)
-    b = stack.post_event({**SEED, "source": "other_service"})
+    b = stack.post_event(an_event("evt_123456", source="other_service"))
     assert a.status == b.status == 202
     assert a.json()["event_id"] != b.json()["event_id"]
 
 
 def test_same_key_with_different_payload_is_a_conflict(stack: Harness) -> None:
     stack.post_event(SEED)
-    response = stack.post_event({**SEED, "payload": {"amount": 999, "currency": "KES"}})
+    response = stack.post_event(an_event("evt_123456", payload={"amount": 999, "currency": "KES"}))
 
     assert response.status == 422
     assert response.headers["content-type"].startswith("application/problem+json")
@@ -96,7 +91,7 @@ def test_key_order_and_number_spelling_do_not_make_a_new_event(stack: Harness) -
 
 
 def test_idempotency_key_header_replaces_the_body_field(stack: Harness) -> None:
-    body = {k: v for k, v in SEED.items() if k != "idempotency_key"}
+    body = an_event(None)
     first = stack.post_event(body, headers={"Idempotency-Key": '"evt_header_1"'})
     second = stack.post_event({**body, "idempotency_key": "evt_header_1"})
     assert first.status == 202
@@ -167,7 +162,7 @@ def test_a_failed_completion_is_a_clean_503_and_the_retry_converges(stack: Harne
                 "POST",
                 "/api/v1/ingest",
                 {"Content-Type": "application/json"},
-                json.dumps(SEED).encode(),
+                encoded(SEED),
                 "127.0.0.1",
             )
         )

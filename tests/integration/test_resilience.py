@@ -8,18 +8,14 @@ from typing import Any
 
 import pytest
 
-from plutus.domains import default
 from plutus_dev.emulator.lambda_runtime import InProcessFunction
 from plutus_dev.emulator.resources import Emulator
 from plutus_dev.faults.proxy import FaultKind, FaultProxy, Rule, operation_is
+from tests import tables
+from tests.builders import an_event
 from tests.integration.harness import Harness, harness
 
-EVENT = {
-    "source": "payment_service",
-    "schema_version": "1.0",
-    "idempotency_key": "evt_resilience",
-    "payload": {"amount": 100, "currency": "KES"},
-}
+EVENT = an_event("evt_resilience")
 # The ingest Lambda's remaining time sets Powertools' in-progress expiry: short, so the tests need not wait.
 SHORT_TIMEOUT = 2
 
@@ -123,7 +119,7 @@ def test_a_throttled_completion_is_a_503_and_the_retry_converges_on_one_event(
     assert faulty.drain() == 2
     view = faulty.get_event(event_id).json()
     assert view["status"] == "PROCESSED" and view["attempts"] == 1
-    receipts = [i for i in faulty.scan("StateTable") if i["pk"] == default.receipt_key(event_id)[0]]
+    receipts = tables.receipts(faulty.scan("StateTable"), event_id)
     assert [int(r["applied"]) for r in receipts] == [1]
     assert len(faulty.scan("EventsTable")) == 1
 
@@ -141,7 +137,7 @@ def test_a_lost_send_answer_queues_a_duplicate_that_the_consumer_absorbs(
     assert faulty.queue_depth() == 2
     event_id = response.json()["event_id"]
     assert faulty.drain() == 2
-    receipts = [i for i in faulty.scan("StateTable") if i["pk"] == default.receipt_key(event_id)[0]]
+    receipts = tables.receipts(faulty.scan("StateTable"), event_id)
     assert [int(r["applied"]) for r in receipts] == [1]
 
 
@@ -154,7 +150,7 @@ def test_a_lost_commit_answer_in_the_consumer_applies_once(faulty: Harness, prox
 
     view = faulty.get_event(event_id).json()
     assert view["status"] == "PROCESSED"
-    receipts = [i for i in faulty.scan("StateTable") if i["pk"] == default.receipt_key(event_id)[0]]
+    receipts = tables.receipts(faulty.scan("StateTable"), event_id)
     assert [int(r["applied"]) for r in receipts] == [1]
 
 

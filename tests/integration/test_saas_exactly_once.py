@@ -6,20 +6,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tests.builders import an_event
 from tests.integration.harness import Harness
 from tests.integration.redelivery import deliver_again, drain_capturing, stable_state
 
 ACCOUNT = "acct_it_contoso"
 
 
-def _body(key: str, event_type: str, payload: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "source": "product_analytics",
-        "schema_version": "1.0",
-        "idempotency_key": key,
-        "event_type": event_type,
-        "payload": {"account_id": ACCOUNT, **payload},
-    }
+def _usage(key: str, event_type: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """An event of the test account."""
+    return an_event(key, event_type, {"account_id": ACCOUNT, **payload}, source="product_analytics")
 
 
 def test_billing_meters_count_exactly_once_under_duplicates_redelivery_and_replay(stack: Harness) -> None:
@@ -28,25 +24,25 @@ def test_billing_meters_count_exactly_once_under_duplicates_redelivery_and_repla
     now = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
     at = [(now + timedelta(minutes=n)).strftime("%Y-%m-%dT%H:%M:%SZ") for n in range(6)]
     sent = [
-        _body(
+        _usage(
             "u1",
             "feature_used",
             {"user_id": "usr_a", "feature": "ai_summary", "units": 3, "occurred_at": at[0]},
         ),
-        _body(
+        _usage(
             "u2",
             "feature_used",
             {"user_id": "usr_b", "feature": "ai_summary", "units": 4, "occurred_at": at[1]},
         ),
-        _body(
+        _usage(
             "u3",
             "feature_used",
             {"user_id": "usr_a", "feature": "api_access", "units": 250, "occurred_at": at[2]},
         ),
-        _body(
+        _usage(
             "d1", "dashboard_viewed", {"user_id": "usr_b", "dashboard_id": "dash_ops", "occurred_at": at[3]}
         ),
-        _body(
+        _usage(
             "e1",
             "export_triggered",
             {
@@ -57,7 +53,7 @@ def test_billing_meters_count_exactly_once_under_duplicates_redelivery_and_repla
                 "occurred_at": at[4],
             },
         ),
-        _body(
+        _usage(
             "i1",
             "user_invited",
             {"inviter_user_id": "usr_a", "invitee_user_id": "usr_c", "role": "viewer", "occurred_at": at[5]},

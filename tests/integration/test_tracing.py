@@ -13,6 +13,8 @@ from aws_xray_sdk.core import xray_recorder
 from aws_xray_sdk.core.context import Context
 from aws_xray_sdk.core.models.trace_header import TraceHeader
 
+from tests import tables
+from tests.builders import an_event
 from tests.integration.harness import Harness
 
 
@@ -67,12 +69,7 @@ def _ids(entity: dict[str, Any]) -> set[str]:
     return {entity["id"], *(s["id"] for s in _subsegments(entity))}
 
 
-BODY = {
-    "source": "payment_service",
-    "schema_version": "1.0",
-    "idempotency_key": "evt_trace_1",
-    "payload": {"amount": 100, "currency": "KES"},
-}
+BODY = an_event("evt_trace_1")
 
 
 def test_trace_continues_from_ingest_through_sqs_into_the_consumer(
@@ -84,9 +81,7 @@ def test_trace_continues_from_ingest_through_sqs_into_the_consumer(
     producer_trace = ingest_segment.trace_id
 
     # Then the queued message carries the ingest's trace header, parented to an entity of the ingest trace
-    message = stack.client("sqs").receive_message(
-        QueueUrl=stack.queue_url, MessageSystemAttributeNames=["All"], VisibilityTimeout=0
-    )["Messages"][0]
+    [message] = tables.receive(stack.client("sqs"), stack.queue_url, visibility_timeout=0)
     header = TraceHeader.from_header_str(message["Attributes"]["AWSTraceHeader"])
     [ingest_doc] = [d for d in xray.documents if d["name"] == "ingest"]
     assert header.root == producer_trace
@@ -132,8 +127,6 @@ def test_a_failing_record_is_a_fault_on_its_own_subsegment(stack: Harness, xray:
 
 
 def test_no_trace_header_when_tracing_is_off(stack: Harness) -> None:
-    stack.post_event({**BODY, "idempotency_key": "evt_trace_off"})
-    message = stack.client("sqs").receive_message(
-        QueueUrl=stack.queue_url, MessageSystemAttributeNames=["All"]
-    )["Messages"][0]
+    stack.post_event(an_event("evt_trace_off"))
+    [message] = tables.receive(stack.client("sqs"), stack.queue_url)
     assert "AWSTraceHeader" not in message["Attributes"]

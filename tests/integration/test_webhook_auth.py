@@ -4,17 +4,16 @@ Manager or SSM Parameter Store and the requests signed by the reference library 
 from __future__ import annotations
 
 import base64
-import json
 import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from standardwebhooks.webhooks import Webhook
 
 from plutus_dev.emulator.resources import Emulator
+from tests.builders import an_event, encoded
 from tests.integration.harness import Harness, Response, harness
 
 SOURCE = "payment_service"
@@ -31,13 +30,6 @@ def store_secret(stack: Harness, source: str, value: str) -> None:
         stack.client("ssm").put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)
     else:
         stack.client("secretsmanager").create_secret(Name=name, SecretString=value)
-
-
-def event_body(key: str | None = "evt_1", source: str = SOURCE, **changes: Any) -> bytes:
-    event: dict[str, Any] = {"source": source, "schema_version": "1.0", "payload": {"amount": 100}, **changes}
-    if key is not None:
-        event["idempotency_key"] = key
-    return json.dumps(event).encode()
 
 
 def signed(
@@ -82,7 +74,7 @@ def webhook_stack(request: pytest.FixtureRequest, emulator: Emulator) -> Iterato
 def test_a_signed_event_is_accepted_and_processed(webhook_stack: Harness) -> None:
     secret = new_secret()
     store_secret(webhook_stack, SOURCE, secret)
-    body = event_body()
+    body = encoded(an_event())
 
     response = post(webhook_stack, body, signed(secret, body))
 
@@ -99,10 +91,10 @@ def test_every_active_secret_verifies_during_a_rotation_and_a_retired_one_does_n
     store_secret(webhook_stack, SOURCE, f"{new} {old}")
 
     for n, secret in enumerate((old, new)):
-        body = event_body(f"evt_rot_{n}")
+        body = encoded(an_event(f"evt_rot_{n}"))
         assert post(webhook_stack, body, signed(secret, body)).status == 202
 
-    body = event_body("evt_rot_retired")
+    body = encoded(an_event("evt_rot_retired"))
     response = post(webhook_stack, body, signed(retired, body))
     assert response.status == 401
     assert len(webhook_stack.scan("EventsTable")) == 2
@@ -111,7 +103,7 @@ def test_every_active_secret_verifies_during_a_rotation_and_a_retired_one_does_n
 def test_a_stale_timestamp_is_refused_and_nothing_is_stored(webhook_stack: Harness) -> None:
     secret = new_secret()
     store_secret(webhook_stack, SOURCE, secret)
-    body = event_body()
+    body = encoded(an_event())
     # Validly signed by the reference library, six minutes ago: a replay outside the 5-minute window.
     headers = signed(secret, body, at=datetime.now(UTC) - timedelta(minutes=6))
 
@@ -125,15 +117,15 @@ def test_a_stale_timestamp_is_refused_and_nothing_is_stored(webhook_stack: Harne
 def test_a_missing_or_bad_signature_is_401_and_nothing_is_stored(webhook_stack: Harness, case: str) -> None:
     secret = new_secret()
     store_secret(webhook_stack, SOURCE, secret)
-    body = event_body()
+    body = encoded(an_event())
     headers = {
         "unsigned": {},
         "bad_signature": signed(new_secret(), body),
-        "tampered_body": signed(secret, event_body(payload={"amount": 1})),
-        "unknown_source": signed(secret, event_body(source="billing")),
+        "tampered_body": signed(secret, encoded(an_event(payload={"amount": 1}))),
+        "unknown_source": signed(secret, encoded(an_event(source="billing"))),
     }[case]
     if case == "unknown_source":
-        body = event_body(source="billing")
+        body = encoded(an_event(source="billing"))
 
     assert_refused_and_nothing_stored(webhook_stack, post(webhook_stack, body, headers))
 
@@ -141,7 +133,7 @@ def test_a_missing_or_bad_signature_is_401_and_nothing_is_stored(webhook_stack: 
 def test_webhook_id_is_the_idempotency_key_when_the_body_has_none(webhook_stack: Harness) -> None:
     secret = new_secret()
     store_secret(webhook_stack, SOURCE, secret)
-    body = event_body(key=None)
+    body = encoded(an_event(None))
 
     # The sender retries one message: same webhook-id and body, new timestamp and signature.
     first = post(webhook_stack, body, signed(secret, body, msg_id="msg_retry_1"))
@@ -157,7 +149,7 @@ def test_webhook_id_is_the_idempotency_key_when_the_body_has_none(webhook_stack:
 def test_the_body_key_wins_over_webhook_id(webhook_stack: Harness) -> None:
     secret = new_secret()
     store_secret(webhook_stack, SOURCE, secret)
-    body = event_body(key="evt_from_body")
+    body = encoded(an_event("evt_from_body"))
 
     first = post(webhook_stack, body, signed(secret, body, msg_id="msg_a"))
     second = post(webhook_stack, body, signed(secret, body, msg_id="msg_b"))
@@ -172,4 +164,4 @@ def test_reads_and_health_need_no_signature(webhook_stack: Harness) -> None:
 
 
 def test_without_webhook_mode_unsigned_events_are_accepted(stack: Harness) -> None:
-    assert stack.post_event(json.loads(event_body())).status == 202
+    assert stack.post_event(an_event()).status == 202

@@ -11,11 +11,12 @@ import pytest
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from plutus.adapters.events_store import EventStatus
-from plutus.consumer.processor import OPTIMISTIC_ATTEMPTS, REPLAY_ATTRIBUTE, Consumer
+from plutus.consumer.processor import OPTIMISTIC_ATTEMPTS, Consumer
 from plutus.core.effects import Effect, Update
 from plutus.core.errors import ConcurrentUpdateError, EffectRejectedError, PoisonMessageError
 from plutus.core.registry import EventContext, EventModel, Registry, Router
 from plutus.domains import default
+from tests.builders import a_queued_event, an_sqs_record
 from tests.fakes import FakeDeadLetters, FakeEvents, FakeState, settings
 
 router = Router("unit")
@@ -36,31 +37,13 @@ def handle_award_points(event: PointsAwardedV1, ctx: EventContext) -> Iterator[E
     yield Update(f"ACCOUNT#{event.account}", "POINTS", add={"points": event.points}, floor=("points", 0))
 
 
-def _record(body: str, receive_count: int = 1, message_id: str = "m-1", replay: bool = False) -> SQSRecord:
-    attributes: dict[str, Any] = {"event_id": {"stringValue": "e", "dataType": "String"}}
-    if replay:
-        attributes[REPLAY_ATTRIBUTE] = {"stringValue": "true", "dataType": "String"}
-    return SQSRecord(
-        {
-            "messageId": message_id,
-            "body": body,
-            "attributes": {"ApproximateReceiveCount": str(receive_count)},
-            "messageAttributes": attributes,
-        }
-    )
+def _record(body: str | dict[str, Any], **delivery: Any) -> SQSRecord:
+    return SQSRecord(an_sqs_record(body, **delivery))
 
 
-def _event(event_id: str = "evt-1", points: int = 10, event_type: str = "points_awarded") -> str:
-    return json.dumps(
-        {
-            "event_id": event_id,
-            "source": "loyalty",
-            "event_type": event_type,
-            "schema_version": "1.0",
-            "received_at": "2026-12-01T10:00:00.000000Z",
-            "payload": {"account": "a1", "points": points},
-        }
-    )
+def _awarded(points: int = 10, event_type: str = "points_awarded") -> dict[str, Any]:
+    """Account a1's points, as ingest queues them (id evt-1)."""
+    return a_queued_event("evt-1", event_type, {"account": "a1", "points": points}, source="loyalty")
 
 
 class World:
@@ -95,7 +78,7 @@ def _clear_runs() -> None:
 def test_an_event_commits_its_effects_with_its_marker() -> None:
     world = World()
 
-    assert world.consumer.process_record(_record(_event())) == "processed"
+    assert world.consumer.process_record(_record(_awarded())) == "processed"
 
     assert world.points() == 10 and world.status() == EventStatus.PROCESSED
     assert runs == ["evt-1"]
@@ -104,11 +87,11 @@ def test_an_event_commits_its_effects_with_its_marker() -> None:
 def test_a_redelivered_event_already_processed_runs_no_handler_again() -> None:
     # Given an event processed once (its delete was lost, so SQS delivers it again)
     world = World()
-    world.consumer.process_record(_record(_event()))
+    world.consumer.process_record(_record(_awarded()))
 
     # When it is received a second time, and replayed by an operator
-    again = world.consumer.process_record(_record(_event(), receive_count=2))
-    replayed = world.consumer.process_record(_record(_event(), replay=True))
+    again = world.consumer.process_record(_record(_awarded(), receive_count=2))
+    replayed = world.consumer.process_record(_record(_awarded(), replay=True))
 
     # Then both are acknowledged as duplicates without running the handler: one effect
     assert (again, replayed) == ("duplicate", "duplicate")
@@ -117,10 +100,10 @@ def test_a_redelivered_event_already_processed_runs_no_handler_again() -> None:
 
 def test_a_first_delivery_of_a_processed_id_is_stopped_by_the_marker() -> None:
     world = World()
-    world.consumer.process_record(_record(_event()))
+    world.consumer.process_record(_record(_awarded()))
 
     # A first delivery skips the read; the commit's condition is what refuses the second effect
-    assert world.consumer.process_record(_record(_event(), message_id="m-2")) == "duplicate"
+    assert world.consumer.process_record(_record(_awarded(), message_id="m-2")) == "duplicate"
     assert world.points() == 10
 
 
@@ -128,7 +111,7 @@ def test_contended_state_reruns_the_handler_on_fresh_state() -> None:
     world = World()
     world.events.contend = OPTIMISTIC_ATTEMPTS - 1
 
-    assert world.consumer.process_record(_record(_event())) == "processed"
+    assert world.consumer.process_record(_record(_awarded())) == "processed"
 
     assert runs == ["evt-1"] * OPTIMISTIC_ATTEMPTS and world.points() == 10
 
@@ -140,7 +123,7 @@ def test_state_that_keeps_changing_is_a_transient_failure_left_to_sqs() -> None:
 
     # Then the record is reported failed (SQS redelivers it), counted as PROCESSING, never dead-lettered
     with pytest.raises(ConcurrentUpdateError):
-        world.consumer.process_record(_record(_event()))
+        world.consumer.process_record(_record(_awarded()))
     assert world.status() == EventStatus.PROCESSING
     assert world.dead_letters is not None and world.dead_letters.sent == []
 
@@ -148,7 +131,7 @@ def test_state_that_keeps_changing_is_a_transient_failure_left_to_sqs() -> None:
 def test_an_effect_refused_by_its_rule_fails_on_its_first_attempt_and_is_dead_lettered() -> None:
     # Given a debit that would take the balance below its floor
     world = World()
-    body = _event(points=-5)
+    body = json.dumps(_awarded(points=-5))  # the message text, which a failure keeps
 
     # When it is received for the first time
     outcome = world.consumer.process_record(_record(body))
@@ -164,7 +147,7 @@ def test_an_effect_refused_by_its_rule_fails_on_its_first_attempt_and_is_dead_le
 
 def test_an_invalid_payload_fails_on_its_first_attempt() -> None:
     world = World()
-    body = json.dumps({**json.loads(_event()), "payload": {"account": "a1", "points": "many"}})
+    body = _awarded() | {"payload": {"account": "a1", "points": "many"}}
 
     assert world.consumer.process_record(_record(body)) == "dead-lettered"
 
@@ -187,7 +170,7 @@ def test_an_unparseable_message_is_recorded_under_its_message_id_and_dead_letter
 def test_an_unknown_type_is_poison() -> None:
     world = World()
 
-    assert world.consumer.process_record(_record(_event(event_type="no_such_type"))) == "dead-lettered"
+    assert world.consumer.process_record(_record(_awarded(event_type="no_such_type"))) == "dead-lettered"
 
     assert world.status() == EventStatus.FAILED
 
@@ -195,7 +178,7 @@ def test_an_unknown_type_is_poison() -> None:
 def test_without_a_dead_letter_queue_a_permanent_failure_waits_for_the_last_receive() -> None:
     # Given no DLQ to send to (PLUTUS_DEAD_LETTER_QUEUE_URL unset)
     world = World(dead_letters=False, max_receive_count=3)
-    body = _event(points=-5)
+    body = json.dumps(_awarded(points=-5))  # the message text, which a failure keeps
 
     # Then early receives are reported failed and counted PROCESSING; the last one is FAILED with its message
     with pytest.raises(EffectRejectedError):
@@ -217,7 +200,7 @@ def test_a_failed_dead_letter_send_leaves_the_record_on_the_queue() -> None:
 
     # The record is reported failed, so SQS keeps it and delivers it again
     with pytest.raises(ConnectionError):
-        world.consumer.process_record(_record(_event(points=-5)))
+        world.consumer.process_record(_record(_awarded(points=-5)))
     assert world.status() == EventStatus.FAILED
 
 
@@ -226,7 +209,7 @@ def test_a_transient_failure_on_the_last_receive_is_left_for_sqs_to_dead_letter(
     world.events.contend = OPTIMISTIC_ATTEMPTS
 
     with pytest.raises(ConcurrentUpdateError):
-        world.consumer.process_record(_record(_event(), receive_count=3))
+        world.consumer.process_record(_record(_awarded(), receive_count=3))
 
     assert world.status() == EventStatus.FAILED
     assert world.dead_letters is not None and world.dead_letters.sent == []

@@ -18,13 +18,9 @@ from plutus.core.envelope import (
     utc_now,
 )
 from plutus.ingest.accept import EVENT_KEY_JMESPATH, VALIDATION_JMESPATH, command_for
+from tests.builders import an_event
 
-SEED = {
-    "source": "payment_service",
-    "schema_version": "1.0",
-    "idempotency_key": "evt_123456",
-    "payload": {"amount": 100, "currency": "KES"},
-}
+SEED = an_event("evt_123456")
 
 
 class _KeyOnly(BasePersistenceLayer):
@@ -50,8 +46,8 @@ def _powertools_key(request: IngestRequest) -> tuple[str | None, str]:
 
 def test_the_key_is_source_and_idempotency_key_under_a_fixed_prefix() -> None:
     a = IngestRequest.model_validate(SEED)
-    b = IngestRequest.model_validate({**SEED, "payload": {"amount": 5}})
-    c = IngestRequest.model_validate({**SEED, "source": "other"})
+    b = IngestRequest.model_validate(an_event("evt_123456", payload={"amount": 5}))
+    c = IngestRequest.model_validate(an_event("evt_123456", source="other"))
     key_a, digest_a = _powertools_key(a)
     key_b, digest_b = _powertools_key(b)
     key_c, _ = _powertools_key(c)
@@ -75,8 +71,8 @@ def test_canonical_json_rejects_what_json_cannot_carry() -> None:
 
 def test_the_event_id_is_a_stable_name_based_uuid_of_source_key_and_content() -> None:
     a = IngestRequest.model_validate(SEED)
-    same = IngestRequest.model_validate({**SEED, "payload": {"currency": "KES", "amount": 100.0}})
-    other = IngestRequest.model_validate({**SEED, "payload": {"amount": 101, "currency": "KES"}})
+    same = IngestRequest.model_validate(an_event("evt_123456", payload={"currency": "KES", "amount": 100.0}))
+    other = IngestRequest.model_validate(an_event("evt_123456", payload={"amount": 101, "currency": "KES"}))
     id_a = derive_event_id(a.source, a.idempotency_key, content_digest(a))
 
     assert uuid.UUID(id_a).version == 5

@@ -21,17 +21,13 @@ from plutus.ingest.endpoints import BATCH_PATH, BatchIngestEndpoint, IngestEndpo
 from plutus.ingest.http import Endpoint, from_apigw, to_apigw
 from plutus.settings import Settings
 from plutus_dev.emulator.apigw import build_event
+from tests.builders import a_batch, an_event, encoded
 
 SETTINGS = Settings(
     events_table="e", state_table="s", idempotency_table="i", queue_url="q", max_batch_events=3
 )
 REGISTRY = Registry(default_handler=default.handle_record_receipt)
-EVENT = {
-    "source": "payment_service",
-    "schema_version": "1.0",
-    "idempotency_key": "k-1",
-    "payload": {"amount": 100, "currency": "KES"},
-}
+EVENT = an_event("k-1")
 
 
 def accept_event(command: IngestCommand) -> IngestResult:
@@ -68,25 +64,25 @@ def asgi() -> TestClient:
 
 
 CASES: list[tuple[Endpoint, bytes, dict[str, str]]] = [
-    (SINGLE, json.dumps(EVENT).encode(), {}),
-    (SINGLE, json.dumps({**EVENT, "idempotency_key": "seen-1"}).encode(), {}),
+    (SINGLE, encoded(EVENT), {}),
+    (SINGLE, encoded(an_event("seen-1")), {}),
     (SINGLE, b"{bad", {}),
-    (SINGLE, json.dumps({**EVENT, "idempotency_key": ""}).encode(), {}),
-    (SINGLE, json.dumps(EVENT).encode(), {"Content-Type": "text/plain"}),
+    (SINGLE, encoded(an_event("")), {}),
+    (SINGLE, encoded(EVENT), {"Content-Type": "text/plain"}),
     (
         SINGLE,
-        json.dumps({k: v for k, v in EVENT.items() if k != "idempotency_key"}).encode(),
+        encoded(an_event(None)),
         {"Idempotency-Key": '"h-1"'},
     ),
     (
         BATCH,
-        json.dumps({"events": [EVENT, {**EVENT, "idempotency_key": "seen-2"}, {}]}).encode(),
+        encoded(a_batch([EVENT, an_event("seen-2"), {}])),
         {},
     ),
-    (BATCH, json.dumps({"events": [{**EVENT, "idempotency_key": "down-1"}, "x"]}).encode(), {}),
-    (BATCH, json.dumps({"events": [EVENT] * 4}).encode(), {}),
+    (BATCH, encoded(a_batch([an_event("down-1"), "x"])), {}),
+    (BATCH, encoded(a_batch([EVENT] * 4)), {}),
     (BATCH, b"[]", {}),
-    (BATCH, json.dumps({"events": [EVENT]}).encode(), {"Idempotency-Key": "k"}),
+    (BATCH, encoded(a_batch([EVENT])), {"Idempotency-Key": "k"}),
 ]
 
 
@@ -107,7 +103,7 @@ def test_the_hot_path_answers_as_the_fastapi_app(
 
 
 def test_batch_results_carry_the_single_endpoints_problem_documents(asgi: TestClient) -> None:
-    body = {"events": [EVENT, {**EVENT, "idempotency_key": "down-1"}, {"source": "x"}]}
+    body = a_batch([EVENT, an_event("down-1"), {"source": "x"}])
     results = asgi.post(BATCH_PATH, json=body)
 
     assert results.status_code == 200

@@ -105,12 +105,13 @@ def test_consumer_documents_are_labelled_by_their_most_specific_dimension_set(ca
     assert [s.labels.get("event_type") for s in samples if s.name == "processing_success_total"] == [
         "default"
     ]
-    # Milliseconds become a histogram: cumulative buckets, sum and count
-    assert values[("event_processing_lag_ms_count", by_type)] == 2
-    assert values[("event_processing_lag_ms_sum", by_type)] == 4040
-    assert values[("event_processing_lag_ms_bucket", (*by_type[:2], ("le", "50"), by_type[2]))] == 1
-    assert values[("event_processing_lag_ms_bucket", (*by_type[:2], ("le", "5000"), by_type[2]))] == 2
-    assert values[("event_processing_lag_ms_bucket", (*by_type[:2], ("le", "+Inf"), by_type[2]))] == 2
+    # Milliseconds become a histogram in seconds (Prometheus' base unit): cumulative buckets, sum and count
+    assert values[("event_processing_lag_seconds_count", by_type)] == 2
+    assert values[("event_processing_lag_seconds_sum", by_type)] == 4.04
+    assert values[("event_processing_lag_seconds_bucket", (*by_type[:2], ("le", "0.05"), by_type[2]))] == 1
+    assert values[("event_processing_lag_seconds_bucket", (*by_type[:2], ("le", "5"), by_type[2]))] == 2
+    assert values[("event_processing_lag_seconds_bucket", (*by_type[:2], ("le", "+Inf"), by_type[2]))] == 2
+    assert not any(name.endswith("_ms") for name, _ in values)
 
 
 def test_label_values_are_escaped_and_parsed_back() -> None:
@@ -128,11 +129,11 @@ def test_stats_rows_total_each_metric_and_show_its_breakdown() -> None:
         Sample("processing_success_total", {**BASE, "event_type": "other"}, 1),
         Sample("ingest_requests_total", BASE, 5),
         Sample("queue_messages", {**BASE, "queue": "dead_letter"}, 2),
-        Sample("ingest_latency_ms_bucket", {**BASE, "le": "10"}, 1),
-        Sample("ingest_latency_ms_bucket", {**BASE, "le": "100"}, 4),
-        Sample("ingest_latency_ms_bucket", {**BASE, "le": "+Inf"}, 4),
-        Sample("ingest_latency_ms_sum", BASE, 130),
-        Sample("ingest_latency_ms_count", BASE, 4),
+        Sample("ingest_latency_seconds_bucket", {**BASE, "le": "0.01"}, 1),
+        Sample("ingest_latency_seconds_bucket", {**BASE, "le": "0.1"}, 4),
+        Sample("ingest_latency_seconds_bucket", {**BASE, "le": "+Inf"}, 4),
+        Sample("ingest_latency_seconds_sum", BASE, 0.13),
+        Sample("ingest_latency_seconds_count", BASE, 4),
     ]
 
     by_name = {r.name: r for r in rows(samples)}
@@ -141,10 +142,10 @@ def test_stats_rows_total_each_metric_and_show_its_breakdown() -> None:
         "ingest_requests_total",
         "processing_success_total",
         "queue_messages",
-        "ingest_latency_ms",
+        "ingest_latency_seconds",
     ]
     assert by_name["processing_success_total"].value == "4"
     assert by_name["processing_success_total"].breakdown == "event_type=default: 3  event_type=other: 1"
     assert by_name["queue_messages"].breakdown == "queue=dead_letter: 2"
-    assert by_name["ingest_latency_ms"].value == "mean 32.5"
-    assert by_name["ingest_latency_ms"].breakdown == "n=4  p50 ≤100  p99 ≤100"
+    assert by_name["ingest_latency_seconds"].value == "mean 32.5"  # shown in ms
+    assert by_name["ingest_latency_seconds"].breakdown == "n=4  p50 ≤100  p99 ≤100"

@@ -18,14 +18,10 @@ from plutus.adapters import idempotency_records as records
 from plutus.adapters.idempotency_records import Clock, Seen
 from plutus.core.envelope import IngestRequest, IngestResult
 from plutus.ingest.accept import EVENT_KEY_JMESPATH, VALIDATION_JMESPATH, command_for
+from tests.builders import an_event
 
 PREFIX = "plutus.ingest"
-EVENT = {
-    "source": "payment_service",
-    "schema_version": "1.0",
-    "idempotency_key": "evt_é_123",
-    "payload": {"amount": 100, "currency": "KES"},
-}
+EVENT = an_event("evt_é_123")
 NUMERIC = {":now", ":now_in_millis", ":expiry"}
 
 

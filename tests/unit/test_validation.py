@@ -17,15 +17,11 @@ from plutus.core.registry import Registry
 from plutus.domains import default
 from plutus.ingest.parsing import parse_ingest_body
 from plutus.settings import Settings
+from tests.builders import an_event
 
 SETTINGS = Settings(events_table="e", state_table="s", idempotency_table="i", queue_url="q")
 REGISTRY = Registry(default_handler=default.handle_record_receipt)
-SEED = {
-    "source": "payment_service",
-    "schema_version": "1.0",
-    "idempotency_key": "evt_123456",
-    "payload": {"amount": 100, "currency": "KES"},
-}
+SEED = an_event("evt_123456")
 
 
 def parse(
@@ -87,7 +83,7 @@ def test_invalid_fields_are_422_naming_the_field(change: dict[str, object], fiel
 
 
 def test_a_missing_key_is_422() -> None:
-    body = {k: v for k, v in SEED.items() if k != "idempotency_key"}
+    body = an_event(None)
     with pytest.raises(InvalidEventError) as exc:
         parse(body)
     assert fields(exc) == {"idempotency_key"}
@@ -134,7 +130,7 @@ def test_json_flavoured_content_types_are_accepted() -> None:
 
 
 def test_idempotency_key_header_fills_the_body_and_must_agree_with_it() -> None:
-    body = {k: v for k, v in SEED.items() if k != "idempotency_key"}
+    body = an_event(None)
     assert parse(body, header='"abc-123"').idempotency_key == "abc-123"
     assert parse(body, header="abc-123").idempotency_key == "abc-123"
     with pytest.raises(InvalidEventError) as exc:

@@ -23,6 +23,7 @@ from plutus.ingest.auth import (
     decode_secret,
     parse_secrets,
 )
+from tests.builders import an_event, encoded
 
 NOW = 1_750_000_000
 TOLERANCE = 300
@@ -30,11 +31,6 @@ TOLERANCE = 300
 
 def new_secret() -> str:
     return "whsec_" + base64.b64encode(os.urandom(24)).decode()
-
-
-def body_of(source: str = "payment_service", **changes: Any) -> bytes:
-    event = {"source": source, "schema_version": "1.0", "payload": {"amount": 100}, **changes}
-    return json.dumps(event).encode()
 
 
 def signed_headers(
@@ -58,7 +54,7 @@ def reason(exc: pytest.ExceptionInfo[UnauthenticatedError]) -> str:
 
 def test_a_signature_from_the_reference_library_verifies_and_names_source_and_id() -> None:
     secret = new_secret()
-    body = body_of()
+    body = encoded(an_event(None))
     caller = authenticator({"payment_service": [secret]}).authenticate(signed_headers(secret, body), body)
     assert caller.source == "payment_service"
     assert caller.webhook_id == "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W"
@@ -67,7 +63,7 @@ def test_a_signature_from_the_reference_library_verifies_and_names_source_and_id
 def test_the_reference_library_accepts_what_we_accept_on_the_same_request() -> None:
     # Both sides agree on the signed content: the reference verifier passes the very same request.
     secret = new_secret()
-    body = body_of(idempotency_key="evt_1", payload={"note": "ünïcödé ✓"})
+    body = encoded(an_event("evt_1", payload={"note": "ünïcödé ✓"}))
     headers = signed_headers(secret, body, at=int(datetime.now(UTC).timestamp()))
     now = int(headers["webhook-timestamp"])
     assert authenticator({"payment_service": [secret]}, now).authenticate(headers, body).source
@@ -77,7 +73,7 @@ def test_the_reference_library_accepts_what_we_accept_on_the_same_request() -> N
 def test_rotation_any_active_secret_verifies_and_a_retired_one_does_not() -> None:
     old, new, retired = new_secret(), new_secret(), new_secret()
     auth = authenticator({"payment_service": [new, old]})
-    body = body_of()
+    body = encoded(an_event(None))
     for secret in (old, new):
         assert auth.authenticate(signed_headers(secret, body), body).source == "payment_service"
     with pytest.raises(UnauthenticatedError) as exc:
@@ -87,7 +83,7 @@ def test_rotation_any_active_secret_verifies_and_a_retired_one_does_not() -> Non
 
 def test_a_sender_mid_rotation_sends_several_signatures_and_one_match_is_enough() -> None:
     old, new = new_secret(), new_secret()
-    body = body_of()
+    body = encoded(an_event(None))
     headers = signed_headers(old, body)
     headers["webhook-signature"] = " ".join(
         [
@@ -105,7 +101,7 @@ def test_a_sender_mid_rotation_sends_several_signatures_and_one_match_is_enough(
 )
 def test_timestamps_outside_the_tolerance_are_refused_either_way(skew: int, ok: bool) -> None:
     secret = new_secret()
-    body = body_of()
+    body = encoded(an_event(None))
     headers = signed_headers(secret, body, at=NOW + skew)  # validly signed, but stale (or from the future)
     auth = authenticator({"payment_service": [secret]})
     if ok:
@@ -118,7 +114,7 @@ def test_timestamps_outside_the_tolerance_are_refused_either_way(skew: int, ok: 
 
 def test_a_stale_timestamp_cannot_be_refreshed_without_the_secret() -> None:
     secret = new_secret()
-    body = body_of()
+    body = encoded(an_event(None))
     headers = signed_headers(secret, body, at=NOW - 3600)
     headers["webhook-timestamp"] = str(NOW)  # a replayer moves the timestamp forward
     with pytest.raises(UnauthenticatedError) as exc:
@@ -129,7 +125,7 @@ def test_a_stale_timestamp_cannot_be_refreshed_without_the_secret() -> None:
 @pytest.mark.parametrize("missing", ["webhook-id", "webhook-timestamp", "webhook-signature"])
 def test_each_header_is_required(missing: str) -> None:
     secret = new_secret()
-    body = body_of()
+    body = encoded(an_event(None))
     headers = signed_headers(secret, body)
     del headers[missing]
     with pytest.raises(UnauthenticatedError) as exc:
@@ -140,7 +136,7 @@ def test_each_header_is_required(missing: str) -> None:
 @pytest.mark.parametrize("timestamp", ["1_750_000_000", "+1750000000", "1750000000.0", " 1750000000", "abc"])
 def test_a_timestamp_must_be_integer_seconds(timestamp: str) -> None:
     secret = new_secret()
-    body = body_of()
+    body = encoded(an_event(None))
     headers = {**signed_headers(secret, body), "webhook-timestamp": timestamp}
     with pytest.raises(UnauthenticatedError) as exc:
         authenticator({"payment_service": [secret]}).authenticate(headers, body)
@@ -159,7 +155,7 @@ def test_a_timestamp_must_be_integer_seconds(timestamp: str) -> None:
 )
 def test_any_change_to_the_signed_content_fails(tamper: Any) -> None:
     secret = new_secret()
-    headers, body = tamper(signed_headers(secret, body_of()), body_of())
+    headers, body = tamper(signed_headers(secret, encoded(an_event(None))), encoded(an_event(None)))
     with pytest.raises(UnauthenticatedError) as exc:
         authenticator({"payment_service": [secret]}).authenticate(headers, body)
     assert reason(exc) == "no_matching_signature"
@@ -168,7 +164,7 @@ def test_any_change_to_the_signed_content_fails(tamper: Any) -> None:
 def test_a_source_cannot_sign_for_another_source() -> None:
     mine, theirs = new_secret(), new_secret()
     auth = authenticator({"payment_service": [theirs], "crm": [mine]})
-    body = body_of("payment_service")
+    body = encoded(an_event(None))
     with pytest.raises(UnauthenticatedError) as exc:
         auth.authenticate(signed_headers(mine, body), body)
     assert reason(exc) == "no_matching_signature"
@@ -177,10 +173,10 @@ def test_a_source_cannot_sign_for_another_source() -> None:
 def test_an_unknown_source_reads_exactly_like_a_bad_signature() -> None:
     secret = new_secret()
     auth = authenticator({"payment_service": [secret]})
-    body = body_of("nobody")
+    body = encoded(an_event(None, source="nobody"))
     with pytest.raises(UnauthenticatedError) as unknown:
         auth.authenticate(signed_headers(secret, body), body)
-    body = body_of()
+    body = encoded(an_event(None))
     with pytest.raises(UnauthenticatedError) as bad:
         auth.authenticate(signed_headers(new_secret(), body), body)
     assert reason(unknown) == "unknown_source"

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 from rich.console import Console
 
 from plutus_dev.cli.target import Target, TargetError, resolve
 
-console = Console()
+# soft_wrap: ids and URLs stay on one line, whatever the terminal width, so they can be copied.
+console = Console(soft_wrap=True)
+# Every command group's Typer settings. Plain (click) help: typer's rich help printed <bool> after every flag
+# and docstring markup verbatim.
+TYPER_SETTINGS: dict[str, Any] = {"rich_markup_mode": None}
 
 
 def target_or_exit(stack: str | None, endpoint_url: str | None) -> Target:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import typer
 
-app = typer.Typer(help="The embedded local stack (no Docker, no AWS account).")
+from plutus_dev.cli.common import TYPER_SETTINGS
+
+app = typer.Typer(**TYPER_SETTINGS, help="The embedded local stack (no Docker, no AWS account).")
 
 
 @app.callback(invoke_without_command=True)
 def run() -> None:
-    """Start moto, create the template's resources, serve the API on :3000 and poll the queue."""
+    """Start an embedded stack (its own emulator, the API on :3000 if free), as make dev does."""
     from plutus_dev.emulator.stack import main
 
     main()

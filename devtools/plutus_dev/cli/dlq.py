@@ -178,7 +178,9 @@ def redrive(
             raise
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         code = exc.response.get("Error", {}).get("Code")
-        reason = f"{MOVE_TASK} answered HTTP {status} ({code})"
+        # moto's bare 500 carries no error code of its own (botocore uses the status): say it once.
+        named = f" ({code})" if code and code != str(status) else ""
+        reason = f"{MOVE_TASK} answered HTTP {status}{named}"
         return _move_by_hand(sqs, dlq_url, source_url, reason, on_progress, max_messages)
     return _follow_task(sqs, arn, handle, on_progress, poll_seconds)
 

@@ -11,10 +11,14 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from plutus_dev.cli import dlq
-from plutus_dev.cli.common import console, human_age, target_or_exit
+from plutus_dev.cli.common import TYPER_SETTINGS, console, human_age, target_or_exit
 from plutus_dev.cli.target import EndpointOption, StackOption
 
-app = typer.Typer(help="The dead-letter queue: count, show and redrive its messages.", no_args_is_help=True)
+app = typer.Typer(
+    **TYPER_SETTINGS,
+    help="The dead-letter queue: count, show and redrive its messages.",
+    no_args_is_help=True,
+)
 
 
 @app.command("list")

@@ -25,7 +25,7 @@ def replay_command(
     stack: StackOption = None,
     endpoint_url: EndpointOption = None,
 ) -> None:
-    """Re-enqueue FAILED events: ``plutus replay ID...`` or ``--status FAILED --since 2h``.
+    """Re-enqueue FAILED events: plutus replay ID... or plutus replay --status FAILED --since 2h.
 
     PROCESSED events are never re-enqueued, and a replay that meets one is absorbed: effects apply once.
     """
@@ -44,7 +44,10 @@ def replay_command(
     if dry_run:
         console.print("\n".join(ids) or "nothing to replay")
         return
-    table = Table("event id", "outcome", "detail")
+    table = Table()
+    table.add_column("event id", no_wrap=True, min_width=36)  # copied into other commands: never cut
+    table.add_column("outcome")
+    table.add_column("detail")
     with Progress(
         TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
     ) as progress:
@@ -55,7 +58,8 @@ def replay_command(
             progress.advance(task)
 
         results = replay.replay_events(dynamodb, sqs, target.events_table, target.queue_url, ids, record)
-    console.print(table)
+    if results:
+        console.print(table)
     replayed = sum(r.outcome is replay.Outcome.REPLAYED for r in results)
     console.print(f"{replayed} of {len(results)} event(s) re-enqueued.")
     if any(r.outcome in {replay.Outcome.NOT_FOUND, replay.Outcome.NOT_REPLAYABLE} for r in results):

@@ -11,9 +11,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from plutus_dev.emulator.metrics import BUCKETS_MS, Sample, parse_prometheus
+from plutus_dev.cli.common import TYPER_SETTINGS
+from plutus_dev.cli.target import StackOption, TargetError, resolve_api_url
+from plutus_dev.emulator.metrics import BUCKETS_SECONDS, Sample, parse_prometheus
 
-app = typer.Typer(help="Counters, latencies and queue depths of a running embedded stack.")
+app = typer.Typer(**TYPER_SETTINGS, help="Counters, latencies and queue depths of a running embedded stack.")
 
 # (section, metric) in display order; anything else /metrics serves is listed after them.
 LAYOUT = (
@@ -26,10 +28,10 @@ LAYOUT = (
     ("processing", "processing_failure_total"),
     ("processing", "processing_retry_total"),
     ("processing", "processing_duplicate_total"),
-    ("processing", "dlq_messages"),
+    ("processing", "dlq_messages_total"),
     ("queues", "queue_messages"),
-    ("latency", "ingest_latency_ms"),
-    ("latency", "event_processing_lag_ms"),
+    ("latency", "ingest_latency_seconds"),
+    ("latency", "event_processing_lag_seconds"),
 )
 # Labels every series has; the table shows only the ones that break a figure down.
 COMMON_LABELS = {"service", "environment"}
@@ -58,11 +60,16 @@ def _fmt(value: float) -> str:
     return str(int(value)) if value.is_integer() else f"{value:.1f}"
 
 
+def _ms(seconds: float) -> str:
+    # Histograms are served in seconds (Prometheus' base unit); people read request latencies in ms.
+    return _fmt(round(seconds * 1000, 1))
+
+
 def _quantile(buckets: dict[float, float], count: float, q: float) -> str:
     # The upper bound of the bucket holding the q-th observation, as Prometheus' histogram_quantile bounds it.
     for bound in sorted(buckets):
         if buckets[bound] >= q * count:
-            return f"≤{_fmt(bound)}" if bound != math.inf else f">{_fmt(BUCKETS_MS[-1])}"
+            return f"≤{_ms(bound)}" if bound != math.inf else f">{_ms(BUCKETS_SECONDS[-1])}"
     return "-"
 
 
@@ -76,7 +83,7 @@ def _histogram_row(section: str, name: str, samples: list[Sample]) -> Row:
     if not count:
         return Row(section, name, "no data", "")
     figures = f"p50 {_quantile(buckets, count, 0.5)}  p99 {_quantile(buckets, count, 0.99)}"
-    return Row(section, name, f"mean {total / count:.1f}", f"n={_fmt(count)}  {figures}")
+    return Row(section, name, f"mean {total / count * 1000:.1f}", f"n={_fmt(count)}  {figures}")
 
 
 def rows(samples: list[Sample]) -> list[Row]:
@@ -102,12 +109,18 @@ def rows(samples: list[Sample]) -> list[Row]:
 
 @app.callback(invoke_without_command=True)
 def stats(
-    url: str = typer.Option(
-        "http://127.0.0.1:3000", "--url", envvar="PLUTUS_URL", help="Base URL of the embedded stack."
+    url: str | None = typer.Option(
+        None, "--url", help="Base URL of the stack (default: PLUTUS_API_URL, else the running stack's)."
     ),
+    stack: StackOption = None,
 ) -> None:
     """Print what the embedded stack's functions have counted so far (from its GET /metrics)."""
     console = Console()
+    try:
+        url, _ = resolve_api_url(stack, url)
+    except TargetError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
     try:
         response = httpx.get(url.rstrip("/") + "/metrics", timeout=10)
         response.raise_for_status()

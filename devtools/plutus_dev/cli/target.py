@@ -1,9 +1,16 @@
 """Which Plutus stack the operator CLI works on, and its resource names.
 
-In order: ``--stack NAME`` reads a CloudFormation stack's outputs (AWS, or LocalStack with
-``--endpoint-url``); else ``PLUTUS_EVENTS_TABLE`` and friends name the resources directly; else the embedded
-stack (``make dev``): stack ``plutus-local``, physical names ``plutus-local-<LogicalId>``, endpoint
-``http://127.0.0.1:4577``.
+Precedence, first match wins (``TargetError`` says what was tried and how to point elsewhere):
+
+1. Flags. ``--stack NAME``: the running embedded stack called NAME (its state file), else the CloudFormation
+   stack NAME (AWS, or LocalStack with ``--endpoint-url``). ``--endpoint-url`` alone: the embedded stack's
+   resource names (``PLUTUS_STACK_NAME``, default ``plutus-local``) on that endpoint.
+2. Environment. ``PLUTUS_EVENTS_TABLE`` and ``PLUTUS_QUEUE_URL`` name the resources directly;
+   ``AWS_ENDPOINT_URL`` is an endpoint as with ``--endpoint-url``; ``PLUTUS_STACK_NAME`` picks a running
+   embedded stack by name.
+3. State files. The one embedded stack ``make dev`` is running (``.plutus/stacks/*.json``); with several
+   running, the CLI asks which.
+4. Defaults: region ``us-east-1``, the emulator's test credentials.
 """
 
 from __future__ import annotations
@@ -16,8 +23,13 @@ from typing import Annotated, Any
 import boto3
 import typer
 
+from plutus_dev.emulator import statefile
+
 EMBEDDED_STACK = "plutus-local"
-EMBEDDED_ENDPOINT = "http://127.0.0.1:4577"
+HOW_TO_POINT = (
+    "Start one with `make dev`, or point elsewhere: --stack NAME (a running embedded stack or a "
+    "CloudFormation stack), --endpoint-url URL, or PLUTUS_EVENTS_TABLE and PLUTUS_QUEUE_URL."
+)
 
 # CloudFormation output -> Target field (template.yaml's Outputs).
 OUTPUTS = {
@@ -35,11 +47,17 @@ ENVIRONMENT = {
 }
 
 StackOption = Annotated[
-    str | None, typer.Option("--stack", help="CloudFormation stack to read resource names from.")
+    str | None,
+    typer.Option(
+        "--stack",
+        help="A running embedded stack (make dev; see .plutus/stacks/), else a CloudFormation stack.",
+    ),
 ]
 EndpointOption = Annotated[
     str | None,
-    typer.Option("--endpoint-url", help="AWS endpoint (default: AWS_ENDPOINT_URL, or the embedded stack's)."),
+    typer.Option(
+        "--endpoint-url", help="AWS endpoint (default: AWS_ENDPOINT_URL, else the running embedded stack's)."
+    ),
 ]
 
 
@@ -58,6 +76,8 @@ class Target:
     state_table: str
     queue_url: str
     dlq_url: str
+    # The stack's HTTP API, when known (an embedded stack's state file, or PLUTUS_API_URL).
+    api_url: str | None = None
 
     def client(self, service: str) -> Any:
         """A client for ``service`` on this target's endpoint."""
@@ -124,7 +144,10 @@ def embedded(stack: str, endpoint_url: str, region: str) -> Target:
         queue_url = sqs.get_queue_url(QueueName=f"{stack}-EventsQueue")["QueueUrl"]
         dlq_url = sqs.get_queue_url(QueueName=f"{stack}-EventsDeadLetterQueue")["QueueUrl"]
     except Exception as exc:
-        raise TargetError(f"no embedded stack {stack!r} at {endpoint_url} (is `make dev` running?)") from exc
+        raise TargetError(
+            f"no embedded stack {stack!r} at {endpoint_url} (no queue {stack}-EventsQueue there). "
+            "Check the endpoint, or set PLUTUS_STACK_NAME to the stack's name."
+        ) from exc
     return Target(
         source=f"embedded stack {stack}",
         endpoint_url=endpoint_url,
@@ -149,15 +172,83 @@ def dead_letter_queue_url(target: Target) -> str:
     return str(sqs.get_queue_url(QueueName=name)["QueueUrl"])
 
 
-def resolve(stack: str | None = None, endpoint_url: str | None = None) -> Target:
-    """The target the options and environment point at (see the module docstring)."""
-    region = _region()
-    endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
-    if stack:
-        return from_stack(stack, endpoint, region)
-    if os.environ.get("PLUTUS_EVENTS_TABLE"):
-        return from_environment(os.environ, endpoint, region)
+def from_state(state: statefile.StackState, how: str) -> Target:
+    """A running embedded stack, as its state file describes it."""
+    _local_credentials()
+    return Target(
+        source=f"embedded stack {state.name} ({how}, {statefile.path_for(state.name)})",
+        endpoint_url=state.endpoint_url,
+        region=state.region,
+        events_table=state.events_table,
+        state_table=state.state_table,
+        queue_url=state.queue_url,
+        dlq_url=state.dlq_url,
+        api_url=state.api_url,
+    )
+
+
+def _local_credentials() -> None:
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")  # the emulator accepts any credentials
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-    stack_name = os.environ.get("PLUTUS_STACK_NAME", EMBEDDED_STACK)
-    return embedded(stack_name, endpoint or EMBEDDED_ENDPOINT, region)
+
+
+def running_stack(name: str | None = None) -> tuple[statefile.StackState, str]:
+    """The running embedded stack called ``name`` (else ``PLUTUS_STACK_NAME``, else the only one), and how
+    it was chosen."""
+    how = "--stack" if name else "PLUTUS_STACK_NAME"
+    name = name or os.environ.get("PLUTUS_STACK_NAME") or None
+    live, stale = statefile.running()
+    where = statefile.state_dir()
+    gone = "".join(f"; {s.name} is stale (pid {s.pid} is gone)" for s in stale)
+    if name:
+        found = next((s for s in live if s.name == name), None)
+        if found is None:
+            others = ", ".join(s.name for s in live) or "none"
+            raise TargetError(
+                f"no running embedded stack {name!r} in {where} (running: {others}{gone}). {HOW_TO_POINT}"
+            )
+        return found, how
+    if len(live) == 1:
+        return live[0], "the only running stack"
+    if live:
+        listed = ", ".join(f"{s.name} ({s.api_url})" for s in live)
+        raise TargetError(
+            f"{len(live)} embedded stacks are running: {listed}. Choose one with --stack NAME or "
+            "PLUTUS_STACK_NAME=NAME."
+        )
+    raise TargetError(
+        f"no running embedded stack: tried flags (none), environment (PLUTUS_EVENTS_TABLE, AWS_ENDPOINT_URL,"
+        f" PLUTUS_STACK_NAME: none set) and state files in {where} (none live{gone}). {HOW_TO_POINT}"
+    )
+
+
+def resolve(stack: str | None = None, endpoint_url: str | None = None) -> Target:
+    """The target the flags, environment or state files point at (see the module docstring)."""
+    region = _region()
+    if stack:
+        state = statefile.find(stack)
+        if state is not None:
+            return from_state(state, "--stack")
+        return from_stack(stack, endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None, region)
+    if endpoint_url:
+        _local_credentials()
+        return embedded(os.environ.get("PLUTUS_STACK_NAME", EMBEDDED_STACK), endpoint_url, region)
+    if os.environ.get("PLUTUS_EVENTS_TABLE"):
+        return from_environment(os.environ, os.environ.get("AWS_ENDPOINT_URL") or None, region)
+    if os.environ.get("AWS_ENDPOINT_URL"):
+        _local_credentials()
+        name = os.environ.get("PLUTUS_STACK_NAME", EMBEDDED_STACK)
+        return embedded(name, os.environ["AWS_ENDPOINT_URL"], region)
+    state, how = running_stack()
+    return from_state(state, how)
+
+
+def resolve_api_url(stack: str | None = None, url: str | None = None) -> tuple[str, str]:
+    """(the HTTP API's base URL, where it came from): ``--url``, ``PLUTUS_API_URL``, else a running
+    embedded stack's state file (``--stack`` or the only one)."""
+    if url:
+        return url.rstrip("/"), "--url"
+    if os.environ.get("PLUTUS_API_URL"):
+        return os.environ["PLUTUS_API_URL"].rstrip("/"), "PLUTUS_API_URL"
+    state, how = running_stack(stack)
+    return state.api_url, f"embedded stack {state.name} ({how})"

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
-from plutus_dev.emulator.routes import RouteTable
+from plutus_dev.emulator.routes import Route, RouteTable
 
 
 class Invocable(Protocol):
@@ -89,9 +89,15 @@ def make_server(
     port: int,
     on_output: Callable[[str, list[str]], None],
     local_routes: Mapping[str, LocalRoute] | None = None,
+    unrouted: str | None = None,
 ) -> ThreadingHTTPServer:
     """An HTTP server that turns each request into an invocation of the function its route names (by logical
-    id in ``functions``), except ``local_routes``."""
+    id in ``functions``), except ``local_routes``.
+
+    A request no route serves is API Gateway's 403, or, with ``unrouted`` (a logical id), goes to that
+    function as ``/{proxy+}``: the embedded stack lets the read API answer it with a 404 naming the route
+    the caller probably meant, a local nicety API Gateway does not offer.
+    """
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -110,7 +116,10 @@ def make_server(
                 self.close_connection = True
                 return
             body = self.rfile.read(length) if length else b""
-            found = routes.resolve(self.command, urlsplit(self.path).path)
+            path = urlsplit(self.path).path
+            found = routes.resolve(self.command, path)
+            if found is None and unrouted is not None:
+                found = Route(unrouted, self.command, "/{proxy+}"), {"proxy": path.lstrip("/")}
             if found is None:
                 self._send(*NO_ROUTE)
                 return

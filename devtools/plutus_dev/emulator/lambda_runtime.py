@@ -7,6 +7,7 @@ logs and EMF metric documents) is captured per invocation and handed back to the
 from __future__ import annotations
 
 import asyncio
+import importlib
 import importlib.util
 import io
 import os
@@ -66,7 +67,9 @@ class FakeContext:
         return max(0, int((self.deadline - time.monotonic()) * 1000))
 
 
-def _init(code_dir: str, env: dict[str, str], name: str, timeout: int, memory: int) -> None:
+def _init(
+    code_dir: str, env: dict[str, str], name: str, timeout: int, memory: int, setup: tuple[str, ...]
+) -> None:
     global _handler, _stdout
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C drains the stack; in-flight invocations finish
     if "plutus.observability" in sys.modules:
@@ -77,6 +80,9 @@ def _init(code_dir: str, env: dict[str, str], name: str, timeout: int, memory: i
     _stdout = _Capture()
     sys.stdout = _stdout
     _function.update(name=name, timeout=timeout, memory=memory)
+    for target in setup:  # "module:function", called before the handler's module is loaded
+        module_name, _, function_name = target.partition(":")
+        getattr(importlib.import_module(module_name), function_name)()
     spec = importlib.util.spec_from_file_location(f"lambda_{name}", Path(code_dir) / "app.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
@@ -104,14 +110,23 @@ class LambdaFunction:
     """A pool of ``concurrency`` execution environments for one function."""
 
     def __init__(
-        self, name: str, code_dir: Path, env: dict[str, str], *, concurrency: int, timeout: int, memory: int
+        self,
+        name: str,
+        code_dir: Path,
+        env: dict[str, str],
+        *,
+        concurrency: int,
+        timeout: int,
+        memory: int,
+        setup: tuple[str, ...] = (),
     ) -> None:
+        """``setup``: ``"module:function"`` callables each environment runs before loading the handler."""
         self.name = name
         self._pool = ProcessPoolExecutor(
             max_workers=concurrency,
             mp_context=get_context("spawn"),
             initializer=_init,
-            initargs=(str(code_dir), env, name, timeout, memory),
+            initargs=(str(code_dir), env, name, timeout, memory, setup),
         )
         # Warm every environment now, so the first requests do not all pay the cold start at once.
         for f in [self._pool.submit(time.sleep, 0) for _ in range(concurrency)]:

@@ -1,9 +1,11 @@
 """Local metrics: the EMF documents the functions print, aggregated and served as Prometheus text.
 
-CloudWatch turns each EMF line into metrics; the embedded stack does the same for ``GET /metrics``, under the
-same names: ``Count`` metrics become counters (values summed), time metrics become histograms. Labels are the
-document's dimension values (the most specific dimension set), so ``sum by (environment)`` gives the totals
-CloudWatch alarms read.
+CloudWatch turns each EMF line into metrics; the embedded stack does the same for ``GET /metrics``, named
+as Prometheus names them: ``Count`` metrics become counters ending in ``_total`` (values summed;
+``dlq_messages`` is served as ``dlq_messages_total``), time metrics become histograms in seconds
+(``ingest_latency_ms`` is served as ``ingest_latency_seconds``). CloudWatch keeps the EMF names, whose unit
+travels with each value. Labels are the document's dimension values (the most specific dimension set), so
+``sum by (environment)`` gives the totals CloudWatch alarms read.
 """
 
 from __future__ import annotations
@@ -16,10 +18,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-# Upper bounds in milliseconds, from a fast ingest call to a message that waited out several retries.
-BUCKETS_MS = (5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0, 30000.0, 60000.0,
-              300000.0, 900000.0)  # fmt: skip
-TIME_UNITS = {"Milliseconds": 1.0, "Seconds": 1000.0, "Microseconds": 0.001}
+# Upper bounds in seconds (Prometheus' base unit), from a fast ingest call to a message that waited out
+# several retries.
+BUCKETS_SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0)
+# EMF time units, in seconds.
+TIME_UNITS = {"Milliseconds": 0.001, "Seconds": 1.0, "Microseconds": 0.000_001}
+
+
+def prometheus_name(emf_name: str, histogram: bool) -> str:
+    """The Prometheus name of an EMF metric: counters end in ``_total``, durations are in ``_seconds``."""
+    if histogram:
+        return emf_name.removesuffix("_ms").removesuffix("_seconds") + "_seconds"
+    return emf_name if emf_name.endswith("_total") else emf_name + "_total"
+
 
 HELP = {
     "ingest_requests_total": "POST /api/v1/ingest requests, whatever their answer.",
@@ -27,13 +38,13 @@ HELP = {
     "raw_events_duplicate_total": "Replays of an accepted event (200, Idempotent-Replayed).",
     "ingest_rejected_total": "Requests refused with a 4xx, by reason class.",
     "ingest_conflict_total": "Requests answered 409: the same key is still in flight.",
-    "ingest_latency_ms": "Time spent in the ingest route, rejections included.",
+    "ingest_latency_seconds": "Time spent in the ingest route, rejections included.",
     "processing_success_total": "Events processed: handlers ran and their effects committed.",
     "processing_failure_total": "Failed processing attempts (each is retried by SQS until the last).",
     "processing_retry_total": "Deliveries after the first (ApproximateReceiveCount > 1).",
     "processing_duplicate_total": "Deliveries of an already processed event, acknowledged without effect.",
-    "dlq_messages": "Messages that failed their last allowed receive and went to the dead-letter queue.",
-    "event_processing_lag_ms": "processed_at - received_at of each processed event.",
+    "dlq_messages_total": "Messages that failed their last allowed receive and went to the dead-letter queue",
+    "event_processing_lag_seconds": "processed_at - received_at of each processed event.",
     "queue_messages": "Messages in a queue now, visible and in flight (read from the queue, not EMF).",
 }
 # Shown at 0 until their first document, so a dashboard's series exist from the start.
@@ -44,7 +55,7 @@ PRESET_COUNTERS = (
     "processing_success_total",
     "processing_failure_total",
     "processing_retry_total",
-    "dlq_messages",
+    "dlq_messages_total",
 )
 
 Labels = tuple[tuple[str, str], ...]
@@ -54,12 +65,12 @@ Labels = tuple[tuple[str, str], ...]
 class Histogram:
     """Cumulative bucket counts, sum and count of one series."""
 
-    counts: list[int] = field(default_factory=lambda: [0] * (len(BUCKETS_MS) + 1))
+    counts: list[int] = field(default_factory=lambda: [0] * (len(BUCKETS_SECONDS) + 1))
     total: float = 0.0
     count: int = 0
 
     def observe(self, value: float) -> None:
-        self.counts[bisect.bisect_left(BUCKETS_MS, value)] += 1
+        self.counts[bisect.bisect_left(BUCKETS_SECONDS, value)] += 1
         self.total += value
         self.count += 1
 
@@ -89,10 +100,10 @@ class MetricsRegistry:
                 dimensions = sorted({d for dims in directive.get("Dimensions", []) for d in dims})
                 labels = tuple((d, str(doc[d])) for d in dimensions if d in doc)
                 for metric in directive.get("Metrics", []):
-                    name = metric["Name"]
-                    raw = doc.get(name, [])
+                    raw = doc.get(metric["Name"], [])
                     values = [float(v) for v in (raw if isinstance(raw, list) else [raw])]
                     scale = TIME_UNITS.get(metric.get("Unit", ""))
+                    name = prometheus_name(metric["Name"], histogram=scale is not None)
                     if scale is None:
                         series = self._counters.setdefault(name, {})
                         series[labels] = series.get(labels, 0.0) + sum(values)
@@ -120,7 +131,7 @@ class MetricsRegistry:
             lines += _header(name, "histogram")
             for labels, histogram in sorted(histograms[name].items()):
                 cumulative = 0
-                for bound, count in zip((*BUCKETS_MS, math.inf), histogram.counts, strict=True):
+                for bound, count in zip((*BUCKETS_SECONDS, math.inf), histogram.counts, strict=True):
                     cumulative += count
                     le = "+Inf" if bound == math.inf else _number(bound)
                     lines.append(f"{name}_bucket{_labels((*labels, ('le', le)))} {cumulative}")

@@ -1,6 +1,10 @@
 """The embedded local stack: emulator + template resources + API + SQS pollers, no Docker, no AWS account.
 
 ``make dev`` runs ``python -m plutus_dev.emulator.stack``. Tests start the same class on free ports.
+
+Each stack owns its emulator (a free port unless ``PLUTUS_EMULATOR_PORT`` names one; a taken port is refused)
+and, while it runs, says where in ``.plutus/stacks/<name>.json`` (see ``statefile``), which the ``plutus`` CLI
+reads. ``make dev`` runs the ``dev`` profile: short retries and a failing event type (see ``PROFILES``).
 """
 
 from __future__ import annotations
@@ -8,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 import threading
 import time
 from collections import deque
@@ -17,13 +22,64 @@ from typing import Any
 
 import boto3
 
+from plutus_dev.emulator import statefile
 from plutus_dev.emulator.apigw import make_server
 from plutus_dev.emulator.lambda_runtime import LambdaFunction
 from plutus_dev.emulator.metrics import CONTENT_TYPE, MetricsRegistry, Sample
 from plutus_dev.emulator.poller import Poller
-from plutus_dev.emulator.resources import LOCAL_CREDENTIALS, Emulator, start_emulator
+from plutus_dev.emulator.resources import (
+    LOCAL_CREDENTIALS,
+    Emulator,
+    PortInUseError,
+    port_is_free,
+    start_emulator,
+)
 from plutus_dev.emulator.routes import RouteTable
 from plutus_dev.emulator.template import ROOT, Stack, provision
+
+DEFAULT_API_PORT = 3000
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Template parameter overrides, and setup each function environment runs, for one way of working."""
+
+    parameters: dict[str, str]
+    setup: tuple[str, ...] = ()
+    description: str = ""
+
+
+PROFILES = {
+    # As deployed: the template's defaults (180 s visibility timeout, 5 receives: 15 minutes to the DLQ).
+    "template": Profile({}, description="template defaults"),
+    # A failure reaches FAILED after 2 receives, 5 s apart, and the DLQ on the next receive: about 10 s.
+    # The dev-only event type ``dev_failure_requested`` fails on purpose (plutus_dev.emulator.dev_events).
+    "dev": Profile(
+        {"QueueVisibilityTimeoutSeconds": "5", "MaxReceiveCount": "2"},
+        setup=("plutus_dev.emulator.dev_events:install",),
+        description="visibility timeout 5 s, 2 receives, dev_failure_requested fails on purpose",
+    ),
+}
+
+# Settings bound to the stack's own resources: they come from the template, never from the shell (a
+# PLUTUS_EVENTS_TABLE exported for the CLI must not point the functions at another table).
+RESOURCE_SETTINGS = frozenset(
+    {"events_table", "state_table", "idempotency_table", "queue_url", "max_receive_count"}
+)
+SHELL_PASSTHROUGH = frozenset({"POWERTOOLS_LOG_LEVEL"})
+
+
+def shell_settings(environ: dict[str, str]) -> dict[str, str]:
+    """The settings given in the shell that the functions should see: the core's ``PLUTUS_*`` and each pack's
+    ``PLUTUS_<PACK>_*`` (resource names excepted), and the log level."""
+    from plutus.domains import build_registry
+    from plutus.settings import Settings
+
+    names = {f"PLUTUS_{n.upper()}" for n in Settings.model_fields if n not in RESOURCE_SETTINGS}
+    for model in build_registry().settings_models:
+        prefix = str(model.model_config.get("env_prefix", ""))
+        names |= {f"{prefix}{n}".upper() for n in model.model_fields}
+    return {k: v for k, v in environ.items() if k in names or k in SHELL_PASSTHROUGH}
 
 
 @dataclass
@@ -31,7 +87,8 @@ class StackConfig:
     """How to run the embedded stack."""
 
     host: str = "127.0.0.1"
-    port: int = 3000
+    # 0: any free port.
+    port: int = DEFAULT_API_PORT
     emulator_port: int | None = None
     # An existing endpoint (LocalStack, a shared moto): used as is, no emulator is started.
     endpoint_url: str | None = None
@@ -40,9 +97,16 @@ class StackConfig:
     reads_concurrency: int = 2
     consumer_pollers: int = 2
     stack_name: str = "plutus-local"
+    profile: str = "template"
+    # Template parameter overrides, applied over the profile's.
     parameters: dict[str, str] = field(default_factory=dict)
+    # Function environment, applied over the template's (and the profile's setup).
     environment: dict[str, str] = field(default_factory=dict)
     log_dir: Path = ROOT / ".plutus" / "logs"
+
+    def effective_parameters(self) -> dict[str, str]:
+        """The profile's parameter overrides, then this config's own."""
+        return {**PROFILES[self.profile].parameters, **self.parameters}
 
 
 class OutputRouter:
@@ -146,15 +210,25 @@ class LocalStack:
             concurrency=concurrency,
             timeout=int(props.get("Timeout", 3)),
             memory=memory,
+            setup=PROFILES[self.config.profile].setup,
         )
 
     def start(self) -> LocalStack:
-        """Start everything; returns when the API answers."""
+        """Start everything; returns when the API answers. On failure, stops what it started and raises."""
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> LocalStack:
         cfg = self.config
+        if cfg.port and not port_is_free(cfg.port, cfg.host):
+            raise PortInUseError(f"API port {cfg.port} is in use by another process")
         if not cfg.endpoint_url:
             self.emulator = start_emulator(cfg.emulator_port)
         self.stack = provision(
-            _EndpointSession(self.session(), self.endpoint_url), cfg.stack_name, cfg.parameters
+            _EndpointSession(self.session(), self.endpoint_url), cfg.stack_name, cfg.effective_parameters()
         )
         self.functions["IngestFunction"] = self._function("IngestFunction", cfg.api_concurrency)
         self.functions["ReadsFunction"] = self._function("ReadsFunction", cfg.reads_concurrency)
@@ -174,6 +248,7 @@ class LocalStack:
             cfg.port,
             self.output,
             local_routes={"/metrics": self._metrics_page},
+            unrouted="ReadsFunction",
         )
         self._server_thread = threading.Thread(target=self._server.serve_forever, name="api", daemon=True)
         self._server_thread.start()
@@ -196,6 +271,23 @@ class LocalStack:
             poller.start()
             self.pollers.append(poller)
         return self
+
+    def state(self) -> statefile.StackState:
+        """Where this stack runs, for the state file the CLI reads."""
+        assert self.stack
+        return statefile.StackState(
+            name=self.config.stack_name,
+            pid=os.getpid(),
+            api_url=self.url,
+            endpoint_url=self.endpoint_url,
+            region=self.stack.region,
+            events_table=self.stack.refs["EventsTable"],
+            state_table=self.stack.refs["StateTable"],
+            queue_url=self.stack.refs["EventsQueue"],
+            dlq_url=self.stack.refs["EventsDeadLetterQueue"],
+            log_dir=str(self.config.log_dir),
+            emulator_pid=self.emulator.process.pid if self.emulator and self.emulator.process else None,
+        )
 
     def _metrics_page(self) -> tuple[int, dict[str, str], bytes]:
         # GET /metrics: the EMF the functions printed, plus the queues' depths read from the endpoint.
@@ -226,10 +318,12 @@ class LocalStack:
         """Stop cleanly: no new work, in-flight batches and requests finish, then the emulator stops."""
         self.stop_event.set()
         if self._server:
-            self._server.shutdown()
+            if self._server_thread and self._server_thread.is_alive():
+                self._server.shutdown()
             self._server.server_close()
         for poller in self.pollers:
-            poller.join(timeout=60)
+            if poller.is_alive():
+                poller.join(timeout=60)
         for function in self.functions.values():
             function.shutdown()
         self.output.close()
@@ -256,26 +350,80 @@ class _EndpointSession:
 
 
 CURL_EXAMPLE = (
-    "curl -sS -X POST {url}/api/v1/ingest -H 'Content-Type: application/json' -d "
+    "curl -i -X POST {url}/api/v1/ingest -H 'Content-Type: application/json' -d "
     """'{{"source": "payment_service", "schema_version": "1.0", "idempotency_key": "evt_123456", """
     """"payload": {{"amount": 100, "currency": "KES"}}}}'"""
 )
 
 
-def main() -> None:
-    """Run the embedded stack until Ctrl-C or SIGTERM."""
-    started = time.monotonic()
-    config = StackConfig(
-        port=int(os.environ.get("PLUTUS_PORT", "3000")),
-        emulator_port=int(os.environ["PLUTUS_EMULATOR_PORT"])
-        if os.environ.get("PLUTUS_EMULATOR_PORT")
-        else 4577,
-        endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
-        api_concurrency=int(os.environ.get("PLUTUS_API_CONCURRENCY", "4")),
-        consumer_pollers=int(os.environ.get("PLUTUS_CONSUMER_POLLERS", "2")),
-        stack_name=os.environ.get("PLUTUS_STACK_NAME", "plutus-local"),
+class StackError(Exception):
+    """The stack cannot start as configured; the message says why and what to do."""
+
+
+def config_from_environment(environ: dict[str, str]) -> StackConfig:
+    """``make dev``'s configuration: ``PLUTUS_*`` variables, else defaults (see README, Configuration)."""
+    name = environ.get("PLUTUS_STACK_NAME") or "plutus-local"
+    profile = environ.get("PLUTUS_PROFILE") or "dev"
+    if profile not in PROFILES:
+        raise StackError(f"PLUTUS_PROFILE={profile!r}: choose one of {', '.join(PROFILES)}")
+    if environ.get("PLUTUS_PORT"):
+        port = int(environ["PLUTUS_PORT"])
+    else:
+        # 3000 when free (the README's curls use it), else any free port: the banner says which.
+        port = DEFAULT_API_PORT if port_is_free(DEFAULT_API_PORT) else 0
+    parameters = dict(
+        pair.split("=", 1) for pair in (environ.get("PLUTUS_PARAMETERS") or "").split() if "=" in pair
     )
-    stack = LocalStack(config).start()
+    return StackConfig(
+        port=port,
+        emulator_port=int(environ["PLUTUS_EMULATOR_PORT"]) if environ.get("PLUTUS_EMULATOR_PORT") else None,
+        endpoint_url=environ.get("AWS_ENDPOINT_URL") or None,
+        api_concurrency=int(environ.get("PLUTUS_API_CONCURRENCY", "4")),
+        consumer_pollers=int(environ.get("PLUTUS_CONSUMER_POLLERS", "2")),
+        stack_name=name,
+        profile=profile,
+        parameters=parameters,
+        environment=shell_settings(environ),
+        log_dir=ROOT / ".plutus" / "logs" / name,
+    )
+
+
+def _refuse_if_running(name: str) -> None:
+    running = statefile.find(name)
+    if running is not None:
+        raise StackError(
+            f"a stack named {name!r} is already running (pid {running.pid}, API {running.api_url}).\n"
+            f"Stop it (Ctrl-C in its terminal), or start another one next to it: "
+            f"PLUTUS_STACK_NAME=second make dev"
+        )
+
+
+def _banner(stack: LocalStack, started: float, state_path: Path) -> None:
+    cfg = stack.config
+    print(f"Plutus is ready in {time.monotonic() - started:.1f}s: stack {cfg.stack_name!r}", flush=True)
+    print(f"  API:        {stack.url}   (OpenAPI docs at {stack.url}/docs)")
+    print(f"  Emulator:   {stack.endpoint_url}   (tables and queues from template.yaml, its own)")
+    print(f"  Profile:    {cfg.profile}: {PROFILES[cfg.profile].description}")
+    if cfg.environment:
+        print("  From shell: " + " ".join(f"{k}={v}" for k, v in sorted(cfg.environment.items())))
+    print(f"  State:      {state_path}   (the plutus CLI finds this stack from it)")
+    print(f"  Logs:       {cfg.log_dir}/")
+    print(f"  Metrics:    {stack.url}/metrics   ('make plutus ARGS=stats' prints them)")
+    print("  Try it:\n" + CURL_EXAMPLE.format(url=stack.url))
+    print("  Then:       make plutus ARGS='events watch <event_id>'")
+    print("Ctrl-C stops it cleanly.", flush=True)
+
+
+def main() -> None:
+    """Run the embedded stack until Ctrl-C or SIGTERM; exit 2, saying why, if it cannot start."""
+    started = time.monotonic()
+    try:
+        config = config_from_environment(dict(os.environ))
+        _refuse_if_running(config.stack_name)
+        stack = LocalStack(config).start()
+    except (StackError, PortInUseError, OSError) as exc:
+        print(f"Plutus cannot start: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
     stopping = threading.Event()
 
     def request_stop(signum: int, frame: Any) -> None:
@@ -283,18 +431,15 @@ def main() -> None:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    print(f"Plutus is ready in {time.monotonic() - started:.1f}s", flush=True)
-    print(f"  API:       {stack.url}   (OpenAPI docs at {stack.url}/docs)")
-    print(f"  AWS endpoint: {stack.endpoint_url}   (tables and queues from template.yaml)")
-    print(f"  Logs:      {config.log_dir}/")
-    print(f"  Metrics:   {stack.url}/metrics   (Prometheus text; 'plutus stats' prints them)")
-    print("  Try it:\n" + CURL_EXAMPLE.format(url=stack.url))
-    print("  Then:      curl -sS " + stack.url + "/api/v1/events/<event_id>")
-    print("  (Locally no route checks credentials; where deployed every route but /health needs SigV4.)")
-    print("Ctrl-C stops it cleanly.", flush=True)
-    stopping.wait()
-    print("Stopping: finishing in-flight batches...", flush=True)
-    stack.stop()
+    state = stack.state()
+    state_path = statefile.write(state)
+    try:
+        _banner(stack, started, state_path)
+        stopping.wait()
+        print("Stopping: finishing in-flight batches...", flush=True)
+    finally:
+        statefile.remove(state.name, state.pid)
+        stack.stop()
     print("Stopped.", flush=True)
 
 

@@ -11,6 +11,7 @@ from plutus.core.registry import Registry
 from plutus.domains import default, ecommerce
 from plutus.domains.ecommerce.handlers import AFFINITY, CHECKOUTS, FUNNEL, product_pk, user_pk
 from plutus.ingest.parsing import parse_ingest_body
+from tests.builders import an_event, encoded
 from tests.fakes import DomainRunner, packs, settings
 from tests.unit.domains.readclient import read_client
 
@@ -352,15 +353,7 @@ REGISTRY.include_router(ecommerce.router)
     ],
 )
 def test_ingest_names_the_invalid_payload_field(event_type: str, payload: dict[str, Any], field: str) -> None:
-    body = {
-        "source": "shop",
-        "schema_version": "1.0",
-        "idempotency_key": "k1",
-        "event_type": event_type,
-        "payload": payload,
-    }
-    import json
-
+    body = encoded(an_event("k1", event_type, payload, source="shop"))
     with pytest.raises(InvalidEventError) as exc:
-        parse_ingest_body(json.dumps(body).encode(), "application/json", None, settings(), REGISTRY)
+        parse_ingest_body(body, "application/json", None, settings(), REGISTRY)
     assert [e["field"] for e in exc.value.errors] == [field]

@@ -11,6 +11,7 @@ from plutus.core.errors import InvalidEventError
 from plutus.domains import build_registry, healthcare
 from plutus.domains.healthcare.handlers import patient_pk
 from plutus.ingest.app import parse_ingest_body
+from tests.builders import an_event, encoded
 from tests.fakes import DomainRunner, packs, settings
 from tests.logcapture import captured_logs
 from tests.unit.domains.readclient import read_client
@@ -277,10 +278,9 @@ def test_note_text_is_refused_at_ingest_naming_the_field(field: str) -> None:
         "updated_at": "2026-11-26T09:40:00Z",
         field: "Pt c/o chest pain",
     }
-    envelope = {"source": "ehr", "schema_version": "1.0", "idempotency_key": "n-1"}
-    body = json.dumps({**envelope, "event_type": "doctor_notes_updated", "payload": payload})
+    body = encoded(an_event("n-1", "doctor_notes_updated", payload, source="ehr"))
     with pytest.raises(InvalidEventError) as caught:
-        parse_ingest_body(body.encode(), "application/json", None, settings(), build_registry())
+        parse_ingest_body(body, "application/json", None, settings(), build_registry())
     assert caught.value.errors[0]["field"] == f"payload.{field}"
     assert "chest pain" not in str(caught.value.errors)
 

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from fastapi.responses import JSONResponse
 
 PROBLEM_JSON = "application/problem+json"
+API_PREFIX = "/api/v1"
 PROBLEM_BASE = "https://plutus.dev/problems/"
 RETRY_AFTER_SECONDS = "1"
 
@@ -160,6 +161,23 @@ def problem_response(
     )
 
 
+def not_found_detail(path: str, app: FastAPI) -> tuple[str, dict[str, Any] | None]:
+    """A 404's detail: the route the caller probably meant (a trailing slash, ``/api/v1`` left out)."""
+    trimmed = path.rstrip("/") or "/"
+    candidates = [trimmed] if trimmed != path else []
+    if not trimmed.startswith("/api/"):
+        candidates.append(API_PREFIX + trimmed)
+    routes = [route for route in app.routes if hasattr(route, "path_regex")]
+    routes += getattr(app.state, "documented_routes", [])
+    for candidate in candidates:
+        for route in routes:
+            if route.path_regex.match(candidate):
+                # The route's own template, never the caller's path: a 404 reflects nothing it was sent.
+                template = str(getattr(route, "path", ""))
+                return f"no such route: the route is {template!r}", {"route": template}
+    return f"no such route: the API is under {API_PREFIX}/ (see /docs)", None
+
+
 def _detail(exc: BaseException, problem: Problem) -> tuple[str, dict[str, Any]]:
     if isinstance(exc, InvalidEventError):
         return exc.detail, {"errors": exc.errors}
@@ -177,6 +195,17 @@ def _detail(exc: BaseException, problem: Problem) -> tuple[str, dict[str, Any]]:
         # Never echo internal or AWS error text to callers.
         return problem.title, {}
     return str(exc), {}
+
+
+def _documented_methods(request: Request, app: FastAPI) -> set[str]:
+    path = request.scope.get("path", "")
+    root = request.scope.get("root_path", "")
+    path = path[len(root) :] if root and path.startswith(root) else path
+    methods: set[str] = set()
+    for route in getattr(app.state, "documented_routes", []):
+        if route.path_regex.fullmatch(path):
+            methods |= set(getattr(route, "methods", ()))
+    return methods - {request.method}
 
 
 def _route(request: Request) -> str | None:
@@ -216,7 +245,18 @@ def install(app: FastAPI, on_problem: Callable[[Problem], None]) -> None:
     async def handle_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         problem = Problem(exc.status_code, "http-" + str(exc.status_code), str(exc.detail))
-        return problem_response(problem, str(exc.detail), instance=_route(request))
+        detail, extra = str(exc.detail), None
+        allowed = _documented_methods(request, app) if exc.status_code == 404 else set()
+        if allowed:
+            # A route this app documents but another function serves (the ingest POSTs on the read API).
+            problem = Problem(405, "http-405", "Method Not Allowed")
+            detail, exc.headers = "Method Not Allowed", {"Allow": ", ".join(sorted(allowed))}
+        elif exc.status_code == 404:
+            detail, extra = not_found_detail(request.url.path, app)
+        response = problem_response(problem, detail, extra, instance=_route(request))
+        # Starlette's 405 names the allowed methods in Allow (RFC 9110 requires it): keep its headers.
+        response.headers.update(exc.headers or {})
+        return response
 
     app.add_exception_handler(RequestValidationError, handle_request_validation)
     app.add_exception_handler(StarletteHTTPException, handle_http)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
@@ -115,3 +116,8 @@ metrics = Metrics(service=SERVICE)
 # its wire traffic. Lambda's log level setting lowers the root logger: these stay at WARNING whatever it says.
 for _noisy in ("botocore", "boto3", "urllib3"):
     logging.getLogger(_noisy).setLevel(logging.WARNING)
+
+# Reads, health and docs add no metric by design; Powertools' log_metrics warns on every such flush, which
+# filled the `make dev` terminal and would fill CloudWatch Logs. Only that message is silenced; a route that
+# should have counted something is caught by the metrics tests, not by this warning.
+warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)

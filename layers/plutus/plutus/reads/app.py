@@ -16,11 +16,13 @@ from pydantic import BaseModel
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from plutus import __version__
 from plutus.adapters.events_store import EventsRepository, public_view
 from plutus.core.effects import StateReader
 from plutus.core.errors import EventNotFoundError
 from plutus.core.pack_settings import PackSettings
 from plutus.ingest import problems
+from plutus.ingest.docs import install_docs
 from plutus.ingest.http import count_problem
 from plutus.settings import Settings
 
@@ -97,14 +99,23 @@ def create_reads_app(
     """
     app = FastAPI(
         title="Plutus",
-        version="1.0.0",
+        version=__version__,
+        # No 307 to the slash-less path: behind API Gateway it pointed at an https URL the client may not
+        # follow (curl -L failed locally). A trailing slash is a 404 problem naming the route instead.
+        redirect_slashes=False,
+        # Served by install_docs with assets from a package: FastAPI's own pages load them from a CDN.
+        docs_url=None,
+        redoc_url=None,
         description="Idempotent, asynchronous event ingestion. Events are validated, deduplicated on "
         "(source, idempotency_key) and queued; processing happens asynchronously. Every route but "
         "`GET /health` needs credentials where deployed (see the README's Authentication).",
     )
     problems.install(app, count_problem)
+    install_docs(app)
     app.add_middleware(NoStore)
     app.state.settings = settings
+    # A 404 names the route the caller probably meant, served here or not (plutus.ingest.problems).
+    app.state.documented_routes = [route for route in documented if hasattr(route, "path_regex")]
     app.include_router(events_router(events))
 
     from plutus.domains import deps, read_routers
