@@ -13,7 +13,7 @@ CHECKOV := $(TOOLS)/checkov/bin/checkov
 TRANSLATOR := $(TOOLS)/samtranslator/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help install translator browser dev plutus test unit integration e2e check lint typecheck validate checkov build tools samples soak bench bench-reads clean
+.PHONY: help install translator browser dev plutus test unit integration e2e check lint typecheck validate checkov build tools samples soak bench bench-reads capacity clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -67,6 +67,9 @@ samples: install ## Rewrite events/<event_type>.json for every registered type
 
 bench-reads: install ## Adtech decision-read latency (p50/p95/p99) through the real ingest handler and moto
 	$(PY) -m bench.decision_read
+
+capacity: install ## Partition heat at 1k/10k/50k events/s from a mixed workload: bench/capacity.json and .png
+	$(PY) -m bench.capacity
 
 $(SAM): | $(UV)
 	$(UV) venv -q --python $(PYTHON312) $(TOOLS)/sam && VIRTUAL_ENV=$(TOOLS)/sam $(UV) pip install -q aws-sam-cli

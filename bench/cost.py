@@ -5,7 +5,12 @@ API Gateway REST $3.50 per million requests (first 333 million a month); Lambda 
 and $0.0000166667 per GB-second; SQS standard $0.40 per million requests, each 64 KB chunk of a payload
 billed as one request; DynamoDB on-demand $0.625 per million write request units and $0.125 per million
 read request units (a transactional write costs 2 units per KB, a strongly consistent read 1 unit per 4 KB);
-CloudWatch Logs ingestion $0.50 per GB. Not included: data transfer, storage, X-Ray traces, the DLQ.
+CloudWatch Logs ingestion $0.50 per GB; DynamoDB standard storage $0.25 per GB-month. Since August 2025 the
+INIT phase of zip functions is billed as duration. Not included: data transfer, X-Ray traces, the DLQ.
+
+:func:`monthly` is the whole month at a given volume: every write unit (base table, GSI entries and
+transactional items at 2 units per KB), every read unit, the items stored for their retention, INIT duration
+and logs.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ PRICES = {
     "dynamodb_per_million_wru": 0.625,
     "dynamodb_per_million_rru": 0.125,
     "cloudwatch_logs_per_gb": 0.50,
+    "dynamodb_storage_per_gb_month": 0.25,
 }
 # The START/END/REPORT lines Lambda itself logs for every invocation.
 LAMBDA_PLATFORM_LOG_BYTES = 300
@@ -76,3 +82,33 @@ def from_measurement(
         sqs_requests=m["units"].get("sqs_requests", 0) / n + extra_sqs_requests,
         log_bytes=m["log_bytes"] / n,
     )
+
+
+def monthly(events: float, per_event: dict[str, float]) -> dict[str, float]:
+    """Dollars for a month of ``events`` events; ``per_event`` holds the per-event figures.
+
+    Keys: ``api_requests``, ``invocations``, ``gb_seconds`` (run time), ``init_gb_seconds`` (INIT, billed),
+    ``wru`` (table writes, transactions at 2 per KB), ``gsi_wru`` (index entries written), ``rru``,
+    ``sqs_requests``, ``log_bytes``, ``stored_bytes`` (kept for the month: retention-weighted item bytes).
+    """
+    millions = events / MILLION
+    lines = {
+        "api_gateway": per_event["api_requests"] * millions * PRICES["api_gateway_rest_per_million_requests"],
+        "lambda_requests": per_event["invocations"] * millions * PRICES["lambda_per_million_requests"],
+        "lambda_duration": per_event["gb_seconds"] * events * PRICES["lambda_per_gb_second"],
+        "lambda_init": per_event["init_gb_seconds"] * events * PRICES["lambda_per_gb_second"],
+        "dynamodb_writes": per_event["wru"] * millions * PRICES["dynamodb_per_million_wru"],
+        "dynamodb_gsi_writes": per_event["gsi_wru"] * millions * PRICES["dynamodb_per_million_wru"],
+        "dynamodb_reads": per_event["rru"] * millions * PRICES["dynamodb_per_million_rru"],
+        "dynamodb_storage": per_event["stored_bytes"]
+        * events
+        / 1024**3
+        * PRICES["dynamodb_storage_per_gb_month"],
+        "sqs": per_event["sqs_requests"] * millions * PRICES["sqs_per_million_requests"],
+        "logs": (per_event["log_bytes"] + per_event["invocations"] * LAMBDA_PLATFORM_LOG_BYTES)
+        * events
+        / 1024**3
+        * PRICES["cloudwatch_logs_per_gb"],
+    }
+    lines["total"] = sum(lines.values())
+    return {k: round(v, 2) for k, v in lines.items()}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from plutus.core.errors import PlutusError
@@ -73,9 +74,12 @@ def sample_gaps(registry: Registry, registration: Registration) -> list[str]:
         return [f"{name}: missing {path.relative_to(EVENTS_DIR.parent)}; run `make samples`"]
     if path.read_text() != render(registration):
         return [f"{name}: {path.name} is stale; run `make samples`"]
-    body = json.loads(path.read_text())["body"].encode()
+    event = json.loads(path.read_text())
+    body = event["body"].encode()
+    # The samples are fixed: their times are judged at the receive time they claim, not at today's.
+    received = datetime.fromtimestamp(event["requestContext"]["requestTimeEpoch"] / 1000, UTC)
     try:
-        parsed = parse_ingest_body(body, "application/json", None, settings(), registry)
+        parsed = parse_ingest_body(body, "application/json", None, settings(), registry, received_at=received)
     except PlutusError as exc:
         return [f"{name}: ingest refuses {path.name}: {exc}"]
     if (parsed.event_type, parsed.schema_version) != key_of(registration):

@@ -15,3 +15,17 @@ def stack(emulator: Emulator) -> Iterator[Harness]:
     """Tables and queues from template.yaml (unique names), with both real handlers wired to them."""
     with harness(emulator.url, parameters={"MaxReceiveCount": "3"}) as h:
         yield h
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The number of hypothesis examples each property test ran (reported with the issue)."""
+    lines = [
+        f"{report.nodeid}: {value} examples"
+        for report in terminalreporter.stats.get("passed", [])
+        for key, value in getattr(report, "user_properties", ())
+        if key == "hypothesis_examples"
+    ]
+    if lines:
+        terminalreporter.write_sep("-", "hypothesis examples run")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -9,6 +9,7 @@ from typing import Any
 
 from tests import tables
 from tests.builders import an_event, an_sqs_event
+from tests.clock import DAY
 from tests.integration.harness import Harness
 from tests.integration.redelivery import deliver_again, drain_capturing, stable_state
 
@@ -30,7 +31,7 @@ def _impression(n: int, cost: int) -> dict[str, Any]:
             "user_id": f"u_{n % 3}",
             "cost_micros": cost,
             "daily_budget_micros": 2_000_000,
-            "occurred_at": f"2026-11-26T09:0{n}:00Z",
+            "occurred_at": f"{DAY}T09:0{n}:00Z",
         },
     )
 
@@ -49,7 +50,7 @@ def test_spend_and_conversions_are_charged_once_under_every_kind_of_duplicate(st
                 "advertiser_id": "adv_acme",
                 "user_id": f"u_{n % 3}",
                 "cost_micros": 300_000,
-                "occurred_at": f"2026-11-26T09:1{n}:00Z",
+                "occurred_at": f"{DAY}T09:1{n}:00Z",
             },
         )
         for n in (0, 1)
@@ -64,7 +65,7 @@ def test_spend_and_conversions_are_charged_once_under_every_kind_of_duplicate(st
                 "measurable": True,
                 "viewable": True,
                 "in_view_ms": 4_100,
-                "occurred_at": "2026-11-26T09:00:03Z",
+                "occurred_at": f"{DAY}T09:00:03Z",
             },
         )
     )
@@ -78,7 +79,7 @@ def test_spend_and_conversions_are_charged_once_under_every_kind_of_duplicate(st
                 "user_id": "u_1",
                 "value_micros": 120_000_000,
                 "currency": "EUR",
-                "occurred_at": "2026-11-26T10:00:00Z",
+                "occurred_at": f"{DAY}T10:00:00Z",
             },
         )
     )
@@ -89,7 +90,7 @@ def test_spend_and_conversions_are_charged_once_under_every_kind_of_duplicate(st
         bodies += drain_capturing(stack)
     assert len(bodies) == len(sent)
     expected_spend = sum(10_000 * (n + 1) for n in range(6)) + 2 * 300_000
-    decision_url = f"/api/v1/adtech/campaigns/{CAMPAIGN}/decision?as_of=2026-11-26T12:00:00Z"
+    decision_url = f"/api/v1/adtech/campaigns/{CAMPAIGN}/decision?as_of={DAY}T12:00:00Z"
     before = stack.request("GET", decision_url).json()
     assert (before["spend_today_micros"], before["impressions"], before["clicks"]) == (expected_spend, 6, 2)
     assert (before["conversions"], before["conversion_value_micros"]) == (1, 120_000_000)
@@ -151,7 +152,5 @@ def test_two_copies_of_an_impression_racing_are_charged_once(stack: Harness) -> 
 
     # Then the re-run found the marker and charged nothing: one impression, 25,000 micros
     assert consumer.state.missed  # type: ignore[attr-defined]
-    decision = stack.request(
-        "GET", f"/api/v1/adtech/campaigns/{CAMPAIGN}/decision?as_of=2026-11-26T12:00:00Z"
-    )
+    decision = stack.request("GET", f"/api/v1/adtech/campaigns/{CAMPAIGN}/decision?as_of={DAY}T12:00:00Z")
     assert (decision.json()["impressions"], decision.json()["spend_today_micros"]) == (1, 25_000)

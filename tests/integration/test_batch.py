@@ -524,8 +524,10 @@ def test_a_claim_whose_answer_was_lost_is_recognised_on_the_retry(stack: Harness
 @pytest.mark.parametrize(
     ("characters", "accepted"),
     [
-        # 1,000 bytes of UTF-8 (6 times that \u-escaped): within the limit, alone or in a batch.
-        (400, True),
+        # 100 bytes of UTF-8, 300 \u-escaped: within a 1,024-byte limit, alone or in a batch.
+        (50, True),
+        # 800 bytes of UTF-8 but 2,400 once escaped for the queue: refused alike.
+        (400, False),
         # Fewer than 1,024 characters, but more than 1,024 bytes: refused alike.
         (600, False),
     ],

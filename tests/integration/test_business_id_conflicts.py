@@ -11,6 +11,7 @@ from typing import Any
 
 from plutus_dev.cli.replay import Outcome, replay_one
 from tests.builders import an_event
+from tests.clock import DAY
 from tests.integration.capture import capture_output
 from tests.integration.harness import Harness
 
@@ -22,7 +23,7 @@ def _credit(key: str, amount: float) -> dict[str, Any]:
         "direction": "credit",
         "amount": amount,
         "currency": "KES",
-        "occurred_at": "2026-11-26T08:00:00Z",
+        "occurred_at": f"{DAY}T08:00:00Z",
     }
     return an_event(key, "transaction_initiated", payload, source="srcA")
 

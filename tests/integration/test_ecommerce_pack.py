@@ -7,6 +7,7 @@ from functools import partial
 
 from tests import tables
 from tests.builders import an_event
+from tests.clock import DAY
 from tests.integration.harness import Harness
 from tests.integration.redelivery import drain_capturing, redeliver_after_commit, send_duplicate, send_replay
 
@@ -16,7 +17,7 @@ SEQUENCE = [
     storefront(
         "v1",
         "page_view",
-        {"user_id": "u1", "url": "/p/tent", "product_id": "tent", "occurred_at": "2026-11-26T09:00:00Z"},
+        {"user_id": "u1", "url": "/p/tent", "product_id": "tent", "occurred_at": f"{DAY}T09:00:00Z"},
     ),
     storefront(
         "a1",
@@ -28,7 +29,7 @@ SEQUENCE = [
             "quantity": 2,
             "unit_price": 59.5,
             "currency": "USD",
-            "occurred_at": "2026-11-26T09:02:00Z",
+            "occurred_at": f"{DAY}T09:02:00Z",
         },
     ),
     storefront(
@@ -40,7 +41,7 @@ SEQUENCE = [
             "cart_id": "c1",
             "currency": "USD",
             "amount": 59.5,
-            "occurred_at": "2026-11-26T09:05:00Z",
+            "occurred_at": f"{DAY}T09:05:00Z",
             "items": [{"product_id": "bag", "quantity": 1, "unit_price": 59.5}],
         },
     ),

@@ -10,6 +10,7 @@ from typing import Any
 
 from tests import tables
 from tests.builders import an_event
+from tests.clock import DAY
 from tests.integration.harness import Harness
 from tests.integration.redelivery import drain_capturing, redeliver_after_commit, send_duplicate, send_replay
 
@@ -26,7 +27,7 @@ PAYROLL = core_banking(
         "currency": "KES",
         "channel": "mobile_money",
         "counterparty": "Acme Payroll",
-        "occurred_at": "2026-11-26T08:00:00Z",
+        "occurred_at": f"{DAY}T08:00:00Z",
     },
 )
 COFFEE = core_banking(
@@ -40,7 +41,7 @@ COFFEE = core_banking(
         "amount": 36.40,
         "currency": "KES",
         "merchant_name": "Java House",
-        "occurred_at": "2026-11-26T09:00:00Z",
+        "occurred_at": f"{DAY}T09:00:00Z",
     },
 )
 RENT = core_banking(
@@ -53,7 +54,7 @@ RENT = core_banking(
         "amount": 750.00,
         "currency": "KES",
         "reference": "Rent November",
-        "occurred_at": "2026-11-26T10:00:00Z",
+        "occurred_at": f"{DAY}T10:00:00Z",
     },
 )
 

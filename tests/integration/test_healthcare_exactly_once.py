@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.builders import an_event
+from tests.clock import DAY
 from tests.integration.harness import Harness
 from tests.integration.redelivery import deliver_again, drain_capturing, stable_state
 from tests.logcapture import captured_logs
@@ -43,13 +44,13 @@ def test_alerts_flags_and_audit_apply_once_under_duplicates_redelivery_and_repla
                 "dose_mg": 5,
                 "route": "oral",
                 "administered_by": "nurse_0192",
-                "administered_at": "2026-11-26T08:00:00Z",
-                "next_due_at": "2026-11-26T16:00:00Z",
+                "administered_at": f"{DAY}T08:00:00Z",
+                "next_due_at": f"{DAY}T16:00:00Z",
             },
         ),
-        lambda: _hr(stack, sent, "hr-1", 125, "2026-11-26T16:50:00Z"),
-        lambda: _hr(stack, sent, "hr-2", 128, "2026-11-26T16:55:00Z"),
-        lambda: _hr(stack, sent, "hr-3", 133, "2026-11-26T17:05:00Z"),
+        lambda: _hr(stack, sent, "hr-1", 125, f"{DAY}T16:50:00Z"),
+        lambda: _hr(stack, sent, "hr-2", 128, f"{DAY}T16:55:00Z"),
+        lambda: _hr(stack, sent, "hr-3", 133, f"{DAY}T17:05:00Z"),
         lambda: _post(
             stack,
             sent,
@@ -60,7 +61,7 @@ def test_alerts_flags_and_audit_apply_once_under_duplicates_redelivery_and_repla
                 "note_version": 2,
                 "author_id": "dr_0031",
                 "author_role": "attending",
-                "updated_at": "2026-11-26T17:10:00Z",
+                "updated_at": f"{DAY}T17:10:00Z",
             },
         ),
     ]
@@ -93,10 +94,10 @@ def test_alerts_flags_and_audit_apply_once_under_duplicates_redelivery_and_repla
     assert [(a["severity"], a["bpm"], a["consecutive_readings"]) for a in alerts] == [("warning", 133, 3)]
     flags = stack.request("GET", f"/api/v1/healthcare/patients/{PATIENT}/compliance").json()
     assert [(f["kind"], f["order_id"], f["detected_at"]) for f in flags] == [
-        ("missed", "ord_7731", "2026-11-26T17:05:00.000000Z")
+        ("missed", "ord_7731", f"{DAY}T17:05:00.000000Z")
     ]
     meds = stack.request(
-        "GET", f"/api/v1/healthcare/patients/{PATIENT}/medications?as_of=2026-11-26T17:30:00Z"
+        "GET", f"/api/v1/healthcare/patients/{PATIENT}/medications?as_of={DAY}T17:30:00Z"
     ).json()
     assert meds["overdue"] == ["ord_7731"] and meds["orders"][0]["missed_flagged"] is True
     vitals = stack.request("GET", f"/api/v1/healthcare/patients/{PATIENT}/vitals").json()

@@ -9,6 +9,7 @@ import pytest
 
 from plutus.domains.iot.handlers import haversine_km
 from tests.builders import an_event
+from tests.clock import DAY
 from tests.integration.harness import Harness
 from tests.integration.redelivery import drain_capturing, redeliver_after_commit, send_duplicate, send_replay
 
@@ -22,7 +23,7 @@ EVENTS = [
         {
             "vehicle_id": "truck-017",
             "reading": "engine_temperature:215°F",
-            "occurred_at": "2026-11-26T14:00:00Z",
+            "occurred_at": f"{DAY}T14:00:00Z",
         },
     ),
     telematics(
@@ -31,13 +32,13 @@ EVENTS = [
         {
             "vehicle_id": "truck-017",
             "reading": "engine_temperature:233.6°F",
-            "occurred_at": "2026-11-26T14:10:00Z",
+            "occurred_at": f"{DAY}T14:10:00Z",
         },
     ),
     telematics(
         "f1",
         "fuel_level",
-        {"vehicle_id": "truck-017", "reading": "fuel_level:42%", "occurred_at": "2026-11-26T14:00:30Z"},
+        {"vehicle_id": "truck-017", "reading": "fuel_level:42%", "occurred_at": f"{DAY}T14:00:30Z"},
     ),
 ] + [
     telematics(
@@ -48,7 +49,7 @@ EVENTS = [
             "latitude": lat,
             "longitude": lon,
             "speed_kph": 50,
-            "occurred_at": f"2026-11-26T17:0{i}:00+03:00",
+            "occurred_at": f"{DAY}T17:0{i}:00+03:00",
         },
     )
     for i, (lat, lon) in enumerate(ROUTE)

@@ -3,20 +3,24 @@ SLA flags are recorded exactly once under duplicate requests, redelivery and rep
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
 from tests.builders import an_event
+from tests.clock import day, midnight
 from tests.integration.harness import Harness
 from tests.integration.redelivery import deliver_again, drain_capturing, stable_state
 
 # Every event of this test comes from one producer.
 carrier_edi = partial(an_event, source="carrier_edi")
 
+BASE_DAY = -6
+
 
 def _journey(pkg: str, day: int, transit_hours: int, failed_first: bool) -> list[dict[str, Any]]:
-    start = datetime(2026, 11, day, 8, tzinfo=UTC)
+    # ``day`` counts from BASE_DAY, six days ago: the whole journey lies inside ingest's event-time window.
+    start = midnight(BASE_DAY + day) + timedelta(hours=8)
     shipped = start.strftime("%Y-%m-%dT%H:%M:%SZ")
     delivered = (start + timedelta(hours=transit_hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
     events = [
@@ -45,7 +49,9 @@ def _journey(pkg: str, day: int, transit_hours: int, failed_first: bool) -> list
                     "outcome": "failed",
                     "failure_reason": "recipient_absent",
                     "courier_id": "cr_ksm_004",
-                    "occurred_at": f"2026-11-{day + 1:02d}T09:00:00Z",
+                    "occurred_at": (midnight(BASE_DAY + day + 1) + timedelta(hours=9)).strftime(
+                        "%Y-%m-%dT%H:%M:%SZ"
+                    ),
                 },
             )
         )
@@ -71,7 +77,7 @@ def test_lane_history_and_exceptions_are_recorded_once_under_duplicates_redelive
 ) -> None:
     # Given two journeys on NBO -> KSM promised within 24 h: 26 h with a failed first attempt (rerouted,
     # delivered 2 h late), and 20 h
-    sent = _journey("pkg_it_a", 10, 26, failed_first=True) + _journey("pkg_it_b", 12, 20, failed_first=False)
+    sent = _journey("pkg_it_a", 0, 26, failed_first=True) + _journey("pkg_it_b", 2, 20, failed_first=False)
     bodies: list[str] = []
     for body in sent:
         assert stack.post_event(body).status == 202
@@ -99,5 +105,6 @@ def test_lane_history_and_exceptions_are_recorded_once_under_duplicates_redelive
     )
     b = stack.request("GET", "/api/v1/logistics/packages/pkg_it_b").json()
     assert (b["exceptions"], b["sla_breached"]) == ([], False)
-    report = stack.request("GET", "/api/v1/logistics/sla/2026-11-11/late?as_of=2026-11-30T00:00:00Z").json()
+    promised_day, as_of = day(BASE_DAY + 1), f"{day(BASE_DAY + 20)}T00:00:00Z"
+    report = stack.request("GET", f"/api/v1/logistics/sla/{promised_day}/late?as_of={as_of}").json()
     assert [(p["package_id"], p["hours_late"]) for p in report["late"]] == [("pkg_it_a", 2.0)]

@@ -190,7 +190,7 @@ def test_the_cli_lists_failed_events_from_the_index_shows_the_dlq_redrives_and_r
     done = _post(ops, "k-cli-done", event_type=None)
     _fail_until_dead_lettered(ops)
 
-    # plutus events list --status FAILED: a Query on the by-status index, never a Scan
+    # plutus events list --status FAILED: Queries on the ops index, never a Scan
     before = proxy.stats.calls.copy()
     listed = runner.invoke(app, ["events", "list", "--status", "FAILED"], env={"COLUMNS": "200"})
     calls = proxy.stats.calls - before
@@ -225,3 +225,39 @@ def test_the_cli_lists_failed_events_from_the_index_shows_the_dlq_redrives_and_r
     assert _applied(ops, failed) == [1] and _applied(ops, done) == [1]
     refused = runner.invoke(app, ["replay", "--status", "PROCESSED"])
     assert refused.exit_code == 2
+
+
+def test_only_failing_events_are_indexed_listing_filters_by_source_and_every_record_expires(
+    ops: Harness, proxy: FaultProxy
+) -> None:
+    runner = CliRunner()
+    # Given one event that keeps failing, and one (untyped, so it is recorded) that is processed
+    failed = _post(ops, "k-ttl-failed")
+    done = _post(ops, "k-ttl-done", event_type=None)
+    received = _event_item(ops, failed)
+    assert "ops_pk" not in received and int(received["expires_at"]) > 0
+
+    # When the consumer has run out of receives
+    _fail_until_dead_lettered(ops)
+
+    # Then only the FAILED one carries the index keys; both carry an expiry, the FAILED one the longer
+    failed_item, done_item = _event_item(ops, failed), _event_item(ops, done)
+    assert failed_item["ops_pk"].startswith("FAILED#") and failed_item["ops_sk"].endswith(f"#{failed}")
+    assert "ops_pk" not in done_item and "ops_sk" not in done_item
+    days = (int(failed_item["expires_at"]) - int(done_item["expires_at"])) / 86_400
+    assert 60 <= days < 61  # FailedRetentionDays 90 - EventRetentionDays 30, the FAILED write the later
+
+    # And the listing by source queries the index, never scans
+    before = proxy.stats.calls.copy()
+    mine = runner.invoke(app, ["events", "list", "--source", "ledger"], env={"COLUMNS": "200"})
+    other = runner.invoke(app, ["events", "list", "--source", "someone-else"], env={"COLUMNS": "200"})
+    replayable = runner.invoke(app, ["replay", "--status", "FAILED", "--source", "ledger", "--dry-run"])
+    calls = proxy.stats.calls - before
+    assert failed in mine.output and "1 FAILED event(s)" in mine.output
+    assert failed not in other.output and "no FAILED events from someone-else" in other.output
+    assert replayable.exit_code == 0 and failed in replayable.output and done not in replayable.output
+    assert calls["dynamodb.Scan"] == 0 and calls["dynamodb.Query"] >= 3
+
+    # And a state the index does not hold is refused, not scanned for
+    refused = runner.invoke(app, ["events", "list", "--status", "PROCESSED"])
+    assert refused.exit_code == 2 and "by id" in refused.output

@@ -20,8 +20,9 @@ def _usage(key: str, event_type: str, payload: dict[str, Any]) -> dict[str, Any]
 
 def test_billing_meters_count_exactly_once_under_duplicates_redelivery_and_replay(stack: Harness) -> None:
     # Given today's usage (dated today, so it is billed this month and counts as today's activity whatever
-    # the test date)
-    now = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+    # the test date; and in the past, since ingest refuses event times more than 5 minutes ahead)
+    clock = datetime.now(UTC).replace(second=0, microsecond=0)
+    now = max(clock.replace(hour=0, minute=0), clock - timedelta(minutes=10))
     at = [(now + timedelta(minutes=n)).strftime("%Y-%m-%dT%H:%M:%SZ") for n in range(6)]
     sent = [
         _usage(

@@ -4,11 +4,24 @@ real consumer, to PROCESSED; what was processed covers every registered (type, v
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from plutus.domains import build_registry
+from plutus_dev.emulator.resources import Emulator
 from tests.completeness import Key, ingest_samples, unsent
-from tests.integration.harness import Harness
+from tests.integration.harness import Harness, harness
+
+
+@pytest.fixture
+def stack(emulator: Emulator) -> Iterator[Harness]:
+    """The samples are fixed files dated around 2026-11-26, sent verbatim: a stack that accepts event times
+    up to ten years old (by default ingest refuses them after 7 days; see plutus/core/times.py)."""
+    environment = {"PLUTUS_EVENT_TIME_MAX_PAST_SECONDS": str(10 * 366 * 86_400)}
+    with harness(emulator.url, parameters={"MaxReceiveCount": "3"}, environment=environment) as h:
+        yield h
 
 
 def test_every_sample_is_accepted_processed_and_together_they_cover_the_registry(stack: Harness) -> None:

@@ -113,10 +113,11 @@ def replay_events(
 
 
 def event_ids_by_status(
-    dynamodb: Any, events_table: str, status: EventStatus, since: str | None = None
+    dynamodb: Any, events_table: str, status: EventStatus, since: str | None = None, source: str | None = None
 ) -> list[str]:
-    """Ids of the events in ``status`` received at or after ``since``, from the by-status index."""
-    return [i["event_id"] for i in events_store.query_by_status(dynamodb, events_table, status, since)]
+    """Ids of the events in ``status`` received since ``since`` (from ``source``), from the ops index."""
+    found = events_store.query_by_status(dynamodb, events_table, status, since, source=source)
+    return [i["event_id"] for i in found]
 
 
 _DURATION = re.compile(r"^(\d+)([smhd])$")

@@ -11,7 +11,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from plutus.adapters.events_store import EventStatus
+from plutus.adapters.events_store import INDEXED_STATUSES, EventStatus
 from plutus_dev.cli import replay
 from plutus_dev.cli.common import console, target_or_exit
 from plutus_dev.cli.target import EndpointOption, StackOption
@@ -21,6 +21,7 @@ def replay_command(
     event_ids: Annotated[list[str] | None, typer.Argument(help="Event ids to replay.")] = None,
     status: Annotated[EventStatus | None, typer.Option(help="Replay every event in this status.")] = None,
     since: Annotated[str | None, typer.Option(help="With --status: received since 2h, 7d or a date.")] = None,
+    source: Annotated[str | None, typer.Option(help="With --status: only events from this source.")] = None,
     dry_run: Annotated[bool, typer.Option(help="List what would be replayed; send nothing.")] = False,
     stack: StackOption = None,
     endpoint_url: EndpointOption = None,
@@ -35,12 +36,15 @@ def replay_command(
     if status is EventStatus.PROCESSED:
         console.print("[red]PROCESSED events are never replayed: their effects are applied once[/red]")
         raise typer.Exit(2)
+    if status is not None and status not in INDEXED_STATUSES:
+        console.print(f"[red]{status} events are not indexed: replay them by id[/red]")
+        raise typer.Exit(2)
     target = target_or_exit(stack, endpoint_url)
     dynamodb, sqs = target.client("dynamodb"), target.client("sqs")
     ids = list(event_ids or [])
     if status is not None:
         bound = replay.parse_since(since) if since else None
-        ids = replay.event_ids_by_status(dynamodb, target.events_table, status, bound)
+        ids = replay.event_ids_by_status(dynamodb, target.events_table, status, bound, source)
     if dry_run:
         console.print("\n".join(ids) or "nothing to replay")
         return

@@ -16,6 +16,7 @@ from plutus_dev.emulator.apigw import build_event
 from plutus_dev.emulator.template import ROOT
 
 EVENTS_DIR = ROOT / "events"
+SAMPLE_RECEIVED_MS = 1795737600000
 
 
 def example_payload(registration: Registration) -> dict[str, Any]:
@@ -49,7 +50,10 @@ def render(registration: Registration) -> str:
     event["body"] = json.dumps(body)
     event["isBase64Encoded"] = False
     event["requestContext"]["requestId"] = f"sample-{registration.event_type}"
-    event["requestContext"]["requestTimeEpoch"] = 1795700000000
+    # 2026-11-27T00:00:00Z: every example's times lie in the event-time window around it (core/times.py).
+    # The samples are fixed, so ingest refuses them once that window has passed; tests judge them at this
+    # time.
+    event["requestContext"]["requestTimeEpoch"] = SAMPLE_RECEIVED_MS
     return json.dumps(event, indent=2, sort_keys=True) + "\n"
 
 

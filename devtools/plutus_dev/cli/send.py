@@ -10,6 +10,7 @@ import base64
 import json
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -63,9 +64,28 @@ def load(argument: str, directory: Path = EVENTS_DIR) -> str:
     for folder in (directory, DEV_SAMPLES_DIR):
         sample = folder / f"{argument.removesuffix('.json')}.json"
         if sample.is_file():
-            return body_of(sample.read_text(encoding="utf-8"))
+            text = sample.read_text(encoding="utf-8")
+            return redated(body_of(text), json.loads(text).get("requestContext", {}).get("requestTimeEpoch"))
     known = ", ".join(sample_names(directory)) or "none"
     raise SendError(f"{argument!r} is not a JSON body, a file, or a sample under {directory}/ ({known})")
+
+
+def redated(body: str, received_ms: Any) -> str:
+    """A sample's body with its payload times moved on by as long as now is past the receive time the sample
+    claims: ingest refuses event times more than 7 days old (plutus/core/times.py), and a sample should work
+    whenever it is sent."""
+    data = json.loads(body)
+    payload = data.get("payload") if isinstance(data, dict) else None
+    if not isinstance(received_ms, int) or not isinstance(payload, dict):
+        return body
+    shift = datetime.now(UTC) - datetime.fromtimestamp(received_ms / 1000, UTC)
+    for name, value in payload.items():
+        if isinstance(value, str) and name.endswith(("_at", "_by")):
+            try:
+                payload[name] = (datetime.fromisoformat(value) + shift).isoformat()
+            except ValueError:
+                continue
+    return json.dumps(data)
 
 
 def with_new_key(body: str) -> str:

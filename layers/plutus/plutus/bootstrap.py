@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
     from fastapi import FastAPI
 
-    from plutus.adapters.events_store import EventsRepository
+    from plutus.adapters.events_store import EventsRepository, Retention
     from plutus.consumer.processor import Consumer
     from plutus.core.effects import StateReader
     from plutus.core.registry import Registry
@@ -73,7 +73,17 @@ class Root:
         from plutus.adapters.events_store import EventsRepository
 
         return EventsRepository(
-            self.clients("dynamodb"), self.settings.events_table, self.settings.state_table
+            self.clients("dynamodb"), self.settings.events_table, self.settings.state_table, self.retention
+        )
+
+    @cached_property
+    def retention(self) -> Retention:
+        """How long event records live (their TTL), from the settings."""
+        from plutus.adapters.events_store import DAY_SECONDS, Retention
+
+        return Retention(
+            self.settings.event_retention_days * DAY_SECONDS,
+            self.settings.failed_retention_days * DAY_SECONDS,
         )
 
     @cached_property
@@ -100,14 +110,14 @@ class Root:
 
         settings = self.settings
         dynamodb, sqs = self.clients("dynamodb"), self.clients("sqs")
-        accept_event, config = build_accept_event(settings, dynamodb, sqs)
+        accept_event, config = build_accept_event(settings, dynamodb, sqs, self.retention)
 
         def remaining_ms() -> int | None:
             # Time left in the current invocation: an in-progress claim must not outlive it.
             context = config.lambda_context
             return None if context is None else int(context.get_remaining_time_in_millis())
 
-        store = IdempotencyStore(dynamodb, settings.idempotency_table, settings.events_table)
+        store = IdempotencyStore(dynamodb, settings.idempotency_table, settings.events_table, self.retention)
         batch = BatchIngest(settings, store, EventQueue(sqs, settings.queue_url), remaining_ms=remaining_ms)
         authenticator = build_authenticator(settings, self.clients)
         return IngestWiring(

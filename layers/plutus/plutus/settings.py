@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -33,6 +33,10 @@ class Settings(BaseSettings):
 
     idempotency_key_prefix: str = "plutus.ingest"
     idempotency_expiry_seconds: int = Field(default=86_400, ge=60)
+    # Event records' TTL (template parameters EventRetentionDays, FailedRetentionDays): PROCESSED ones after
+    # the first, RECEIVED/PROCESSING/FAILED ones after the second, counted from their last write.
+    event_retention_days: int = Field(default=30, ge=1, le=3_650)
+    failed_retention_days: int = Field(default=90, ge=1, le=3_650)
     max_body_bytes: int = Field(default=262_144, ge=1_024, le=1_000_000)
     max_payload_depth: int = Field(default=32, ge=1, le=256)
     # POST /api/v1/ingest/batch: events per request, and the request's size (each event is also held to
@@ -42,6 +46,15 @@ class Settings(BaseSettings):
     max_receive_count: int = Field(default=5, ge=1)
     allow_unregistered_types: bool = False
     receipt_ttl_seconds: int = Field(default=7 * 86_400, ge=60)
+
+    # The window of a payload's own times around the receive time (plutus/core/times.py); outside it an event
+    # is refused with a 422, never clamped. 7 days back covers a device or a handheld scanner that was offline
+    # for a week and matches adtech's attribution window; 5 minutes ahead is clock skew (Kerberos' default
+    # tolerance, and the webhook signature's), not a reading from the future.
+    # Planned times (a package's promise, a dose's next due time) may lie up to a year ahead.
+    event_time_max_past_seconds: int = Field(default=7 * 86_400, ge=60, le=10 * 366 * 86_400)
+    event_time_max_future_seconds: int = Field(default=300, ge=0, le=86_400)
+    planned_time_max_future_seconds: int = Field(default=366 * 86_400, ge=3_600, le=10 * 366 * 86_400)
 
     # Producer authentication (template parameter AuthMode; see plutus/ingest/auth.py).
     auth_mode: Literal["NONE", "IAM", "WEBHOOK_SIGNATURE"] = "NONE"
@@ -56,3 +69,13 @@ class Settings(BaseSettings):
     aws_max_attempts: int = Field(default=3, ge=1, le=10)
     aws_connect_timeout: float = Field(default=1.0, gt=0)
     aws_read_timeout: float = Field(default=2.0, gt=0)
+
+    @model_validator(mode="after")
+    def _retention_is_consistent(self) -> Settings:
+        # An event record outliving its idempotency record keeps a late duplicate from being applied twice
+        # (its consumer's commit finds the event PROCESSED); the other way round it would be applied again.
+        if self.event_retention_days * 86_400 < self.idempotency_expiry_seconds:
+            raise ValueError("event_retention_days must cover idempotency_expiry_seconds")
+        if self.failed_retention_days < self.event_retention_days:
+            raise ValueError("failed_retention_days must not be shorter than event_retention_days")
+        return self

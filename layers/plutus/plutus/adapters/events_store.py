@@ -2,10 +2,23 @@
 
 Every status change is a conditional write, so concurrent consumers cannot lose an update and nothing ever
 moves an event out of PROCESSED.
+
+The operators' index (``ops``) is sparse and spread. Only the states an operator lists (PROCESSING and FAILED)
+carry its keys: ``ops_pk = "<STATUS>#<shard>"``, the shard a hash of the event id over :data:`OPS_SHARDS`, and
+``ops_sk = "<received_at>#<event_id>"``. RECEIVED (every accepted event) and PROCESSED (nearly every event)
+never enter it, and PROCESSED removes the keys, so the index holds the failing few and no partition key takes
+more than 1/OPS_SHARDS of the failure writes. It projects the immutable ``source`` and ``event_type`` only: a
+retry that changes ``attempts`` or ``last_error`` leaves the index entry as it is (no index write), and a
+listing reads those from the table with ``BatchGetItem``.
+
+Retention: every write sets ``expires_at`` (the table's TTL attribute, epoch seconds). PROCESSED events
+expire ``Retention.processed_seconds`` after processing; RECEIVED, PROCESSING and FAILED ones
+``Retention.failed_seconds`` after their last write, so a replay (its attempt writes again) restarts it.
 """
 
 from __future__ import annotations
 
+import heapq
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -18,10 +31,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 from plutus.adapters.retry import RETRIES, until_done
 from plutus.adapters.state_store import transact_item
 from plutus.core.effects import Effect
-from plutus.core.envelope import EventMetadata, IngestResult, QueuedEvent
+from plutus.core.envelope import EventMetadata, IngestResult, QueuedEvent, parse_timestamp
 from plutus.observability import logger
 
-STATUS_INDEX = "by-status"
+OPS_INDEX = "ops"
+OPS_PK = "ops_pk"
+OPS_SK = "ops_sk"
+# Fixed for the life of the table: a query asks every shard, so lowering it would hide the items written to
+# the shards it drops. 16 shards take 16,000 WCU/s of index writes before one partition reaches 1,000.
+OPS_SHARDS = 16
+EXPIRES_AT = "expires_at"
 # A FAILED event keeps its queued message (compressed) so an operator can replay it by id; a processed
 # event drops it. DynamoDB items stop at 400 KB: a message that does not fit is not kept (redrive it).
 KEPT_MESSAGE = "kept_message"
@@ -36,6 +55,34 @@ class EventStatus(StrEnum):
     PROCESSING = "PROCESSING"
     PROCESSED = "PROCESSED"
     FAILED = "FAILED"
+
+
+# The states the ops index holds (the ones an operator lists and acts on).
+INDEXED_STATUSES = frozenset({EventStatus.PROCESSING, EventStatus.FAILED})
+DAY_SECONDS = 86_400
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """How long event records live (template parameters EventRetentionDays and FailedRetentionDays)."""
+
+    processed_seconds: int = 30 * DAY_SECONDS
+    failed_seconds: int = 90 * DAY_SECONDS
+
+    def expiry(self, status: EventStatus, now: str) -> int:
+        """The ``expires_at`` (epoch seconds) a write of ``status`` at ``now`` sets."""
+        keep = self.processed_seconds if status is EventStatus.PROCESSED else self.failed_seconds
+        return int(parse_timestamp(now).timestamp()) + keep
+
+
+def ops_shard(event_id: str) -> int:
+    """The ops-index shard of an event: stable, and uniform over ids."""
+    return zlib.crc32(event_id.encode("utf-8")) % OPS_SHARDS
+
+
+def ops_keys(status: EventStatus, event_id: str, received_at: str) -> tuple[str, str]:
+    """The ops index's partition and sort key of an event in ``status``."""
+    return f"{status}#{ops_shard(event_id):02d}", f"{received_at}#{event_id}"
 
 
 def _metadata_update(event: EventMetadata) -> tuple[list[str], dict[str, Any], dict[str, str]]:
@@ -57,11 +104,23 @@ def _metadata_update(event: EventMetadata) -> tuple[list[str], dict[str, Any], d
     return clauses, values, {"#source": "source"}
 
 
-def accepted_update(table: str, result: IngestResult) -> dict[str, Any]:
-    """Transact item that records an accepted event as RECEIVED, unless the consumer got there first."""
+def accepted_update(table: str, result: IngestResult, retention: Retention) -> dict[str, Any]:
+    """Transact item that records an accepted event as RECEIVED, unless the consumer got there first.
+
+    RECEIVED carries no ops-index keys (every event passes through it), and its expiry is set only if the
+    consumer has not set one: a stuck RECEIVED event still leaves after the failed-retention period.
+    """
     clauses, values, names = _metadata_update(result)
-    clauses += ["#status = if_not_exists(#status, :received)", "attempts = if_not_exists(attempts, :zero)"]
-    values |= {":received": {"S": EventStatus.RECEIVED}, ":zero": {"N": "0"}}
+    clauses += [
+        "#status = if_not_exists(#status, :received)",
+        "attempts = if_not_exists(attempts, :zero)",
+        f"{EXPIRES_AT} = if_not_exists({EXPIRES_AT}, :expires)",
+    ]
+    values |= {
+        ":received": {"S": EventStatus.RECEIVED},
+        ":zero": {"N": "0"},
+        ":expires": {"N": str(retention.expiry(EventStatus.RECEIVED, result.received_at))},
+    }
     return {
         "TableName": table,
         "Key": {"event_id": {"S": result.event_id}},
@@ -89,10 +148,17 @@ def _attempt_update(
     }
 
 
-def processed_update(table: str, event: QueuedEvent, now: str) -> dict[str, Any]:
-    """Transact item moving an event to PROCESSED; its condition is the consumer's exactly-once marker."""
-    clauses = ["#status = :processed", "processed_at = :now", "updated_at = :now"]
-    return _attempt_update(table, event, clauses, {":now": {"S": now}}, remove=KEPT_MESSAGE)
+def processed_update(table: str, event: QueuedEvent, now: str, retention: Retention) -> dict[str, Any]:
+    """Transact item moving an event to PROCESSED; its condition is the consumer's exactly-once marker.
+
+    It removes the ops-index keys (the event leaves the index) and starts the processed-retention clock.
+    """
+    clauses = ["#status = :processed", "processed_at = :now", "updated_at = :now", f"{EXPIRES_AT} = :expires"]
+    values = {
+        ":now": {"S": now},
+        ":expires": {"N": str(retention.expiry(EventStatus.PROCESSED, now))},
+    }
+    return _attempt_update(table, event, clauses, values, remove=f"{KEPT_MESSAGE}, {OPS_PK}, {OPS_SK}")
 
 
 def compress_message(body: str) -> bytes | None:
@@ -115,14 +181,31 @@ def failure_update(
     error: str,
     status: EventStatus,
     now: str,
+    retention: Retention,
     message: str | None = None,
 ) -> dict[str, Any]:
     """Update recording a failed attempt: PROCESSING while SQS will retry, FAILED on the last receive.
 
     ``message`` (the queued body, given on the last receive) is kept so the event can be replayed by id.
+    The event enters (or moves within) the ops index and its failed-retention clock restarts.
     """
-    clauses = ["#status = :status", "last_error = :error", "updated_at = :now"]
-    values: dict[str, Any] = {":status": {"S": status}, ":error": {"S": error}, ":now": {"S": now}}
+    pk, sk = ops_keys(status, event.event_id, event.received_at)
+    clauses = [
+        "#status = :status",
+        "last_error = :error",
+        "updated_at = :now",
+        f"{OPS_PK} = :ops_pk",
+        f"{OPS_SK} = :ops_sk",
+        f"{EXPIRES_AT} = :expires",
+    ]
+    values: dict[str, Any] = {
+        ":status": {"S": status},
+        ":error": {"S": error},
+        ":now": {"S": now},
+        ":ops_pk": {"S": pk},
+        ":ops_sk": {"S": sk},
+        ":expires": {"N": str(retention.expiry(status, now))},
+    }
     packed = compress_message(message) if message is not None else None
     if packed is not None:
         clauses.append(f"{KEPT_MESSAGE} = :message")
@@ -130,14 +213,19 @@ def failure_update(
     return _attempt_update(table, event, clauses, values)
 
 
-def poison_update(table: str, message_id: str, error: str, status: EventStatus, now: str) -> dict[str, Any]:
+def poison_update(
+    table: str, message_id: str, error: str, status: EventStatus, now: str, retention: Retention
+) -> dict[str, Any]:
     """Update recording a message that is not an event at all, under ``message:<id>`` (``plutus events``)."""
+    event_id = poison_id(message_id)
+    pk, sk = ops_keys(status, event_id, now)
     return {
         "TableName": table,
-        "Key": {"event_id": {"S": poison_id(message_id)}},
+        "Key": {"event_id": {"S": event_id}},
         "UpdateExpression": (
             "SET #status = :status, last_error = :error, updated_at = :now, #source = :unknown, "
-            "received_at = if_not_exists(received_at, :now), schema_version = :unknown "
+            "received_at = if_not_exists(received_at, :now), schema_version = :unknown, "
+            f"{OPS_PK} = :ops_pk, {OPS_SK} = if_not_exists({OPS_SK}, :ops_sk), {EXPIRES_AT} = :expires "
             "ADD attempts :one"
         ),
         # The same guard as every other status write: nothing moves an item out of PROCESSED.
@@ -150,6 +238,9 @@ def poison_update(table: str, message_id: str, error: str, status: EventStatus, 
             ":unknown": {"S": "unknown"},
             ":one": {"N": "1"},
             ":processed": {"S": EventStatus.PROCESSED},
+            ":ops_pk": {"S": pk},
+            ":ops_sk": {"S": sk},
+            ":expires": {"N": str(retention.expiry(status, now))},
         },
     }
 
@@ -177,30 +268,87 @@ def get_event(client: Any, table: str, event_id: str, *, consistent: bool = Fals
     return deserialize(item) if item else None
 
 
+class NotIndexedError(ValueError):
+    """A listing by a status the ops index does not hold (RECEIVED, PROCESSED)."""
+
+
 def query_by_status(
-    client: Any, table: str, status: EventStatus, since: str | None = None, page_size: int = 100
+    client: Any,
+    table: str,
+    status: EventStatus,
+    since: str | None = None,
+    page_size: int = 100,
+    source: str | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Events in ``status`` (received at or after ``since``), oldest first, from the by-status index."""
-    condition = "#status = :status"
-    values: dict[str, Any] = {":status": {"S": status}}
+    """Events in ``status`` (received at or after ``since``, from ``source``), oldest first, never a Scan.
+
+    Queries every shard of the ops index and merges them by receive time; each page's items are then read
+    from the table (``BatchGetItem``) for their attempts and last error. ``source`` is a filter on the
+    index's projected ``source``: the index only holds failing events, so the filter reads few it drops.
+    """
+    if status not in INDEXED_STATUSES:
+        raise NotIndexedError(
+            f"{status} events are not indexed (only {', '.join(sorted(INDEXED_STATUSES))}): "
+            "look one up by id instead"
+        )
+    shards = [
+        _query_shard(client, table, f"{status}#{shard:02d}", since, page_size, source)
+        for shard in range(OPS_SHARDS)
+    ]
+    page: list[str] = []
+    for entry in heapq.merge(*shards, key=lambda e: e[OPS_SK]["S"]):
+        page.append(entry["event_id"]["S"])
+        if len(page) == page_size:
+            yield from _read_items(client, table, page)
+            page = []
+    yield from _read_items(client, table, page)
+
+
+def _query_shard(
+    client: Any, table: str, pk: str, since: str | None, page_size: int, source: str | None
+) -> Iterator[dict[str, Any]]:
+    condition = "#pk = :pk"
+    names = {"#pk": OPS_PK}
+    values: dict[str, Any] = {":pk": {"S": pk}}
     if since is not None:
-        condition += " AND received_at >= :since"
+        condition += " AND #sk >= :since"
+        names["#sk"] = OPS_SK
         values[":since"] = {"S": since}
     kwargs: dict[str, Any] = {
         "TableName": table,
-        "IndexName": STATUS_INDEX,
+        "IndexName": OPS_INDEX,
         "KeyConditionExpression": condition,
-        "ExpressionAttributeNames": {"#status": "status"},
+        "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": values,
         "Limit": page_size,
     }
+    if source is not None:
+        kwargs["FilterExpression"] = "#source = :source"
+        names["#source"] = "source"
+        values[":source"] = {"S": source}
     while True:
-        page = client.query(**kwargs)
-        for item in page.get("Items", []):
-            yield deserialize(item)
-        if "LastEvaluatedKey" not in page:
+        response = client.query(**kwargs)
+        yield from response.get("Items", [])
+        if "LastEvaluatedKey" not in response:
             return
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def _read_items(client: Any, table: str, event_ids: Sequence[str]) -> Iterator[dict[str, Any]]:
+    # The index is eventually consistent and projects little: the table has the current attempts and error.
+    # An id whose item is gone (expired) or has left the listed state meanwhile is still shown as it is now.
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(event_ids), 100):  # BatchGetItem's limit
+        chunk = event_ids[start : start + 100]
+        request: dict[str, Any] = {table: {"Keys": [{"event_id": {"S": i}} for i in chunk]}}
+        while request:
+            response = client.batch_get_item(RequestItems=request)
+            for item in response.get("Responses", {}).get(table, []):
+                found[item["event_id"]["S"]] = item
+            request = response.get("UnprocessedKeys") or {}
+    for event_id in event_ids:
+        if event_id in found:
+            yield deserialize(found[event_id])
 
 
 def public_view(item: dict[str, Any]) -> dict[str, Any]:
@@ -250,10 +398,11 @@ FINAL_FAILURE_WRITE_RETRIES = RETRIES
 class EventsRepository:
     """The events table as the consumer uses it: commit, failure and poison writes, each with its guard."""
 
-    def __init__(self, client: Any, table: str, state_table: str) -> None:
+    def __init__(self, client: Any, table: str, state_table: str, retention: Retention) -> None:
         self.client = client
         self.table = table
         self.state_table = state_table
+        self.retention = retention
 
     def get(self, event_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
         """The event's item as plain values, or ``None``."""
@@ -270,7 +419,7 @@ class EventsRepository:
         The first item's condition (not PROCESSED yet) is the exactly-once marker: if it fails, the event was
         processed before and nothing is written.
         """
-        items = [{"Update": processed_update(self.table, event, now)}]
+        items = [{"Update": processed_update(self.table, event, now, self.retention)}]
         items += [transact_item(self.state_table, e) for e in effects]
         try:
             self.client.transact_write_items(TransactItems=items)
@@ -289,13 +438,14 @@ class EventsRepository:
         self, event: QueuedEvent, error: str, status: EventStatus, now: str, message: str | None = None
     ) -> None:
         """Count a failed attempt (PROCESSING, or FAILED keeping ``message`` for replay). Never raises."""
-        update = failure_update(self.table, event, error, status, now, message=message)
+        update = failure_update(self.table, event, error, status, now, self.retention, message=message)
         self._write_failure(update, final=status is EventStatus.FAILED)
 
     def record_poison(self, message_id: str, error: str, status: EventStatus, now: str) -> None:
         """Count a failed attempt of a message that is not an event. Never raises."""
         self._write_failure(
-            poison_update(self.table, message_id, error, status, now), final=status is EventStatus.FAILED
+            poison_update(self.table, message_id, error, status, now, self.retention),
+            final=status is EventStatus.FAILED,
         )
 
     def _write_failure(self, update: dict[str, Any], final: bool) -> None:

@@ -21,7 +21,7 @@ from typing import Any, TypeGuard
 from botocore.exceptions import BotoCoreError, ClientError
 
 from plutus.adapters import idempotency_records as records
-from plutus.adapters.events_store import accepted_update
+from plutus.adapters.events_store import Retention, accepted_update
 from plutus.adapters.idempotency_records import Clock, Seen
 from plutus.adapters.retry import until_done
 from plutus.core.envelope import IngestResult
@@ -86,10 +86,11 @@ class _Unavailable(Exception):
 class IdempotencyStore:
     """Many Powertools records at once, with a handful of calls."""
 
-    def __init__(self, client: Any, table: str, events_table: str) -> None:
+    def __init__(self, client: Any, table: str, events_table: str, retention: Retention) -> None:
         self.client = client
         self.table = table
         self.events_table = events_table
+        self.retention = retention
 
     def seen(self, claims: Sequence[Claim], clock: Clock) -> dict[str, Verdict]:
         """The verdict of every key that has a live record (consistent ``BatchGetItem`` per 100 keys).
@@ -234,7 +235,7 @@ class IdempotencyStore:
                     self.table, completion.rid, expiry, data, completion.validation
                 )
             },
-            {"Update": accepted_update(self.events_table, completion.result)},
+            {"Update": accepted_update(self.events_table, completion.result, self.retention)},
         ]
 
     def release(self, rids: Sequence[str]) -> None:

@@ -29,6 +29,7 @@ from plutus.core.errors import (
 )
 from plutus.core.pack_settings import PackSettings
 from plutus.core.registry import EventContext, Handler, Registry
+from plutus.core.times import CONSUMER_SLACK, validation_context
 from plutus.observability import logger
 from plutus.observability.telemetry import (
     BUSINESS_ID_CONFLICT,
@@ -153,8 +154,10 @@ class Consumer:
         if event.event_type is None:
             return (self.registry.default_handler,), event.payload
         try:
+            # Payload times are judged against the stored received_at, as ingest judged them (core/times.py).
+            window = validation_context(parse_timestamp(event.received_at), self.settings, CONSUMER_SLACK)
             registration, parsed = self.registry.resolve(
-                event.event_type, event.schema_version, event.payload
+                event.event_type, event.schema_version, event.payload, window
             )
         except KeyError:
             if self.settings.allow_unregistered_types:

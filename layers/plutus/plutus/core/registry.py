@@ -166,15 +166,20 @@ class Registry:
         return list(self._entries.values())
 
     def resolve(
-        self, event_type: str, schema_version: str, payload: dict[str, Any]
+        self,
+        event_type: str,
+        schema_version: str,
+        payload: dict[str, Any],
+        context: dict[str, Any] | None = None,
     ) -> tuple[Registration, BaseModel]:
         """Parse ``payload``, upcasting older versions until a version with handlers is reached.
 
+        ``context`` is pydantic's validation context: the event-time window (``plutus.core.times``).
         Raises ``KeyError`` for an unregistered (type, version) and pydantic's ``ValidationError`` for an
         invalid payload.
         """
         reg = self._entries[(event_type, schema_version)]
-        parsed = reg.model.model_validate(payload)
+        parsed = reg.model.model_validate(payload, context=context)
         seen = {schema_version}
         while reg.upcast is not None and reg.current_version is not None:
             payload = reg.upcast(parsed.model_dump(mode="json"))
@@ -182,5 +187,5 @@ class Registry:
                 raise RuntimeError(f"upcast cycle for {event_type}")
             seen.add(reg.current_version)
             reg = self._entries[(event_type, reg.current_version)]
-            parsed = reg.model.model_validate(payload)
+            parsed = reg.model.model_validate(payload, context=context)
         return reg, parsed

@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Query, Request
-from pydantic import AwareDatetime
 
 from plutus.core.effects import StateReader
 from plutus.core.pack_settings import PackModel, PackSettings
+from plutus.domains.kit import ReadTime, to_utc
 
 
 def install(app: FastAPI, state: StateReader, packs: PackSettings) -> None:
@@ -45,7 +45,8 @@ def settings_of(model: type[PackModel]) -> Callable[[PackSettings], PackModel]:
     return dependency
 
 
-AsOf = Annotated[AwareDatetime | None, Query(description="evaluate at this instant (default: now)")]
+# Between 1970 and 2999 with an offset (kit.ReadTime): any other value is a 422, never an overflow's 500.
+AsOf = Annotated[ReadTime | None, Query(description="evaluate at this instant (default: now)")]
 
 
 def read_clock(as_of: AsOf = None) -> datetime:
@@ -53,7 +54,7 @@ def read_clock(as_of: AsOf = None) -> datetime:
 
     Reads may use the clock (handlers never do): a deadline passed with no event since shows only here.
     """
-    return as_of.astimezone(UTC) if as_of is not None else datetime.now(UTC)
+    return to_utc(as_of) if as_of is not None else datetime.now(UTC)
 
 
 State = Annotated[StateReader, Depends(state_reader)]

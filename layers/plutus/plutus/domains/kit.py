@@ -7,16 +7,17 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import StringConstraints
+from pydantic import AfterValidator, AwareDatetime, StringConstraints, ValidationInfo
 
 from plutus.core.effects import Update
 from plutus.core.envelope import parse_timestamp
 from plutus.core.errors import BusinessIdConflictError
 from plutus.core.registry import EventContext
+from plutus.core.times import window_of
 
 # Identifiers become parts of state-table keys, so "#" (the key separator) and whitespace are refused.
 Ident = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@\-]{0,127}$")]
@@ -24,18 +25,81 @@ Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 PATH_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:@\-]{0,127}$"
 
 
+_UTC_MIN = datetime.min.replace(tzinfo=UTC)
+_UTC_MAX = datetime.max.replace(tzinfo=UTC)
+# Read endpoints judge at any instant in this range (``as_of``); arithmetic around it cannot overflow.
+READ_TIME_MIN = datetime(1970, 1, 1, tzinfo=UTC)
+READ_TIME_MAX = datetime(2999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+
+
+def to_utc(at: datetime) -> datetime:
+    """``at`` in UTC (a naive time is taken as UTC). Total: an instant that falls outside ``datetime``'s range
+    once converted (``0001-01-01T00:00:00+01:00``) is clamped to the range's edge. Validated payload times
+    never get there (see ``EventTime``)."""
+    if at.tzinfo is None:
+        return at.replace(tzinfo=UTC)
+    try:
+        return at.astimezone(UTC)
+    except OverflowError:
+        return _UTC_MAX if (at.utcoffset() or timedelta(0)) < timedelta(0) else _UTC_MIN
+
+
+def _utc_or_refuse(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is outside the representable range once converted to UTC") from None
+
+
+def _check_event_time(value: datetime, info: ValidationInfo) -> datetime:
+    # The producer's offset is kept (IoT judges night driving in the device's local time); the window is
+    # checked on the UTC instant, when the caller passed one as validation context (plutus.core.times).
+    at = _utc_or_refuse(value)
+    window = window_of(info.context)
+    if window is not None:
+        window.check_event_time(at)
+    return value
+
+
+def _check_planned_time(value: datetime, info: ValidationInfo) -> datetime:
+    at = _utc_or_refuse(value)
+    window = window_of(info.context)
+    if window is not None:
+        window.check_planned_time(at)
+    return value
+
+
+def _check_read_time(value: datetime) -> datetime:
+    at = _utc_or_refuse(value)
+    if not READ_TIME_MIN <= at <= READ_TIME_MAX:
+        raise ValueError("must be between 1970-01-01T00:00:00Z and 2999-12-31T23:59:59Z")
+    return value
+
+
+# When an event happened, by its producer's clock: inside the event-time window around the receive time.
+# ``EventTime`` takes a naive time as UTC; ``AwareEventTime`` requires an offset.
+EventTime = Annotated[datetime, AfterValidator(_check_event_time)]
+AwareEventTime = Annotated[AwareDatetime, AfterValidator(_check_event_time)]
+# A time an event plans for (a delivery promise, a dose's next due time): up to a year ahead.
+PlannedTime = Annotated[AwareDatetime, AfterValidator(_check_planned_time)]
+# A read endpoint's ``as_of``.
+ReadTime = Annotated[AwareDatetime, AfterValidator(_check_read_time)]
+
+
 def event_time(occurred_at: datetime | None, ctx: EventContext) -> datetime:
     """Business time of an event: its own timestamp if it has one, else when Plutus received it (UTC)."""
     if occurred_at is None:
         return parse_timestamp(ctx.received_at)
-    if occurred_at.tzinfo is None:
-        return occurred_at.replace(tzinfo=UTC)
-    return occurred_at.astimezone(UTC)
+    return to_utc(occurred_at)
 
 
 def iso(at: datetime) -> str:
-    """A sortable UTC timestamp for sort keys and attributes."""
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """A sortable UTC timestamp for sort keys and attributes. Total: four-digit years always (strftime writes
+    year 1 as ``1``, which sorts after ``2026`` and cannot be parsed back)."""
+    u = to_utc(at)
+    return f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u:%H:%M:%S}.{u.microsecond:06d}Z"
 
 
 def epoch(at: datetime) -> float:
@@ -88,7 +152,8 @@ def parse_iso(value: str) -> datetime:
 
 def day(at: datetime) -> str:
     """The UTC calendar day of ``at`` (``YYYY-MM-DD``), for day-bucket keys."""
-    return at.astimezone(UTC).strftime("%Y-%m-%d")
+    u = to_utc(at)
+    return f"{u.year:04d}-{u.month:02d}-{u.day:02d}"
 
 
 def _canonical(value: Any) -> Any:

@@ -71,9 +71,12 @@ class EventRecordingPersistenceLayer(DynamoDBPersistenceLayer):
     202 for an event whose status cannot be read.
     """
 
-    def __init__(self, table_name: str, events_table: str, boto3_client: Any) -> None:
+    def __init__(
+        self, table_name: str, events_table: str, boto3_client: Any, retention: events_store.Retention
+    ) -> None:
         super().__init__(table_name=table_name, boto3_client=boto3_client)
         self.events_table = events_table
+        self.retention = retention
 
     def _update_record(self, data_record: DataRecord) -> None:
         # records.completed_update is the same update, with validation always on (as configured below).
@@ -90,7 +93,7 @@ class EventRecordingPersistenceLayer(DynamoDBPersistenceLayer):
         )
         items: list[Any] = [
             {"Update": idempotency_update},
-            {"Update": events_store.accepted_update(self.events_table, result)},
+            {"Update": events_store.accepted_update(self.events_table, result, self.retention)},
         ]
         self.client.transact_write_items(TransactItems=items)
 
@@ -101,10 +104,12 @@ def _mark_replayed(response: Any, idempotent_data: DataRecord) -> Any:
 
 
 def build_accept_event(
-    settings: Settings, dynamodb: Any, sqs: Any
+    settings: Settings, dynamodb: Any, sqs: Any, retention: events_store.Retention
 ) -> tuple[Callable[..., IngestResult], IdempotencyConfig]:
     """The idempotent ``accept_event(command=...)`` and its config (to register the Lambda context on)."""
-    persistence = EventRecordingPersistenceLayer(settings.idempotency_table, settings.events_table, dynamodb)
+    persistence = EventRecordingPersistenceLayer(
+        settings.idempotency_table, settings.events_table, dynamodb, retention
+    )
     config = IdempotencyConfig(
         event_key_jmespath=EVENT_KEY_JMESPATH,
         payload_validation_jmespath=VALIDATION_JMESPATH,
@@ -124,6 +129,9 @@ def build_accept_event(
     def accept_event(command: IngestCommand) -> IngestResult:
         received_at = utc_now()
         body, attributes = queued_message(command, received_at)
+        if len(body) > settings.max_body_bytes:
+            # Raised inside the idempotent function: Powertools deletes its claim, and the client gets a 422.
+            raise queued_too_large(settings.max_body_bytes)
         sqs.send_message(
             QueueUrl=settings.queue_url, MessageBody=body, MessageAttributes=attributes, **trace_attributes()
         )
@@ -147,6 +155,15 @@ def trace_attributes() -> dict[str, Any]:
     if not header:
         return {}
     return {"MessageSystemAttributes": {SQS_TRACE_HEADER: {"DataType": "String", "StringValue": header}}}
+
+
+def queued_too_large(limit: int) -> InvalidEventError:
+    """An event whose queued message would exceed ``limit`` (SQS takes 256 KiB). Non-ASCII text is escaped
+    in the message (``\\u00e9``), so a body under the limit can still be too large once queued."""
+    return InvalidEventError(
+        "the event is too large",
+        [{"field": "<event>", "pointer": "", "message": f"larger than {limit} bytes queued"}],
+    )
 
 
 def queued_message(command: IngestCommand, received_at: str) -> tuple[str, dict[str, Any]]:

@@ -31,7 +31,7 @@ from plutus.adapters.idempotency_store import Claim, Completion, IdempotencyStor
 from plutus.adapters.queue import EventQueue, Message
 from plutus.core.envelope import IngestResult, utc_now
 from plutus.core.errors import EventNotQueuedError, InvalidEventError
-from plutus.ingest.accept import IngestCommand, queued_message, trace_attributes
+from plutus.ingest.accept import IngestCommand, queued_message, queued_too_large, trace_attributes
 from plutus.observability import logger
 from plutus.settings import Settings
 
@@ -120,12 +120,14 @@ class BatchIngest:
             schema_version=command.schema_version,
             received_at=received_at,
         )
-        # Its size was checked as the single endpoint checks it (parsing.event_size); what is left is the
-        # queue's own limit on the ASCII-escaped message, checked by queued_message for both paths alike.
+        # The event's own size was checked as the single endpoint checks it (parsing.event_size); here, as in
+        # accept_event, its \u-escaped message is held to max_body_bytes and to SQS's own limit.
         try:
             body, attributes = queued_message(command, received_at)
         except InvalidEventError as exc:
             return exc
+        if len(body) > self.settings.max_body_bytes:
+            return queued_too_large(self.settings.max_body_bytes)
         return _Event(
             index,
             records.record_id(self.settings.idempotency_key_prefix, command.source, command.idempotency_key),

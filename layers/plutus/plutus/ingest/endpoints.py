@@ -178,14 +178,14 @@ class BatchIngestEndpoint:
         if not isinstance(data, dict) or set(data) != {"events"} or not isinstance(data["events"], list):
             raise InvalidEventError(
                 "the body must be an object with one member, events: a list of events",
-                [{"field": "events", "message": 'expected {"events": [...]}'}],
+                [{"field": "events", "pointer": "/events", "message": 'expected {"events": [...]}'}],
             )
         events: list[Any] = data["events"]
         maximum = self.settings.max_batch_events
         if not 1 <= len(events) <= maximum:
             raise InvalidEventError(
                 f"a batch holds 1 to {maximum} events; this one has {len(events)}",
-                [{"field": "events", "message": f"expected 1 to {maximum} events"}],
+                [{"field": "events", "pointer": "/events", "message": f"expected 1 to {maximum} events"}],
             )
         return events
 

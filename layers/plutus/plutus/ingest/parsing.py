@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -16,13 +17,21 @@ from plutus.core.errors import (
     UnsupportedMediaTypeError,
 )
 from plutus.core.registry import Registry
+from plutus.core.storable import dotted, json_pointer, unstorable
+from plutus.core.times import validation_context
 from plutus.settings import Settings
 
 
-def validation_errors(exc: ValidationError, prefix: str = "") -> list[dict[str, Any]]:
-    """``{field, message}`` per error: the field and the rule, never the offending input."""
+def field_error(path: tuple[str | int, ...], message: str) -> dict[str, Any]:
+    """One entry of a problem's ``errors``: the field (dotted, and as an RFC 6901 ``pointer`` into the event,
+    as RFC 9457 suggests) and the rule, never the offending input."""
+    return {"field": dotted(path), "pointer": json_pointer(path), "message": message}
+
+
+def validation_errors(exc: ValidationError, prefix: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """``{field, pointer, message}`` per error of ``exc``, its locations under ``prefix``."""
     return [
-        {"field": prefix + ".".join(str(p) for p in e["loc"]) or "<body>", "message": e["msg"]}
+        field_error((*prefix, *e["loc"]), e["msg"])
         for e in exc.errors(include_input=False, include_url=False)
     ]
 
@@ -55,12 +64,28 @@ def decode_json_body(body: bytes, content_type: str | None, limit: int) -> Any:
         raise MalformedBodyError("the body is not valid UTF-8 JSON") from exc
 
 
-def validate_event(data: Any, settings: Settings, registry: Registry, where: str = "<body>") -> IngestRequest:
-    """One event's JSON value as an ``IngestRequest``, or ``InvalidEventError``/``UnknownEventTypeError``."""
+def validate_event(
+    data: Any,
+    settings: Settings,
+    registry: Registry,
+    where: str = "<body>",
+    received_at: datetime | None = None,
+) -> IngestRequest:
+    """One event's JSON value as an ``IngestRequest``, or ``InvalidEventError``/``UnknownEventTypeError``.
+
+    ``received_at`` (default: now) is the instant the payload's own times are judged against.
+    """
     if not isinstance(data, dict):
         raise InvalidEventError(
             f"the {'body' if where == '<body>' else 'event'} must be a JSON object",
-            [{"field": where, "message": "expected an object"}],
+            [{"field": where, "pointer": "", "message": "expected an object"}],
+        )
+    # Before anything reads it: a value that cannot be stored must not reach a digest, a table or a queue.
+    refused = unstorable(data)
+    if refused:
+        raise InvalidEventError(
+            "the event holds values that cannot be stored",
+            [field_error(path, rule) for path, rule in refused],
         )
     _check_event_size(data, settings.max_body_bytes)
     try:
@@ -70,9 +95,9 @@ def validate_event(data: Any, settings: Settings, registry: Registry, where: str
     if payload_depth(request.payload, settings.max_payload_depth) > settings.max_payload_depth:
         raise InvalidEventError(
             "the payload is nested too deeply",
-            [{"field": "payload", "message": f"nesting deeper than {settings.max_payload_depth}"}],
+            [field_error(("payload",), f"nesting deeper than {settings.max_payload_depth}")],
         )
-    _validate_typed_payload(request, settings, registry)
+    _validate_typed_payload(request, settings, registry, received_at or datetime.now(UTC))
     return request
 
 
@@ -103,11 +128,12 @@ def parse_ingest_body(
     settings: Settings,
     registry: Registry,
     default_key: str | None = None,
+    received_at: datetime | None = None,
 ) -> IngestRequest:
     """Validate a raw single-event body into an ``IngestRequest``, or raise a mapped ``PlutusError``.
 
     The key is the body's, else the ``Idempotency-Key`` header's, else ``default_key`` (a verified
-    ``webhook-id``).
+    ``webhook-id``). Payload times are judged against ``received_at`` (default: now).
     """
     data = decode_json_body(body, content_type, settings.max_body_bytes)
     key = header_key(header_key_value)
@@ -116,15 +142,17 @@ def parse_ingest_body(
             if "idempotency_key" in data and data["idempotency_key"] != key:
                 raise InvalidEventError(
                     "Idempotency-Key header and body idempotency_key differ",
-                    [{"field": "idempotency_key", "message": "differs from the header"}],
+                    [field_error(("idempotency_key",), "differs from the header")],
                 )
             data["idempotency_key"] = key
         elif default_key is not None and "idempotency_key" not in data:
             data["idempotency_key"] = default_key
-    return validate_event(data, settings, registry)
+    return validate_event(data, settings, registry, received_at=received_at)
 
 
-def _validate_typed_payload(request: IngestRequest, settings: Settings, registry: Registry) -> None:
+def _validate_typed_payload(
+    request: IngestRequest, settings: Settings, registry: Registry, received_at: datetime
+) -> None:
     if request.event_type is None:
         return
     if not registry.knows_type(request.event_type):
@@ -135,13 +163,19 @@ def _validate_typed_payload(request: IngestRequest, settings: Settings, registry
         raise InvalidEventError(
             f"schema_version {request.schema_version!r} is not registered for {request.event_type!r}",
             [
-                {
-                    "field": "schema_version",
-                    "message": f"known versions: {', '.join(registry.versions(request.event_type))}",
-                }
+                field_error(
+                    ("schema_version",), f"known versions: {', '.join(registry.versions(request.event_type))}"
+                )
             ],
         )
     try:
-        registry.resolve(request.event_type, request.schema_version, request.payload)
+        registry.resolve(
+            request.event_type,
+            request.schema_version,
+            request.payload,
+            validation_context(received_at, settings),
+        )
     except ValidationError as exc:
-        raise InvalidEventError("the payload failed validation", validation_errors(exc, "payload.")) from exc
+        raise InvalidEventError(
+            "the payload failed validation", validation_errors(exc, ("payload",))
+        ) from exc

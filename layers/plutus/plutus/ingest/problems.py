@@ -183,14 +183,14 @@ def _detail(exc: BaseException, problem: Problem) -> tuple[str, dict[str, Any]]:
         return exc.detail, {"errors": exc.errors}
     if isinstance(exc, UnknownEventTypeError):
         return str(exc), {
-            "errors": [{"field": "event_type", "message": "unknown event type"}],
+            "errors": [{"field": "event_type", "pointer": "/event_type", "message": "unknown event type"}],
             "known_event_types": exc.known,
         }
     if isinstance(exc, IdempotencyValidationError):
         return (
             "this idempotency_key was already used by this source with a different event_type, "
             "schema_version or payload"
-        ), {"errors": [{"field": "idempotency_key", "message": "reused"}]}
+        ), {"errors": [{"field": "idempotency_key", "pointer": "/idempotency_key", "message": "reused"}]}
     if problem.status >= 500 or problem.status == 409:
         # Never echo internal or AWS error text to callers.
         return problem.title, {}

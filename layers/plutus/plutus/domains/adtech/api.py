@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel
 
 from plutus.core.errors import ResourceNotFoundError
@@ -13,9 +13,11 @@ from plutus.domains.adtech.decision import Decision, decide
 from plutus.domains.adtech.handlers import campaign_pk
 from plutus.domains.adtech.settings import AdtechSettings
 from plutus.domains.deps import Now, State, settings_of
+from plutus.domains.kit import PATH_ID
 
 api = APIRouter(prefix="/api/v1/adtech", tags=["adtech"])
 Config = Annotated[AdtechSettings, Depends(settings_of(AdtechSettings))]
+Id = Annotated[str, Path(pattern=PATH_ID)]
 
 
 class AttributionView(BaseModel):
@@ -35,7 +37,7 @@ class AttributionView(BaseModel):
 
 @api.get("/campaigns/{campaign_id}/decision", response_model=Decision)
 def get_decision(
-    campaign_id: str,
+    campaign_id: Id,
     state: State,
     settings: Config,
     now: Now,
@@ -52,7 +54,7 @@ def get_decision(
 
 
 @api.get("/conversions/{conversion_id}", response_model=AttributionView)
-def get_attribution(conversion_id: str, state: State) -> AttributionView:
+def get_attribution(conversion_id: Id, state: State) -> AttributionView:
     """The conversion's last-click attribution."""
     item = state.get(f"AD#CONV#{conversion_id}", "ATTRIBUTION")
     if item is None:

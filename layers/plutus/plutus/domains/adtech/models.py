@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AwareDatetime, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from plutus.core.registry import EventModel
-from plutus.domains.kit import Ident
+from plutus.domains.kit import AwareEventTime, Ident
 
 Micros = Annotated[int, Field(ge=0, le=10**15)]
 
@@ -44,7 +44,7 @@ class AdImpressionV1(EventModel):
     cost_micros: Micros
     # The campaign's daily budget as the ad server knows it when serving; absent: the configured default.
     daily_budget_micros: int | None = Field(default=None, gt=0, le=10**15)
-    occurred_at: AwareDatetime
+    occurred_at: AwareEventTime
 
 
 class ClickV1(EventModel):
@@ -74,7 +74,7 @@ class ClickV1(EventModel):
     advertiser_id: Ident
     user_id: Ident
     cost_micros: Micros = 0
-    occurred_at: AwareDatetime
+    occurred_at: AwareEventTime
 
 
 class ConversionV1(EventModel):
@@ -102,7 +102,7 @@ class ConversionV1(EventModel):
     user_id: Ident
     value_micros: Micros
     currency: str = Field(pattern=r"^[A-Z]{3}$")
-    occurred_at: AwareDatetime
+    occurred_at: AwareEventTime
 
 
 class ViewabilityMeasuredV1(EventModel):
@@ -130,7 +130,7 @@ class ViewabilityMeasuredV1(EventModel):
     measurable: bool
     viewable: bool
     in_view_ms: int = Field(ge=0, le=86_400_000)
-    occurred_at: AwareDatetime
+    occurred_at: AwareEventTime
 
     @model_validator(mode="after")
     def _viewable_only_if_measurable(self) -> ViewabilityMeasuredV1:

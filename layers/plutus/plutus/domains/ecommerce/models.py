@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
 from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from plutus.core.registry import EventModel
-from plutus.domains.kit import Currency, Ident
+from plutus.domains.kit import Currency, EventTime, Ident
 
 
 class LineItem(BaseModel):
@@ -58,7 +57,7 @@ class PageViewV1(EventModel):
     session_id: Ident | None = None
     url: str = Field(min_length=1, max_length=2048)
     product_id: Ident | None = None
-    occurred_at: datetime | None = None
+    occurred_at: EventTime | None = None
 
 
 class ProductClickV1(EventModel):
@@ -85,8 +84,8 @@ class ProductClickV1(EventModel):
     session_id: Ident | None = None
     product_id: Ident
     list_name: str | None = Field(default=None, max_length=128)
-    position: int | None = Field(default=None, ge=1)
-    occurred_at: datetime | None = None
+    position: int | None = Field(default=None, ge=1, le=100_000)
+    occurred_at: EventTime | None = None
 
 
 class AddToCartV1(EventModel):
@@ -116,7 +115,7 @@ class AddToCartV1(EventModel):
     quantity: int = Field(ge=1, le=10_000)
     unit_price: Decimal = Field(ge=0, max_digits=12, decimal_places=2)
     currency: Currency
-    occurred_at: datetime | None = None
+    occurred_at: EventTime | None = None
 
 
 class CheckoutStartedV1(EventModel):
@@ -145,7 +144,7 @@ class CheckoutStartedV1(EventModel):
     cart_id: Ident
     items: list[LineItem] = Field(min_length=1, max_length=MAX_LINE_ITEMS)
     currency: Currency
-    occurred_at: datetime | None = None
+    occurred_at: EventTime | None = None
 
 
 class PaymentCompletedV1(EventModel):
@@ -180,4 +179,4 @@ class PaymentCompletedV1(EventModel):
     amount: Decimal = Field(ge=0, max_digits=14, decimal_places=2)
     currency: Currency
     payment_method: str | None = Field(default=None, max_length=64)
-    occurred_at: datetime | None = None
+    occurred_at: EventTime | None = None

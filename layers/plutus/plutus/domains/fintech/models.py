@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
 from plutus.core.registry import EventModel
-from plutus.domains.kit import Currency, Ident
+from plutus.domains.kit import Currency, EventTime, Ident
 
 Money = Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=2)]
 Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
@@ -54,7 +53,7 @@ class TransactionInitiatedV1(EventModel):
     currency: Currency
     channel: str | None = Field(default=None, max_length=32)
     counterparty: str | None = Field(default=None, max_length=128)
-    occurred_at: datetime | None = None
+    occurred_at: EventTime | None = None
 
 
 class CardSwipeV1(EventModel):
@@ -92,7 +91,7 @@ class CardSwipeV1(EventModel):
     merchant_category_code: str | None = Field(default=None, pattern=r"^\d{4}$")
     country: Country | None = None
     entry_mode: Literal["chip", "contactless", "magstripe", "online"] | None = None
-    occurred_at: datetime | None = None
+    occurred_at: EventTime | None = None
 
 
 class TransferRequestedV1(EventModel):
@@ -122,7 +121,7 @@ class TransferRequestedV1(EventModel):
     amount: Money
     currency: Currency
     reference: str | None = Field(default=None, max_length=140)
-    occurred_at: datetime | None = None
+    occurred_at: EventTime | None = None
 
     @model_validator(mode="after")
     def _distinct_accounts(self) -> TransferRequestedV1:
@@ -154,4 +153,4 @@ class KycDocumentUploadedV1(EventModel):
     document_id: Ident
     document_type: DocumentType
     issuing_country: Country
-    occurred_at: datetime | None = None
+    occurred_at: EventTime | None = None

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
 from plutus.core.registry import EventModel
-from plutus.domains.kit import Ident
+from plutus.domains.kit import EventTime, Ident
 
 # Real (USD) or virtual (GEMS) currencies.
 GameCurrency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3,8}$")]
@@ -38,7 +37,7 @@ class PlayerLoginV1(EventModel):
     platform: str = Field(min_length=1, max_length=32)
     region: str | None = Field(default=None, max_length=32)
     client_version: str | None = Field(default=None, max_length=32)
-    occurred_at: datetime | None = None
+    occurred_at: EventTime | None = None
 
 
 class MatchCompletedV1(EventModel):
@@ -70,9 +69,9 @@ class MatchCompletedV1(EventModel):
     mode: str | None = Field(default=None, max_length=64)
     score: int = Field(ge=0, le=10_000_000)
     result: Literal["win", "loss", "draw"]
-    kills: int | None = Field(default=None, ge=0)
+    kills: int | None = Field(default=None, ge=0, le=1_000_000)
     duration_seconds: int = Field(gt=0, le=86_400)
-    occurred_at: datetime | None = None
+    occurred_at: EventTime | None = None
 
 
 class FriendRequestSentV1(EventModel):
@@ -94,7 +93,7 @@ class FriendRequestSentV1(EventModel):
 
     from_player_id: Ident
     to_player_id: Ident
-    occurred_at: datetime | None = None
+    occurred_at: EventTime | None = None
 
     @model_validator(mode="after")
     def _distinct_players(self) -> FriendRequestSentV1:
@@ -130,4 +129,4 @@ class InGamePurchaseV1(EventModel):
     item_name: str = Field(min_length=1, max_length=128)
     price: Decimal = Field(ge=0, max_digits=12, decimal_places=2)
     currency: GameCurrency
-    occurred_at: datetime | None = None
+    occurred_at: EventTime | None = None

@@ -6,17 +6,18 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 
 from plutus.core.effects import StateReader
 from plutus.core.errors import ResourceNotFoundError
 from plutus.domains.deps import Now, State
 from plutus.domains.healthcare.handlers import VITALS_HR, patient_pk
-from plutus.domains.kit import iso, parse_iso
+from plutus.domains.kit import PATH_ID, iso, parse_iso
 
 api = APIRouter(prefix="/api/v1/healthcare", tags=["healthcare"])
 Limit = Annotated[int, Query(ge=1, le=500)]
+PatientId = Annotated[str, Path(pattern=PATH_ID)]
 
 
 class VitalsView(BaseModel):
@@ -114,7 +115,7 @@ def _ints(item: dict[str, Any], *names: str) -> dict[str, int]:
 
 
 @api.get("/patients/{patient_id}/vitals", response_model=VitalsView)
-def get_vitals(patient_id: str, state: State) -> VitalsView:
+def get_vitals(patient_id: PatientId, state: State) -> VitalsView:
     """The latest heart rate, the current abnormal streak and the open alert, if any."""
     item = state.get(patient_pk(patient_id), VITALS_HR)
     if item is None:
@@ -133,7 +134,7 @@ def get_vitals(patient_id: str, state: State) -> VitalsView:
 
 
 @api.get("/patients/{patient_id}/alerts", response_model=list[AlertView])
-def list_alerts(patient_id: str, state: State, limit: Limit = 50) -> list[AlertView]:
+def list_alerts(patient_id: PatientId, state: State, limit: Limit = 50) -> list[AlertView]:
     """Vital-sign alerts, newest first."""
     items = state.query(patient_pk(patient_id), "ALERT#", limit=limit, newest_first=True)
     if not items:
@@ -156,7 +157,7 @@ def _order_status(order: dict[str, Any], now: datetime) -> tuple[OrderStatus, st
 
 @api.get("/patients/{patient_id}/medications", response_model=MedicationsView)
 def get_medications(
-    patient_id: str,
+    patient_id: PatientId,
     state: State,
     now: Now,
 ) -> MedicationsView:
@@ -198,7 +199,9 @@ def get_medications(
 
 
 @api.get("/patients/{patient_id}/compliance", response_model=list[ComplianceFlagView])
-def list_compliance_flags(patient_id: str, state: State, limit: Limit = 100) -> list[ComplianceFlagView]:
+def list_compliance_flags(
+    patient_id: PatientId, state: State, limit: Limit = 100
+) -> list[ComplianceFlagView]:
     """Missed, late and early doses, most recent due time first."""
     items = state.query(patient_pk(patient_id), "COMPLIANCE#", limit=limit, newest_first=True)
     if not items:
@@ -218,7 +221,7 @@ def list_compliance_flags(patient_id: str, state: State, limit: Limit = 100) -> 
 
 @api.get("/patients/{patient_id}/audit", response_model=list[AuditEntryView])
 def list_audit_trail(
-    patient_id: str, state: State, limit: Limit = 100, order: Literal["asc", "desc"] = "asc"
+    patient_id: PatientId, state: State, limit: Limit = 100, order: Literal["asc", "desc"] = "asc"
 ) -> list[AuditEntryView]:
     """The patient's audit trail in event-time order (``order=desc``: newest first)."""
     items = state.query(patient_pk(patient_id), "AUDIT#", limit=limit, newest_first=order == "desc")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from plutus.core.registry import EventModel
-from plutus.domains.kit import Ident
+from plutus.domains.kit import AwareEventTime, Ident, PlannedTime
 
 # Fields an EHR might put on a notes event that would carry the note itself. Declared only to be refused at
 # ingest (422 naming the field), so clinical text never reaches the queue, the state table or a log.
@@ -36,7 +36,7 @@ class HeartRateReadingV1(EventModel):
     patient_id: Ident
     device_id: Ident
     bpm: int = Field(ge=1, le=350)
-    measured_at: AwareDatetime
+    measured_at: AwareEventTime
 
 
 class MedicationAdministeredV1(EventModel):
@@ -67,9 +67,9 @@ class MedicationAdministeredV1(EventModel):
     dose_mg: float = Field(gt=0, le=100_000)
     route: Literal["oral", "iv", "im", "subcutaneous", "inhaled", "topical", "other"]
     administered_by: Ident
-    administered_at: AwareDatetime
+    administered_at: AwareEventTime
     # None: the order's course is complete (or the dose was PRN, as needed): nothing further is due.
-    next_due_at: AwareDatetime | None = None
+    next_due_at: PlannedTime | None = None
 
     @model_validator(mode="after")
     def _next_dose_after_this_one(self) -> MedicationAdministeredV1:
@@ -101,10 +101,10 @@ class DoctorNotesUpdatedV1(EventModel):
 
     patient_id: Ident
     note_id: Ident
-    note_version: int = Field(ge=1)
+    note_version: int = Field(ge=1, le=1_000_000_000)
     author_id: Ident
     author_role: Literal["attending", "resident", "nurse_practitioner", "consultant", "other"]
-    updated_at: AwareDatetime
+    updated_at: AwareEventTime
     # The EHR's fingerprint of the version (fixed length: it reveals nothing about the note's size) lets an
     # auditor prove later that the version read is the version written.
     content_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")

@@ -7,14 +7,13 @@ temperatures become degrees Celsius (``temperature_c``), fuel becomes percent of
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import AliasChoices, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from plutus.core.registry import EventModel
 from plutus.domains.iot.units import parse_fuel_level, parse_temperature, split_reading
-from plutus.domains.kit import Ident
+from plutus.domains.kit import EventTime, Ident
 
 
 def _value_from_reading(data: Any, name: str, target: str, aliases: tuple[str, ...]) -> Any:
@@ -55,7 +54,7 @@ class EngineTemperatureV1(EventModel):
         validation_alias=AliasChoices("temperature_c", "temperature"), ge=-60, le=250
     )
     engine_rpm: int | None = Field(default=None, ge=0, le=20_000)
-    occurred_at: datetime | None = None
+    occurred_at: EventTime | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -95,8 +94,8 @@ class FuelLevelV1(EventModel):
     )
     tank_capacity_l: float | None = Field(default=None, gt=0, le=5_000)
     level_pct: float = Field(validation_alias=AliasChoices("level_pct", "level", "fuel_level"), ge=0, le=100)
-    odometer_km: float | None = Field(default=None, ge=0)
-    occurred_at: datetime | None = None
+    odometer_km: float | None = Field(default=None, ge=0, le=10_000_000)
+    occurred_at: EventTime | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -135,5 +134,5 @@ class GpsLocationUpdateV1(EventModel):
     longitude: float = Field(ge=-180, le=180)
     speed_kph: float | None = Field(default=None, ge=0, le=400)
     heading_deg: float | None = Field(default=None, ge=0, lt=360)
-    accuracy_m: float | None = Field(default=None, ge=0)
-    occurred_at: datetime | None = None
+    accuracy_m: float | None = Field(default=None, ge=0, le=100_000)
+    occurred_at: EventTime | None = None

@@ -6,17 +6,18 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel
 
 from plutus.core.errors import ResourceNotFoundError
 from plutus.domains.deps import Now, State, settings_of
-from plutus.domains.kit import iso, parse_iso, plain
+from plutus.domains.kit import PATH_ID, iso, parse_iso, plain
 from plutus.domains.logistics.handlers import eta_from_lane, lane_pk, package_pk, sla_pk
 from plutus.domains.logistics.settings import LogisticsSettings
 
 api = APIRouter(prefix="/api/v1/logistics", tags=["logistics"])
 Config = Annotated[LogisticsSettings, Depends(settings_of(LogisticsSettings))]
+Id = Annotated[str, Path(pattern=PATH_ID)]
 EXCEPTIONS_SHOWN = 20
 
 
@@ -113,7 +114,7 @@ def _is_late(promised_by: str | None, delivered_at: str | None, now: datetime) -
 
 
 @api.get("/packages/{package_id}", response_model=PackageView)
-def get_package(package_id: str, state: State, settings: Config, now: Now) -> PackageView:
+def get_package(package_id: Id, state: State, settings: Config, now: Now) -> PackageView:
     """The package, its ETA (the lane's transit percentile after pickup) and whether it is late at ``as_of``.
 
     One query reads the package's partition newest first: state, last fix and the latest exceptions.
@@ -159,7 +160,7 @@ def get_package(package_id: str, state: State, settings: Config, now: Now) -> Pa
 
 
 @api.get("/lanes/{origin}/{destination}", response_model=LaneView)
-def get_lane(origin: str, destination: str, state: State, settings: Config) -> LaneView:
+def get_lane(origin: Id, destination: Id, state: State, settings: Config) -> LaneView:
     """The lane's delivered transit times: mean and percentiles (hours), and the percentile ETAs use."""
     lane = state.get(lane_pk(origin, destination), "TRANSIT")
     if lane is None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from plutus.core.registry import EventModel
-from plutus.domains.kit import Ident
+from plutus.domains.kit import AwareEventTime, Ident, PlannedTime
 
 # A lane end: an IATA-style hub or region code (part of the lane's state key).
 Place = Annotated[str, Field(pattern=r"^[A-Z0-9]{2,8}(-[A-Z0-9]{1,8})?$")]
@@ -39,8 +39,8 @@ class PackageScannedV1(EventModel):
     facility_id: Ident
     origin: Place | None = None
     destination: Place | None = None
-    promised_by: AwareDatetime | None = None
-    occurred_at: AwareDatetime
+    promised_by: PlannedTime | None = None
+    occurred_at: AwareEventTime
 
     @model_validator(mode="after")
     def _pickup_names_the_lane_and_promise(self) -> PackageScannedV1:
@@ -72,7 +72,7 @@ class LocationUpdateV1(EventModel):
     vehicle_id: Ident
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
-    occurred_at: AwareDatetime
+    occurred_at: AwareEventTime
 
 
 class TemperatureBreachV1(EventModel):
@@ -102,7 +102,7 @@ class TemperatureBreachV1(EventModel):
     min_c: float = Field(ge=-100, le=100)
     max_c: float = Field(ge=-100, le=100)
     duration_seconds: int = Field(ge=0, le=7 * 86_400)
-    occurred_at: AwareDatetime
+    occurred_at: AwareEventTime
 
     @model_validator(mode="after")
     def _outside_its_range(self) -> TemperatureBreachV1:
@@ -132,7 +132,7 @@ class DeliveryAttemptedV1(EventModel):
                     "outcome": "failed",
                     "failure_reason": "recipient_absent",
                     "courier_id": "cr_mba_017",
-                    "occurred_at": "2026-11-28T11:20:00Z",
+                    "occurred_at": "2026-11-26T11:20:00Z",
                 }
             ]
         }
@@ -145,7 +145,7 @@ class DeliveryAttemptedV1(EventModel):
         Literal["recipient_absent", "address_not_found", "refused", "access_denied", "damaged"] | None
     ) = None
     courier_id: Ident
-    occurred_at: AwareDatetime
+    occurred_at: AwareEventTime
 
     @model_validator(mode="after")
     def _reason_iff_failed(self) -> DeliveryAttemptedV1:

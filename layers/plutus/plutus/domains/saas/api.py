@@ -12,13 +12,14 @@ from pydantic import BaseModel
 from plutus.core.effects import StateReader
 from plutus.core.errors import ResourceNotFoundError
 from plutus.domains.deps import Now, State, settings_of
-from plutus.domains.kit import day, iso
+from plutus.domains.kit import PATH_ID, day, iso
 from plutus.domains.saas.handlers import account_pk
 from plutus.domains.saas.health import Health, days_needed, score_health
 from plutus.domains.saas.settings import SaasSettings
 
 api = APIRouter(prefix="/api/v1/saas", tags=["saas"])
 Config = Annotated[SaasSettings, Depends(settings_of(SaasSettings))]
+AccountId = Annotated[str, Path(pattern=PATH_ID)]
 MAX_FEATURES = 500
 
 
@@ -79,7 +80,7 @@ def _require_account(state: StateReader, account_id: str) -> dict[str, Any]:
 
 
 @api.get("/accounts/{account_id}/health", response_model=HealthView)
-def get_health(account_id: str, state: State, settings: Config, now: Now) -> HealthView:
+def get_health(account_id: AccountId, state: State, settings: Config, now: Now) -> HealthView:
     """The account's health at ``as_of``: recency of activity, breadth of features used, activity trend."""
     _require_account(state, account_id)
     health = score_health(_day_items(state, account_id, now, settings), now, settings)
@@ -87,7 +88,7 @@ def get_health(account_id: str, state: State, settings: Config, now: Now) -> Hea
 
 
 @api.get("/accounts/{account_id}/features", response_model=AdoptionView)
-def get_feature_adoption(account_id: str, state: State, settings: Config, now: Now) -> AdoptionView:
+def get_feature_adoption(account_id: AccountId, state: State, settings: Config, now: Now) -> AdoptionView:
     """Every feature the account used (uses, distinct users, share of active users, recent uses)."""
     profile = _require_account(state, account_id)
     first_day = day(now - timedelta(days=settings.breadth_window_days - 1))
@@ -127,7 +128,7 @@ def get_feature_adoption(account_id: str, state: State, settings: Config, now: N
 
 @api.get("/accounts/{account_id}/meters/{period}", response_model=MeterView)
 def get_meters(
-    account_id: str, period: Annotated[str, Path(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")], state: State
+    account_id: AccountId, period: Annotated[str, Path(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")], state: State
 ) -> MeterView:
     """The billing meters of one month (``YYYY-MM``)."""
     item = state.get(account_pk(account_id), f"METER#{period}")

@@ -8,12 +8,14 @@ producer retrying under a new key) it is not billed again; with other rows or fo
 never billed, and the event fails for an operator. An invitee is bound to the account alone: a re-invite,
 whatever its role or inviter, is activity and never a second seat.
 
-State keys (one partition per account; an account's reads are single queries):
+State keys (one partition per account for what is read; an account's reads are single queries):
 
 - ``SAAS#ACCOUNT#<id>`` / ``DAY#<yyyy-mm-dd>``: ``events`` and ``f_<feature>`` counts of the day.
 - ``SAAS#ACCOUNT#<id>`` / ``FEATURE#<feature>``: uses, distinct users, first use.
-- ``SAAS#ACCOUNT#<id>`` / ``FUSER#<feature>#<user>``, ``USER#<user>``, ``EXPORT#<id>``, ``INVITE#<user>``:
-  create-only markers that make distinct counts and billing idempotent on business ids.
+- ``SAAS#ACCOUNT#<id>#USER#<user>`` / ``USER``, ``FEATURE#<feature>``, ``INVITE`` and
+  ``SAAS#ACCOUNT#<id>#EXPORT#<id>`` / ``EXPORT``: create-only markers that make distinct counts and billing
+  idempotent on business ids. They are only ever read by key, so they live outside the account's partition:
+  a busy account's partition takes its counters' writes, not a marker write per new user (``make capacity``).
 - ``SAAS#ACCOUNT#<id>`` / ``PROFILE``: distinct active users, seats invited.
 - ``SAAS#ACCOUNT#<id>`` / ``METER#<yyyy-mm>``: the billing period's meters.
 """
@@ -38,6 +40,11 @@ DASHBOARDS, EXPORTS, TEAM_INVITES = "dashboards", "exports", "team_invites"
 def account_pk(account_id: str) -> str:
     """The partition of one account."""
     return f"SAAS#ACCOUNT#{account_id}"
+
+
+def marker_pk(account_id: str, kind: str, key: str) -> str:
+    """The partition of one user's (or export's) create-only markers, outside the account's hot partition."""
+    return f"{account_pk(account_id)}#{kind}#{key}"
 
 
 def billing_period(at: datetime, received_at: str, grace_days: int) -> str:
@@ -73,7 +80,8 @@ def _activity(
     """
     pk = account_pk(account_id)
     yield Update(pk, f"DAY#{day(at)}", add={"events": 1, f"f_{feature}": 1}, set_if_absent={"day": day(at)})
-    new_feature_user = _first_use(ctx, pk, f"FUSER#{feature}#{user_id}", "feature user", at)
+    user_pk = marker_pk(account_id, "USER", user_id)
+    new_feature_user = _first_use(ctx, user_pk, f"FEATURE#{feature}", "feature user", at)
     feature_add = {"uses": 1, "users": 1} if new_feature_user else {"uses": 1}
     yield Update(
         pk,
@@ -83,7 +91,7 @@ def _activity(
     )
     if new_feature_user is not None:
         yield new_feature_user
-    new_user = _first_use(ctx, pk, f"USER#{user_id}", "user", at)
+    new_user = _first_use(ctx, user_pk, "USER", "user", at)
     profile = dict(profile or {})
     if new_user is not None:
         yield new_user
@@ -121,8 +129,8 @@ def handle_bill_export(event: ExportTriggeredV1, ctx: EventContext) -> Iterable[
     at = event_time(event.occurred_at, ctx)
     marker = bind_business_id(
         ctx,
-        account_pk(event.account_id),
-        f"EXPORT#{event.export_id}",
+        marker_pk(event.account_id, "EXPORT", event.export_id),
+        "EXPORT",
         kind="export_id",
         content={"format": event.format, "rows": event.rows},
         at=at,
@@ -138,7 +146,8 @@ def handle_bill_export(event: ExportTriggeredV1, ctx: EventContext) -> Iterable[
 def handle_bill_invite(event: UserInvitedV1, ctx: EventContext) -> Iterable[Effect]:
     """A first invite of a colleague is a seat (billed once per invitee); a re-invite is only activity."""
     at = event_time(event.occurred_at, ctx)
-    marker = _first_use(ctx, account_pk(event.account_id), f"INVITE#{event.invitee_user_id}", "invitee", at)
+    invitee_pk = marker_pk(event.account_id, "USER", event.invitee_user_id)
+    marker = _first_use(ctx, invitee_pk, "INVITE", "invitee", at)
     profile = {"seats_invited": 1} if marker else {"reinvites": 1}
     yield from _activity(ctx, event.account_id, event.inviter_user_id, TEAM_INVITES, at, profile)
     if marker is not None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from plutus.core.registry import EventModel
-from plutus.domains.kit import Ident
+from plutus.domains.kit import AwareEventTime, Ident
 
 # A feature name becomes an attribute name (``f_<feature>``) and a sort key: lowercase snake case only.
 FeatureName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,63}$")]
@@ -36,7 +36,7 @@ class FeatureUsedV1(EventModel):
     user_id: Ident
     feature: FeatureName
     units: int = Field(default=1, ge=1, le=1_000_000)
-    occurred_at: AwareDatetime
+    occurred_at: AwareEventTime
 
 
 class UserInvitedV1(EventModel):
@@ -62,7 +62,7 @@ class UserInvitedV1(EventModel):
     inviter_user_id: Ident
     invitee_user_id: Ident
     role: Literal["admin", "member", "viewer"]
-    occurred_at: AwareDatetime
+    occurred_at: AwareEventTime
 
 
 class DashboardViewedV1(EventModel):
@@ -86,7 +86,7 @@ class DashboardViewedV1(EventModel):
     account_id: Ident
     user_id: Ident
     dashboard_id: Ident
-    occurred_at: AwareDatetime
+    occurred_at: AwareEventTime
 
 
 class ExportTriggeredV1(EventModel):
@@ -114,4 +114,4 @@ class ExportTriggeredV1(EventModel):
     export_id: Ident
     format: Literal["csv", "xlsx", "pdf", "parquet"]
     rows: int = Field(ge=0, le=100_000_000)
-    occurred_at: AwareDatetime
+    occurred_at: AwareEventTime
