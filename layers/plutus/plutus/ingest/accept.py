@@ -186,6 +186,12 @@ def queued_message(command: IngestCommand, received_at: str) -> tuple[str, dict[
     if size > SQS_MAX_MESSAGE_BYTES:
         raise InvalidEventError(
             "the event is too large to queue",
-            [{"field": "<event>", "message": f"{size} bytes once queued; SQS takes {SQS_MAX_MESSAGE_BYTES}"}],
+            [
+                {
+                    "field": "<event>",
+                    "pointer": "",
+                    "message": f"{size} bytes once queued; SQS takes {SQS_MAX_MESSAGE_BYTES}",
+                }
+            ],
         )
     return body, attributes

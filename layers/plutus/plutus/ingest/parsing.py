@@ -117,7 +117,7 @@ def _check_event_size(data: Any, limit: int) -> None:
     if size > limit:
         raise InvalidEventError(
             "the event is too large",
-            [{"field": "<event>", "message": f"{size} bytes of JSON; the limit is {limit}"}],
+            [{"field": "<event>", "pointer": "", "message": f"{size} bytes of JSON; the limit is {limit}"}],
         )
 
 
