@@ -9,9 +9,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SAM := $(TOOLS)/sam/bin/sam
 CHECKOV := $(TOOLS)/checkov/bin/checkov
+# The SAM translator alone (its pydantic cannot share the app's venv): tests/unit/test_route_auth.py runs it.
+TRANSLATOR := $(TOOLS)/samtranslator/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help install browser dev plutus test unit integration e2e check lint typecheck validate checkov build tools samples soak bench bench-reads capacity clean
+.PHONY: help install translator browser dev plutus test unit integration e2e check lint typecheck validate checkov build tools samples soak bench bench-reads capacity clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -27,6 +29,11 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 
 install: $(VENV)/.synced ## Install the app and dev dependencies (uv, Python 3.12)
 
+$(TRANSLATOR): | $(UV)
+	$(UV) venv -q --python $(PYTHON312) $(TOOLS)/samtranslator && VIRTUAL_ENV=$(TOOLS)/samtranslator $(UV) pip install -q "aws-sam-translator==1.115.0" "pyyaml>=6"
+
+translator: $(TRANSLATOR) ## The SAM translator, in its own venv (the route x AuthMode test transforms the template)
+
 dev: install ## Start an embedded stack with its own emulator (API on :3000 if free); NAME=x for a second one
 	@$(if $(NAME),PLUTUS_STACK_NAME=$(NAME) )$(PY) -m plutus_dev.emulator.stack
 
@@ -40,10 +47,10 @@ browser: ## Headless Chromium for the docs browser test (Debian's package, insta
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
 			-o DPkg::Lock::Timeout=600 chromium; } || echo "chromium is not installed: the browser test is skipped"
 
-test: install browser ## Run every test: unit, integration (moto server over HTTP) and e2e (embedded stack)
+test: install browser $(TRANSLATOR) ## Run every test: unit, integration (moto server over HTTP) and e2e (embedded stack)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-unit: install ## Unit tests only (no sockets)
+unit: install $(TRANSLATOR) ## Unit tests only (no sockets)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 integration: install ## Integration tests only

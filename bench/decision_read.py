@@ -3,7 +3,7 @@
 Starts a moto server in its own process, provisions a stack from template.yaml, seeds a campaign through the
 REAL ingest handler and consumer (a week of impressions, clicks and viewability verdicts, so the read's one
 query returns every day shard of the lookback), then times GET /api/v1/adtech/campaigns/{id}/decision
-through the real ingest handler (API Gateway event -> Mangum -> FastAPI -> DynamoDB query over HTTP -> JSON)
+through the real reads handler (API Gateway event -> Mangum -> FastAPI -> DynamoDB query over HTTP -> JSON)
 and prints p50/p95/p99. Run with ``make bench-reads`` (or ``python -m bench.decision_read --reads 500``).
 
 Handlers log and flush metrics as deployed; that output goes to /dev/null so only the figures are printed.
@@ -163,7 +163,7 @@ def run(reads: int, impressions: int, out: TextIO) -> None:
 
     print("adtech decision read: GET /api/v1/adtech/campaigns/{id}/decision", file=out)
     print(
-        "  path: API Gateway event -> real ingest handler (Mangum, FastAPI) -> one DynamoDB Query -> moto "
+        "  path: API Gateway event -> real reads handler (Mangum, FastAPI) -> one DynamoDB Query -> moto "
         "server (separate process, HTTP on loopback)",
         file=out,
     )

@@ -1,4 +1,4 @@
-"""IngestFunction entry point: API Gateway -> the ingest endpoints (FastAPI for the other routes).
+"""IngestFunction entry point: API Gateway -> the two ingest routes and GET /health, framework-free.
 
 Logic lives in the plutus layer.
 """

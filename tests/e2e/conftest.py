@@ -4,9 +4,10 @@ By default the embedded stack is started on free ports. Set ``PLUTUS_API_URL`` t
 instead, and ``STACK`` to its CloudFormation stack name so the tests read its outputs (``AuthMode``...):
 ``make e2e PLUTUS_API_URL=https://....execute-api....amazonaws.com/v1 STACK=plutus-dev``.
 
-Requests are signed the way the target's ``AuthMode`` asks: SigV4 (``IAM``, ambient AWS credentials) or
-Standard Webhooks (``WEBHOOK_SIGNATURE``, with ``PLUTUS_WEBHOOK_SECRET`` or the ``payment_service`` secret
-read from the stack's secret store). Nothing here reaches into a deployed stack's internals; a test that
+Ingest requests are signed the way the target's ``AuthMode`` asks: SigV4 (``IAM``, ambient AWS credentials)
+or Standard Webhooks (``WEBHOOK_SIGNATURE``, with ``PLUTUS_WEBHOOK_SECRET`` or the ``payment_service`` secret
+read from the stack's secret store). Every other request (reads, docs, OpenAPI) is signed with SigV4, which a
+deployed stack asks for in every mode. Nothing here reaches into a deployed stack's internals; a test that
 cannot be run against a target is skipped with the reason.
 """
 
@@ -19,15 +20,16 @@ from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import boto3
 import httpx
 import pytest
+from botocore.credentials import Credentials
 from standardwebhooks.webhooks import Webhook
 
-from plutus_dev.emulator.resources import free_port
+from plutus_dev.emulator.resources import LOCAL_CREDENTIALS, free_port
 from plutus_dev.emulator.stack import LocalStack, StackConfig
+from plutus_dev.sigv4 import SigV4Signer, ambient_signer, api_region
 
 SOURCE = "payment_service"
 
@@ -50,30 +52,22 @@ class WebhookSigner(httpx.Auth):
         yield request
 
 
-class SigV4Signer(httpx.Auth):
-    """SigV4 (service ``execute-api``) with the ambient AWS credentials, for ``AuthMode=IAM``."""
+class RouteSigner(httpx.Auth):
+    """The ingest POSTs signed as the target's ``AuthMode`` asks; every other request (reads, docs, OpenAPI)
+    with SigV4, which every deployed route but ``GET /health`` needs whatever the mode."""
 
     requires_request_body = True
 
-    def __init__(self, credentials: Any, region: str) -> None:
-        self.credentials = credentials
-        self.region = region
+    def __init__(self, ingest: httpx.Auth | None, reads: httpx.Auth | None) -> None:
+        self.ingest = ingest
+        self.reads = reads
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        from botocore.auth import SigV4Auth
-        from botocore.awsrequest import AWSRequest
-
-        headers = {"host": request.url.netloc.decode()}
-        # Plutus refuses an Idempotency-Key header that SigV4 does not cover (a replay could change it).
-        for name in ("content-type", "idempotency-key"):
-            if name in request.headers:
-                headers[name] = request.headers[name]
-        aws = AWSRequest(method=request.method, url=str(request.url), data=request.content, headers=headers)
-        SigV4Auth(self.credentials, "execute-api", self.region).add_auth(aws)
-        for name in ("Authorization", "X-Amz-Date", "X-Amz-Security-Token"):
-            if name in aws.headers:
-                request.headers[name] = aws.headers[name]
-        yield request
+        auth = self.ingest if request.method == "POST" else self.reads
+        if auth is None:
+            yield request
+            return
+        yield from auth.auth_flow(request)
 
 
 @dataclass
@@ -82,7 +76,9 @@ class Target:
 
     url: str
     outputs: dict[str, str]
+    # How the ingest POSTs are signed (per AuthMode), and how everything else is (SigV4).
     auth: httpx.Auth | None = None
+    read_auth: httpx.Auth | None = None
     # Why requests cannot be signed for this target, if they cannot (tests needing it are skipped).
     unsigned_reason: str | None = None
     local: LocalStack | None = field(default=None, repr=False)
@@ -95,7 +91,7 @@ class Target:
         """A client for this target; skips the test if the target needs signatures this run cannot make."""
         if self.unsigned_reason:
             pytest.skip(self.unsigned_reason)
-        return httpx.Client(base_url=self.url, timeout=30, auth=self.auth)
+        return httpx.Client(base_url=self.url, timeout=30, auth=RouteSigner(self.auth, self.read_auth))
 
 
 def _first_secret(value: str) -> str:
@@ -127,15 +123,24 @@ def signing_for(target: Target, client: Callable[[str], Any]) -> Target:
             )
         else:
             target.auth = WebhookSigner(secret)
-    elif target.auth_mode == "IAM":
-        credentials = boto3.session.Session().get_credentials()
-        host = urlsplit(target.url).hostname or ""
-        region = host.split(".")[2] if ".execute-api." in host else os.environ.get("AWS_REGION", "us-east-1")
-        if credentials is None:
-            target.unsigned_reason = "AuthMode=IAM and no AWS credentials to sign with"
-        else:
-            target.auth = SigV4Signer(credentials, region)
+    # Reads need SigV4 in every mode where deployed. The embedded stack does not check it, but its requests
+    # are signed all the same (with the emulator's credentials), so the signing path runs on every e2e run.
+    if target.local is not None:
+        target.read_auth = SigV4Signer(Credentials(**_local_credentials()), api_region(target.url))
+    else:
+        target.read_auth = ambient_signer(target.url)
+        if target.read_auth is None:
+            target.unsigned_reason = "no AWS credentials to sign reads with (every read needs SigV4)"
+    if target.auth_mode == "IAM":
+        target.auth = target.read_auth
     return target
+
+
+def _local_credentials() -> dict[str, str]:
+    return {
+        "access_key": LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        "secret_key": LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    }
 
 
 def _deployed_outputs() -> dict[str, str]:

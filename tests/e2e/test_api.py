@@ -76,7 +76,30 @@ def test_bad_input_is_a_problem_document(api: httpx.Client, target: Target) -> N
 
 
 def test_unknown_event_is_404_and_health_and_docs_answer(api: httpx.Client) -> None:
-    assert api.get(f"/api/v1/events/{uuid.uuid4()}").status_code == 404
-    assert api.get("/health").json()["status"] == "ok"
+    unknown = str(uuid.uuid4())
+    missing = api.get(f"/api/v1/events/{unknown}")
+    assert missing.status_code == 404 and unknown not in missing.text
+    assert missing.headers["Cache-Control"] == "no-store"
+    # Health names nothing about the deployment: it is the one route a stranger may call.
+    assert api.get("/health").json() == {"status": "ok"}
     assert api.get("/openapi.json").json()["paths"]["/api/v1/ingest"]["post"]
     assert api.get("/docs").status_code == 200
+
+
+def test_every_route_but_health_refuses_an_unsigned_caller(target: Target) -> None:
+    if target.local is not None:
+        pytest.skip(
+            "the embedded stack does not enforce API Gateway authorization; "
+            "tests/unit/test_route_auth.py proves the deployed route x AuthMode matrix"
+        )
+    with httpx.Client(base_url=target.url, timeout=30) as anonymous:
+        for path in (
+            f"/api/v1/events/{uuid.uuid4()}",
+            "/api/v1/fintech/accounts/acc_1/balance",
+            "/docs",
+            "/redoc",
+            "/openapi.json",
+            "/api/v1/no/such/route",
+        ):
+            assert anonymous.get(path).status_code == 403, path
+        assert anonymous.get("/health").json() == {"status": "ok"}

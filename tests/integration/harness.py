@@ -10,13 +10,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 
 from plutus.core.registry import Registry, Router
-from plutus_dev.emulator.apigw import build_event
+from plutus_dev.emulator.apigw import NO_ROUTE, build_event
 from plutus_dev.emulator.lambda_runtime import InProcessFunction, reset_caches
 from plutus_dev.emulator.poller import Poller
+from plutus_dev.emulator.routes import RouteTable
 from plutus_dev.emulator.template import Stack, provision
 from tests import tables
 
@@ -41,6 +43,7 @@ class Harness:
     stack: Stack
     ingest: InProcessFunction
     consumer: InProcessFunction
+    reads: InProcessFunction
     env: dict[str, str] = field(default_factory=dict)
 
     def client(self, service: str) -> Any:
@@ -62,7 +65,8 @@ class Harness:
         headers: dict[str, str] | None = None,
         principal: str | None = None,
     ) -> Response:
-        """Send one HTTP request through the API Gateway event shape to the real ingest handler.
+        """Send one HTTP request through the API Gateway event shape to the real handler its route names
+        (routed from template.yaml as API Gateway routes it: reads to the reads function).
 
         ``principal``: the IAM caller API Gateway would name after verifying SigV4 (AuthMode IAM).
         """
@@ -70,10 +74,18 @@ class Harness:
             body = json.dumps(body)
         raw = body.encode() if isinstance(body, str) else (body or b"")
         hdrs = {"Content-Type": "application/json", **(headers or {})}
-        event = build_event(method, path, hdrs, raw, "127.0.0.1")
+        found = RouteTable.from_template(self.stack.template).resolve(method, urlsplit(path).path)
+        if found is None:
+            status_code, no_route_headers, no_route_body = NO_ROUTE
+            return Response(status_code, {k.lower(): v for k, v in no_route_headers.items()}, no_route_body)
+        route, params = found
+        function = {"IngestFunction": self.ingest, "ReadsFunction": self.reads}[route.function]
+        event = build_event(
+            method, path, hdrs, raw, "127.0.0.1", resource=route.resource, path_parameters=params
+        )
         if principal is not None:
             event["requestContext"]["identity"].update({"userArn": principal, "caller": principal})
-        status, result, _ = self.ingest.invoke(event)
+        status, result, _ = function.invoke(event)
         assert status == "ok", result
         data = result.get("body") or ""
         payload = base64.b64decode(data) if result.get("isBase64Encoded") else data.encode()
@@ -164,6 +176,7 @@ def harness(
     stack = provision(_Session(), f"t{uuid.uuid4().hex[:10]}", parameters)
     env = stack.function_environment("IngestFunction")
     env.update(stack.function_environment("ConsumerFunction"))
+    env.update(stack.function_environment("ReadsFunction"))
     env.update(environment or {})
     env["AWS_ENDPOINT_URL"] = endpoint
     saved = {k: os.environ.get(k) for k in env}
@@ -173,6 +186,7 @@ def harness(
         from plutus import bootstrap
         from plutus.consumer.entry import build_lambda_handler as build_consumer
         from plutus.ingest.entry import build_lambda_handler as build_ingest
+        from plutus.reads.entry import build_reads_handler
 
         # One root per environment, as in Lambda: ``registry`` replaces both functions' registry; ``routers``
         # the consumer's only (ingest still validates the real packs' types). Both share the clients tests
@@ -188,6 +202,7 @@ def harness(
             stack,
             InProcessFunction("IngestFunction", build_ingest(root)),
             InProcessFunction("ConsumerFunction", build_consumer(consumer_root)),
+            InProcessFunction("ReadsFunction", build_reads_handler(root)),
             env,
         )
     finally:

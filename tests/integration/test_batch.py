@@ -520,3 +520,29 @@ def test_a_claim_whose_answer_was_lost_is_recognised_on_the_retry(stack: Harness
     assert statuses(response) == [202, 202, 202]
     assert claims == [3]
     assert stack.queue_depth() == 3
+
+
+@pytest.mark.parametrize(
+    ("characters", "accepted"),
+    [
+        # 100 bytes of UTF-8, 300 \u-escaped: within a 1,024-byte limit, alone or in a batch.
+        (50, True),
+        # 800 bytes of UTF-8 but 2,400 once escaped for the queue: refused alike.
+        (400, False),
+        # Fewer than 1,024 characters, but more than 1,024 bytes: refused alike.
+        (600, False),
+    ],
+)
+def test_single_and_batch_measure_an_event_in_bytes_alike(
+    emulator: Emulator, characters: int, accepted: bool
+) -> None:
+    with harness(emulator.url, parameters={"MaxBodyBytes": "1024"}) as h:
+        # A two-byte character (é): its UTF-8 size is twice its length, its \u-escaped form six times.
+        body = an_event(
+            f"s-{uuid.uuid4()}", payload={"amount": 1, "currency": "KES", "note": "é" * characters}
+        )
+        single = h.request("POST", "/api/v1/ingest", json.dumps(body, ensure_ascii=False).encode())
+        batch = h.post_batch([{**body, "idempotency_key": f"b-{uuid.uuid4()}"}])
+
+        assert (single.status in {200, 202}) is accepted, single.body
+        assert (statuses(batch)[0] in {200, 202}) is accepted, batch.body

@@ -66,7 +66,7 @@ def test_use_cases_never_build_clients() -> None:
 
 def test_only_entry_points_and_devtools_know_the_composition_root() -> None:
     users = {m for m, deps in GRAPH.items() if "plutus.bootstrap" in deps}
-    assert users == {"plutus.ingest.entry", "plutus.consumer.entry"}
+    assert users == {"plutus.ingest.entry", "plutus.consumer.entry", "plutus.reads.entry"}
 
 
 def test_there_is_no_import_cycle() -> None:

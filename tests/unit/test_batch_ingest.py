@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import pytest
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
     IdempotencyValidationError,
@@ -180,18 +179,17 @@ def test_a_key_whose_claim_has_an_unknown_outcome_is_a_503_and_never_queued() ->
     assert len(queue.messages) == 1
 
 
-@pytest.mark.parametrize("max_body_bytes", [1_024])
-def test_invalid_items_are_answered_as_themselves_and_the_rest_go_through(max_body_bytes: int) -> None:
+def test_invalid_items_are_answered_as_themselves_and_the_rest_go_through() -> None:
+    # An event's own size is held to max_body_bytes by parsing (alike for single and batch); what reaches the
+    # use case can still outgrow SQS's limit once \u-escaped: refused as the single path refuses it.
     store, queue = FakeStore(), FakeQueue()
     invalid = InvalidEventError("bad", [{"field": "source", "message": "required"}])
 
-    outcomes = _batch(store, queue, max_body_bytes=max_body_bytes)(
-        [invalid, _command("big", note="x" * 2_000), _command("ok")]
-    )
+    outcomes = _batch(store, queue)([invalid, _command("big", note="é" * 50_000), _command("ok")])
 
     assert outcomes[0].error is invalid
     assert (
         isinstance(outcomes[1].error, InvalidEventError)
-        and outcomes[1].error.detail == "the event is too large"
+        and outcomes[1].error.detail == "the event is too large to queue"
     )
     assert outcomes[2].error is None and len(queue.messages) == 1

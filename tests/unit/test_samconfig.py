@@ -48,3 +48,11 @@ def test_prod_authenticates_producers_and_keeps_access_logs() -> None:
     prod = overrides("prod")
     assert prod["AuthMode"] != "NONE"
     assert prod["ApiAccessLogs"] == "Enabled"
+
+
+def test_prod_caps_reads_and_dev_deploys_on_an_account_that_cannot_reserve() -> None:
+    # A new account's concurrency limit (10) leaves nothing to reserve: dev must deploy there; prod keeps
+    # reads from taking ingest's concurrency.
+    default = str(PARAMETERS["ReadsReservedConcurrency"]["Default"])
+    assert int(overrides("prod").get("ReadsReservedConcurrency", default)) > 0
+    assert overrides("dev")["ReadsReservedConcurrency"] == "0"

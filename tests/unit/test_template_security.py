@@ -96,12 +96,31 @@ def test_no_wildcard_actions_and_secrets_only_under_the_prefix(mode: str, store:
         assert secret_actions == {"ssm:GetParameter" if store == "SSM" else "secretsmanager:GetSecretValue"}
 
 
-@pytest.mark.parametrize(("mode", "security"), [("NONE", None), ("IAM", [{"sigv4": []}])])
-def test_iam_authorization_is_on_the_ingest_method_only_in_iam_mode(mode: str, security: Any) -> None:
-    body = props(stack(AuthMode=mode), "PlutusApi")["DefinitionBody"]
-    assert body["paths"]["/api/v1/ingest"]["post"].get("security") == security
-    assert body["paths"]["/api/v1/ingest/batch"]["post"].get("security") == security
-    assert body["securityDefinitions"]["sigv4"]["x-amazon-apigateway-authtype"] == "awsSigv4"
+@pytest.mark.parametrize("key", ["", KEY])
+def test_the_reads_function_may_only_read_the_events_and_state_tables(key: str) -> None:
+    # The route x AuthMode matrix itself is proven on the transformed template (test_route_auth.py).
+    granted = {
+        (action, statement["Resource"])
+        for statement in _statements(props(stack(KmsKeyArn=key), "ReadsFunction")["Policies"])
+        for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
+    }
+
+    assert granted == {
+        ("dynamodb:GetItem", "arn:test:EventsTable"),
+        ("dynamodb:GetItem", "arn:test:StateTable"),
+        ("dynamodb:Query", "arn:test:StateTable"),
+        *([("kms:Decrypt", key)] if key else []),
+    }
+
+
+@pytest.mark.parametrize(("reserved", "expected"), [("10", "10"), ("3", "3"), ("0", None)])
+def test_reads_have_their_own_concurrency_cap_unless_the_account_cannot_reserve(
+    reserved: str, expected: str | None
+) -> None:
+    reads = props(stack(ReadsReservedConcurrency=reserved), "ReadsFunction")
+
+    assert reads.get("ReservedConcurrentExecutions") == expected
+    assert reads["CodeUri"] != props(stack(), "IngestFunction")["CodeUri"]
 
 
 def test_the_stage_is_throttled_by_parameters_and_the_api_function_fits_its_timeout() -> None:

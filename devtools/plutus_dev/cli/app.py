@@ -10,6 +10,7 @@ import typer
 from plutus_dev.cli import dev as cli_dev
 from plutus_dev.cli import dlq_commands as cli_dlq
 from plutus_dev.cli import events_commands as cli_events
+from plutus_dev.cli import read_command as cli_read
 from plutus_dev.cli import replay_commands as cli_replay
 from plutus_dev.cli import send_commands as cli_send
 from plutus_dev.cli import stats_commands as cli_stats
@@ -26,6 +27,7 @@ app.add_typer(cli_stats.app, name="stats")
 app.add_typer(cli_dlq.app, name="dlq")
 app.add_typer(cli_events.app, name="events")
 app.command("replay")(cli_replay.replay_command)
+app.command("read")(cli_read.read_command)
 app.command("send")(cli_send.send_command)
 
 if __name__ == "__main__":

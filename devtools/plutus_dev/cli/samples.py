@@ -62,7 +62,10 @@ def render(registration: Registration) -> str:
         "idempotency_key": f"sample_{registration.event_type}_{registration.schema_version}",
         "payload": example_payload(registration),
     }
-    event = build_event("POST", "/api/v1/ingest", {"Content-Type": "application/json"}, b"", "127.0.0.1")
+    # As API Gateway sends it from the execute-api URL, whose path starts with the stage.
+    event = build_event(
+        "POST", "/api/v1/ingest", {"Content-Type": "application/json"}, b"", "127.0.0.1", base_path="/v1"
+    )
     event["body"] = json.dumps(body)
     event["isBase64Encoded"] = False
     event["requestContext"]["requestId"] = f"sample-{registration.event_type}"

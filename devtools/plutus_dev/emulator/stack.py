@@ -34,6 +34,7 @@ from plutus_dev.emulator.resources import (
     port_is_free,
     start_emulator,
 )
+from plutus_dev.emulator.routes import RouteTable
 from plutus_dev.emulator.template import ROOT, Stack, provision
 
 DEFAULT_API_PORT = 3000
@@ -92,6 +93,8 @@ class StackConfig:
     # An existing endpoint (LocalStack, a shared moto): used as is, no emulator is started.
     endpoint_url: str | None = None
     api_concurrency: int = 4
+    # The reads function's own execution environments: as where deployed, reads never queue behind ingest.
+    reads_concurrency: int = 2
     consumer_pollers: int = 2
     stack_name: str = "plutus-local"
     profile: str = "template"
@@ -228,6 +231,7 @@ class LocalStack:
             _EndpointSession(self.session(), self.endpoint_url), cfg.stack_name, cfg.effective_parameters()
         )
         self.functions["IngestFunction"] = self._function("IngestFunction", cfg.api_concurrency)
+        self.functions["ReadsFunction"] = self._function("ReadsFunction", cfg.reads_concurrency)
         consumer = self.functions["ConsumerFunction"] = self._function(
             "ConsumerFunction", cfg.consumer_pollers
         )
@@ -236,12 +240,15 @@ class LocalStack:
             "environment": env["PLUTUS_ENVIRONMENT"],
             "service": env["POWERTOOLS_SERVICE_NAME"],
         }
+        routes = RouteTable.from_template(self.stack.template)
         self._server = make_server(
-            self.functions["IngestFunction"],
+            {name: self.functions[name] for name in routes.functions()},
+            routes,
             cfg.host,
             cfg.port,
             self.output,
             local_routes={"/metrics": self._metrics_page},
+            unrouted="ReadsFunction",
         )
         self._server_thread = threading.Thread(target=self._server.serve_forever, name="api", daemon=True)
         self._server_thread.start()

@@ -1,9 +1,10 @@
 """The composition root: what an execution environment needs, built once, in one place.
 
-Entry points (``plutus.ingest.entry``, ``plutus.consumer.entry``) ask :func:`root` for their wiring; no other
-module caches settings, clients, registries or use cases. Each part is built on first use, so a cold start
-pays only for what its function serves (the ingest hot path never builds the FastAPI app). Tests and the
-embedded stack swap the whole root with :func:`reset`, handing in fakes or a test registry.
+Entry points (``plutus.ingest.entry``, ``plutus.consumer.entry``, ``plutus.reads.entry``) ask :func:`root`
+for their wiring; no other module caches settings, clients, registries or use cases. Each part is built on
+first use, so a cold start pays only for what its function serves (the ingest function never builds the
+FastAPI app). Tests and the embedded stack swap the whole root with :func:`reset`, handing in fakes or a test
+registry.
 """
 
 from __future__ import annotations
@@ -145,26 +146,26 @@ class Root:
         return Consumer(self.settings, self.registry, self.events, self.state, dead_letters, self.packs)
 
     @cached_property
-    def app(self) -> FastAPI:
-        """The FastAPI app (every route but the framework-free ingest hot path), on this root's wiring."""
-        from plutus.ingest.app import create_app
+    def reads_app(self) -> FastAPI:
+        """The read API (event status, pack reads, docs): the reads function's. Its OpenAPI document also
+        describes the ingest routes, which it does not serve (and has no wiring or permission for)."""
+        from plutus.ingest.app import ingest_router
+        from plutus.reads.app import create_reads_app
 
-        return create_app(
-            self.settings,
-            self.registry,
-            self.ingest.single,
-            self.ingest.batch,
-            self.events,
-            self.state,
-            self.packs,
+        return create_reads_app(
+            self.settings, self.events, self.state, self.packs, documented=ingest_router().routes
         )
 
     @cached_property
-    def asgi(self) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-        """The FastAPI app behind Mangum, for API Gateway events."""
+    def reads_asgi(self) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+        """The read API behind Mangum, for API Gateway events, under the caller's stage prefix."""
         from mangum import Mangum
 
-        handler: Callable[[dict[str, Any], Any], dict[str, Any]] = Mangum(self.app, lifespan="off")
+        from plutus.reads.stage import StageRoot
+
+        handler: Callable[[dict[str, Any], Any], dict[str, Any]] = Mangum(
+            StageRoot(self.reads_app), lifespan="off"
+        )
         return handler
 
 

@@ -31,6 +31,8 @@ from plutus.settings import Settings
 # The idempotency key is (source, idempotency_key); the stored digest detects a reused key with new content.
 EVENT_KEY_JMESPATH = "[source, idempotency_key]"
 VALIDATION_JMESPATH = "digest"
+# SQS's limit on one message, body and attributes (the queues keep the default MaximumMessageSize).
+SQS_MAX_MESSAGE_BYTES = 262_144
 
 
 class IngestCommand(BaseModel):
@@ -177,4 +179,19 @@ def queued_message(command: IngestCommand, received_at: str) -> tuple[str, dict[
     attributes = {"event_id": {"DataType": "String", "StringValue": command.event_id}}
     if command.event_type:
         attributes["event_type"] = {"DataType": "String", "StringValue": command.event_type}
-    return message.to_message_body(), attributes
+    body = message.to_message_body()
+    # The body is ASCII (non-ASCII escaped as \uXXXX), so its length is its size in bytes: an event within
+    # max_body_bytes can still outgrow SQS's message limit once escaped. Refused alike, single or batch.
+    size = len(body) + sum(len(k) + len(v["DataType"]) + len(v["StringValue"]) for k, v in attributes.items())
+    if size > SQS_MAX_MESSAGE_BYTES:
+        raise InvalidEventError(
+            "the event is too large to queue",
+            [
+                {
+                    "field": "<event>",
+                    "pointer": "",
+                    "message": f"{size} bytes once queued; SQS takes {SQS_MAX_MESSAGE_BYTES}",
+                }
+            ],
+        )
+    return body, attributes

@@ -30,7 +30,7 @@ from plutus.adapters.idempotency_records import Clock, Seen
 from plutus.adapters.idempotency_store import Claim, Completion, IdempotencyStore, Verdict
 from plutus.adapters.queue import EventQueue, Message
 from plutus.core.envelope import IngestResult, utc_now
-from plutus.core.errors import EventNotQueuedError
+from plutus.core.errors import EventNotQueuedError, InvalidEventError
 from plutus.ingest.accept import IngestCommand, queued_message, queued_too_large, trace_attributes
 from plutus.observability import logger
 from plutus.settings import Settings
@@ -120,7 +120,12 @@ class BatchIngest:
             schema_version=command.schema_version,
             received_at=received_at,
         )
-        body, attributes = queued_message(command, received_at)
+        # The event's own size was checked as the single endpoint checks it (parsing.event_size); here, as in
+        # accept_event, its \u-escaped message is held to max_body_bytes and to SQS's own limit.
+        try:
+            body, attributes = queued_message(command, received_at)
+        except InvalidEventError as exc:
+            return exc
         if len(body) > self.settings.max_body_bytes:
             return queued_too_large(self.settings.max_body_bytes)
         return _Event(

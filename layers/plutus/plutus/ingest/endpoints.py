@@ -1,5 +1,6 @@
-"""The two ingest endpoints, framework-free: the Lambda handler serves them from API Gateway events and the
-FastAPI app mounts them (see ``plutus.ingest.http``). Every exception becomes problem+json here."""
+"""The ingest function's endpoints, framework-free: the two ingest routes and ``GET /health``. The Lambda
+handler serves them from API Gateway events and the FastAPI app mounts them (see ``plutus.ingest.http``).
+Every exception becomes problem+json here."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ from plutus.settings import Settings
 
 INGEST_PATH = "/api/v1/ingest"
 BATCH_PATH = "/api/v1/ingest/batch"
+HEALTH_PATH = "/health"
 
 
 def _check_declared_length(request: HttpRequest, limit: int) -> None:
@@ -45,7 +47,7 @@ def _check_declared_length(request: HttpRequest, limit: int) -> None:
 
 
 def _measured(
-    handle: Callable[[HttpRequest], Reply], request: HttpRequest, requests: str, latency: str
+    handle: Callable[[HttpRequest], Reply], request: HttpRequest, route: str, requests: str, latency: str
 ) -> Reply:
     # Around the whole request, so requests refused early (authentication, size) count too.
     metrics.add_metric(name=requests, unit=MetricUnit.Count, value=1)
@@ -53,7 +55,8 @@ def _measured(
     try:
         return handle(request)
     except Exception as exc:  # mapped by type in problems.PROBLEMS; unmapped ones are a logged 500
-        return problem_reply(exc, request.path)
+        # The route, never the raw path: a problem document echoes nothing the caller sent.
+        return problem_reply(exc, route)
     finally:
         elapsed_ms = (time.perf_counter() - started) * 1000
         metrics.add_metric(name=latency, unit=MetricUnit.Milliseconds, value=elapsed_ms)
@@ -92,7 +95,7 @@ class IngestEndpoint:
 
     def __call__(self, request: HttpRequest) -> Reply:
         """Answer one request; never raises."""
-        return _measured(self._handle, request, INGEST_REQUESTS, INGEST_LATENCY)
+        return _measured(self._handle, request, self.path, INGEST_REQUESTS, INGEST_LATENCY)
 
     def _handle(self, request: HttpRequest) -> Reply:
         caller = _authenticate(self.authenticator, request)
@@ -159,7 +162,7 @@ class BatchIngestEndpoint:
 
     def __call__(self, request: HttpRequest) -> Reply:
         """Answer one request; never raises."""
-        return _measured(self._handle, request, INGEST_BATCH_REQUESTS, INGEST_BATCH_LATENCY)
+        return _measured(self._handle, request, self.path, INGEST_BATCH_REQUESTS, INGEST_BATCH_LATENCY)
 
     def _handle(self, request: HttpRequest) -> Reply:
         # A signed batch carries events of the one source that signed it (auth.claimed_source); each event
@@ -229,3 +232,18 @@ class BatchIngestEndpoint:
                 **{f"status_{status}": n for status, n in sorted(statuses.items())},
             },
         )
+
+
+class HealthEndpoint:
+    """``GET /health``: liveness, and the one route API Gateway lets through unauthenticated.
+
+    It reads nothing and names nothing (no environment, version or configuration): a stranger learns only that
+    the function answers.
+    """
+
+    method = "GET"
+    path = HEALTH_PATH
+
+    def __call__(self, request: HttpRequest) -> Reply:
+        """Answer one request; never raises."""
+        return Reply(200, {"status": "ok"}, {"Cache-Control": "no-store"})

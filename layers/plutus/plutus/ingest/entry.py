@@ -1,8 +1,9 @@
 """The ingest Lambda's entry point.
 
-The two ingest routes are the hot path: they are served straight from the API Gateway event by framework-free
-endpoints, so a cold start that serves an ingest request never imports FastAPI, Starlette or Mangum. Every
-other route (event status, domain reads, health, docs) goes through the FastAPI app, built on first use.
+The ingest function serves three routes, all framework-free, straight from the API Gateway event: the two
+ingest POSTs and ``GET /health``. It never imports FastAPI, Starlette or Mangum. Reads, docs and OpenAPI are
+the reads function's (``plutus.reads.entry``); API Gateway sends nothing else here, and anything else that
+arrives is a 404.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from plutus import bootstrap
-from plutus.ingest.http import from_apigw, to_apigw
+from plutus.core.errors import ResourceNotFoundError
+from plutus.ingest.endpoints import HealthEndpoint
+from plutus.ingest.http import Endpoint, from_apigw, problem_reply, to_apigw
 from plutus.observability import logger, metrics, tracer
 
 
@@ -24,8 +27,9 @@ def build_lambda_handler(
     """The ingest handler on ``wiring`` (default: this environment's root)."""
     root = wiring or bootstrap.root()
     ingest = root.ingest
+    endpoints: tuple[Endpoint, ...] = (ingest.single, ingest.batch, HealthEndpoint())
     # Keyed on the API Gateway resource, not the raw path: a base-path mapping cannot change it.
-    routes = {(e.method, e.path): e for e in (ingest.single, ingest.batch)}
+    routes = {(e.method, e.path): e for e in endpoints}
     environment = root.settings.environment
 
     # log_event=False whatever POWERTOOLS_LOGGER_LOG_EVENT says: the event's body is the payload.
@@ -38,8 +42,8 @@ def build_lambda_handler(
         metrics.set_default_dimensions(environment=environment)
         ingest.config.register_lambda_context(context)
         endpoint = routes.get((event.get("httpMethod", ""), event.get("resource", "")))
-        if endpoint is not None:
-            return to_apigw(endpoint(from_apigw(event)))
-        return root.asgi(event, context)
+        if endpoint is None:
+            return to_apigw(problem_reply(ResourceNotFoundError("this function serves no such route"), None))
+        return to_apigw(endpoint(from_apigw(event)))
 
     return cast(Callable[[dict[str, Any], LambdaContext], dict[str, Any]], handler)

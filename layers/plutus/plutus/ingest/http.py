@@ -91,8 +91,9 @@ def count_problem(problem: problems.Problem, count: int = 1) -> None:
             metric.add_dimension(name="reason", value=reason)
 
 
-def problem_reply(exc: BaseException, instance: str) -> Reply:
-    """``exc`` answered as problem+json, through the one exception table."""
+def problem_reply(exc: BaseException, instance: str | None) -> Reply:
+    """``exc`` answered as problem+json, through the one exception table. ``instance`` is the route
+    (``/api/v1/ingest``), never the raw path the caller sent."""
     problem, document = problems.describe_problem(exc, instance)
     problems.log_failure(problem)
     count_problem(problem)

@@ -176,11 +176,15 @@ def not_found_detail(path: str, app: FastAPI) -> tuple[str, dict[str, Any] | Non
     candidates = [trimmed] if trimmed != path else []
     if not trimmed.startswith("/api/"):
         candidates.append(API_PREFIX + trimmed)
-    patterns = [route.path_regex for route in app.routes if hasattr(route, "path_regex")]
+    routes = [route for route in app.routes if hasattr(route, "path_regex")]
+    routes += getattr(app.state, "documented_routes", [])
     for candidate in candidates:
-        if any(pattern.match(candidate) for pattern in patterns):
-            return f"no route {path!r}: the route is {candidate!r}", {"route": candidate}
-    return f"no route {path!r}: the API is under {API_PREFIX}/ (see /docs)", None
+        for route in routes:
+            if route.path_regex.match(candidate):
+                # The route's own template, never the caller's path: a 404 reflects nothing it was sent.
+                template = str(getattr(route, "path", ""))
+                return f"no such route: the route is {template!r}", {"route": template}
+    return f"no such route: the API is under {API_PREFIX}/ (see /docs)", None
 
 
 def _detail(exc: BaseException, problem: Problem) -> tuple[str, dict[str, Any]]:
@@ -206,6 +210,25 @@ def _detail(exc: BaseException, problem: Problem) -> tuple[str, dict[str, Any]]:
     return str(exc), {}
 
 
+def _documented_methods(request: Request, app: FastAPI) -> set[str]:
+    path = request.scope.get("path", "")
+    root = request.scope.get("root_path", "")
+    path = path[len(root) :] if root and path.startswith(root) else path
+    methods: set[str] = set()
+    for route in getattr(app.state, "documented_routes", []):
+        if route.path_regex.fullmatch(path):
+            methods |= set(getattr(route, "methods", ()))
+    return methods - {request.method}
+
+
+def _route(request: Request) -> str | None:
+    # The matched route's template (``/api/v1/events/{event_id}``), never the raw path: a problem document
+    # must not reflect what the caller sent. No route matched: no instance.
+    route = request.scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else None
+
+
 def install(app: FastAPI, on_problem: Callable[[Problem], None]) -> None:
     """Register the handlers that turn every exception into problem+json."""
     from fastapi.exceptions import RequestValidationError
@@ -213,7 +236,7 @@ def install(app: FastAPI, on_problem: Callable[[Problem], None]) -> None:
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
     async def handle(request: Request, exc: Exception) -> JSONResponse:
-        problem, body = describe_problem(exc, instance=request.url.path)
+        problem, body = describe_problem(exc, instance=_route(request))
         log_failure(problem)
         on_problem(problem)
         return JSONResponse(
@@ -229,16 +252,21 @@ def install(app: FastAPI, on_problem: Callable[[Problem], None]) -> None:
         problem = PROBLEMS[InvalidEventError]
         on_problem(problem)
         return problem_response(
-            problem, "request validation failed", {"errors": errors}, instance=request.url.path
+            problem, "request validation failed", {"errors": errors}, instance=_route(request)
         )
 
     async def handle_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         problem = Problem(exc.status_code, "http-" + str(exc.status_code), str(exc.detail))
         detail, extra = str(exc.detail), None
-        if exc.status_code == 404:
+        allowed = _documented_methods(request, app) if exc.status_code == 404 else set()
+        if allowed:
+            # A route this app documents but another function serves (the ingest POSTs on the read API).
+            problem = Problem(405, "http-405", "Method Not Allowed")
+            detail, exc.headers = "Method Not Allowed", {"Allow": ", ".join(sorted(allowed))}
+        elif exc.status_code == 404:
             detail, extra = not_found_detail(request.url.path, app)
-        response = problem_response(problem, detail, extra, instance=request.url.path)
+        response = problem_response(problem, detail, extra, instance=_route(request))
         # Starlette's 405 names the allowed methods in Allow (RFC 9110 requires it): keep its headers.
         response.headers.update(exc.headers or {})
         return response
