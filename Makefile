@@ -62,7 +62,7 @@ e2e: install browser ## e2e tests; set PLUTUS_API_URL (and STACK) to target a de
 .PHONY: test-fast docs docs-serve
 # --8<-- [start:test-fast]
 # The inner loop: everything not marked `slow` (e2e, fault runs, fuzzing, anything over ~3 s) on two workers.
-test-fast: install ## Unit + fast integration tests on 2 workers (not `slow`): the loop while you change code
+test-fast: install $(TRANSLATOR) ## Unit + fast integration tests on 2 workers (not `slow`): the loop while you change code
 	$(PY) -m pytest tests/unit tests/integration -m "not slow" -n 2 -q $(PYTEST_ARGS)
 # --8<-- [end:test-fast]
 
