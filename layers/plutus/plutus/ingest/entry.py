@@ -9,16 +9,15 @@ arrives is a 404.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from plutus import bootstrap
 from plutus.core.errors import ResourceNotFoundError
 from plutus.ingest.endpoints import HealthEndpoint
 from plutus.ingest.http import Endpoint, from_apigw, problem_reply, to_apigw
-from plutus.observability import logger, metrics, tracer
+from plutus.observability import api_gateway_handler
 
 
 def build_lambda_handler(
@@ -30,20 +29,13 @@ def build_lambda_handler(
     endpoints: tuple[Endpoint, ...] = (ingest.single, ingest.batch, HealthEndpoint())
     # Keyed on the API Gateway resource, not the raw path: a base-path mapping cannot change it.
     routes = {(e.method, e.path): e for e in endpoints}
-    environment = root.settings.environment
 
-    # log_event=False whatever POWERTOOLS_LOGGER_LOG_EVENT says: the event's body is the payload.
-    @logger.inject_lambda_context(
-        correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True, log_event=False
-    )
-    @tracer.capture_lambda_handler(capture_response=False)
-    @metrics.log_metrics
+    @api_gateway_handler(root.settings.environment)
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        metrics.set_default_dimensions(environment=environment)
         ingest.config.register_lambda_context(context)
         endpoint = routes.get((event.get("httpMethod", ""), event.get("resource", "")))
         if endpoint is None:
             return to_apigw(problem_reply(ResourceNotFoundError("this function serves no such route"), None))
         return to_apigw(endpoint(from_apigw(event)))
 
-    return cast(Callable[[dict[str, Any], LambdaContext], dict[str, Any]], handler)
+    return handler

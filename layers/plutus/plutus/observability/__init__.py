@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any
+from typing import Any, cast
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.shared.functions import resolve_truthy_env_var_choice
@@ -121,3 +121,30 @@ for _noisy in ("botocore", "boto3", "urllib3"):
 # filled the `make dev` terminal and would fill CloudWatch Logs. Only that message is silenced; a route that
 # should have counted something is caught by the metrics tests, not by this warning.
 warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
+
+
+ApiHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def api_gateway_handler(environment: str) -> Callable[[ApiHandler], ApiHandler]:
+    """The decorator stack every API Gateway function's handler wears, in one place.
+
+    The correlation id is the API Gateway request id; ``log_event=False`` whatever
+    ``POWERTOOLS_LOGGER_LOG_EVENT`` says, since the event's body is a payload; metrics are flushed per
+    invocation with the ``environment`` dimension.
+    """
+    from aws_lambda_powertools.logging import correlation_paths
+
+    def decorate(fn: ApiHandler) -> ApiHandler:
+        @logger.inject_lambda_context(
+            correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True, log_event=False
+        )
+        @tracer.capture_lambda_handler(capture_response=False)
+        @metrics.log_metrics
+        def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            metrics.set_default_dimensions(environment=environment)
+            return fn(event, context)
+
+        return cast(ApiHandler, handler)
+
+    return decorate

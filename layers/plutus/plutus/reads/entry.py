@@ -8,13 +8,12 @@ tables (template.yaml), so nothing served here can write, enqueue or touch the i
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from plutus import bootstrap
-from plutus.observability import logger, metrics, tracer
+from plutus.observability import api_gateway_handler
 
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
@@ -23,15 +22,9 @@ def build_reads_handler(wiring: bootstrap.Root | None = None) -> Handler:
     """The reads Lambda's entry point, on ``wiring`` (default: this environment's root)."""
     root = wiring or bootstrap.root()
     asgi = root.reads_asgi
-    environment = root.settings.environment
 
-    @logger.inject_lambda_context(
-        correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True, log_event=False
-    )
-    @tracer.capture_lambda_handler(capture_response=False)
-    @metrics.log_metrics
+    @api_gateway_handler(root.settings.environment)
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        metrics.set_default_dimensions(environment=environment)
         return asgi(event, context)
 
-    return cast(Handler, handler)
+    return handler
