@@ -18,6 +18,9 @@ from tests.integration.harness import Harness, harness
 EVENT = an_event("evt_resilience")
 # The ingest Lambda's remaining time sets Powertools' in-progress expiry: short, so the tests need not wait.
 SHORT_TIMEOUT = 2
+# The crashed invocation's remaining time must outlast the checks between the crash and the retry that
+# expects a 409, even on a loaded machine (2 s did not, at a load average of 12 on 2 cores).
+CRASHED_INVOCATION_TIMEOUT = 8
 
 # Slow (2-4 s each: fault proxy, botocore retries and the in-progress expiry): not in `make test-fast`.
 pytestmark = pytest.mark.slow
@@ -166,7 +169,9 @@ def test_an_ingest_that_crashed_before_enqueueing_is_retried_after_the_in_progre
 ) -> None:
     from tests.integration.harness import app_client as client
 
-    stack.ingest = InProcessFunction("IngestFunction", stack.ingest.handler, timeout=SHORT_TIMEOUT)
+    stack.ingest = InProcessFunction(
+        "IngestFunction", stack.ingest.handler, timeout=CRASHED_INVOCATION_TIMEOUT
+    )
     stack.request("GET", "/health")  # build the app and its clients
 
     def crash(**_: object) -> None:
