@@ -131,3 +131,24 @@ def test_the_stage_is_throttled_by_parameters_and_the_api_function_fits_its_time
     ]
     # API Gateway gives up on the integration after 29 s; the function must answer (or fail) before that.
     assert int(props(s, "IngestFunction")["Timeout"]) < 29
+
+
+@pytest.mark.parametrize(
+    ("environment", "mode", "allowed"),
+    [
+        ("dev", "NONE", True),
+        ("prod", "NONE", False),
+        ("staging", "NONE", False),
+        ("prod", "IAM", True),
+        ("prod", "WEBHOOK_SIGNATURE", True),
+    ],
+)
+def test_unauthenticated_ingest_deploys_only_to_dev(environment: str, mode: str, allowed: bool) -> None:
+    # The template's Rules, evaluated as CloudFormation does before it creates anything
+    s = stack(Environment=environment, AuthMode=mode)
+    verdicts = []
+    for rule in TEMPLATE["Rules"].values():
+        if s._evaluate(rule["RuleCondition"]):
+            verdicts += [bool(s._evaluate(a["Assert"])) for a in rule["Assertions"]]
+    assert all(verdicts) is allowed
+
