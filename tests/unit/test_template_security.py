@@ -151,4 +151,3 @@ def test_unauthenticated_ingest_deploys_only_to_dev(environment: str, mode: str,
         if s._evaluate(rule["RuleCondition"]):
             verdicts += [bool(s._evaluate(a["Assert"])) for a in rule["Assertions"]]
     assert all(verdicts) is allowed
-
