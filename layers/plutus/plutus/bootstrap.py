@@ -50,7 +50,7 @@ class Root:
         registry: Registry | None = None,
     ) -> None:
         # Settings are validated here, at init: a function deployed without its table names fails loudly.
-        self.settings = settings if settings is not None else Settings()  # fields come from the environment
+        self.settings = settings if settings is not None else Settings.from_environment()
         if clients is None:
             from plutus.adapters.aws import Clients as Boto3Clients
 

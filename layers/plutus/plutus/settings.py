@@ -8,22 +8,22 @@ reach, typed, through ``plutus.core.pack_settings.PackSettings`` (``ctx.settings
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from plutus.core.env_settings import EnvConfig, EnvSettings
 from plutus.core.policy import ProducerPolicy
 
 
-class Settings(BaseSettings):
+class Settings(EnvSettings):
     """Everything a function needs to know about its environment.
 
     Table and queue names have no default: a function deployed without them fails at init, loudly,
     instead of on the first request.
     """
 
-    model_config = SettingsConfigDict(env_prefix="PLUTUS_", frozen=True)
+    model_config = EnvConfig(env_prefix="PLUTUS_", frozen=True)
 
     environment: str = "dev"
     events_table: str = Field(min_length=1)
@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     webhook_secret_max_age_seconds: int = Field(default=300, ge=1, le=3600)
     # Producer authorization (template parameter ProducerPolicy, JSON; see plutus/core/policy.py). None
     # (empty) denies every event in WEBHOOK_SIGNATURE and IAM modes; in NONE mode ingest is open (dev only).
-    producer_policy: Annotated[ProducerPolicy | None, NoDecode] = None
+    producer_policy: ProducerPolicy | None = None
 
     # Bounded retries: one call's worst case, 3 x (1 s + 2 s) + at most 3 s of throttling backoff = 12 s,
     # fits inside ingest's 15 s, so a dead dependency is answered with a 503 rather than a Lambda timeout

@@ -1,6 +1,6 @@
 """Each domain pack's own settings model, kept once per execution environment.
 
-A pack declares a pydantic ``BaseSettings`` model (``FintechSettings``, environment ``PLUTUS_FINTECH_*``) on
+A pack declares an ``EnvSettings`` model (``FintechSettings``, environment ``PLUTUS_FINTECH_*``) on
 its router; handlers read it typed with ``ctx.settings_of(FintechSettings)`` and read endpoints through
 ``plutus.domains.deps.settings_of``.
 """
@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TypeVar
 
-from pydantic_settings import BaseSettings
+from plutus.core.env_settings import EnvSettings
 
-PackModel = TypeVar("PackModel", bound=BaseSettings)
+PackModel = TypeVar("PackModel", bound=EnvSettings)
 
 
 class PackSettings:
@@ -23,11 +23,11 @@ class PackSettings:
     instances.
     """
 
-    def __init__(self, *values: BaseSettings) -> None:
-        self._values: dict[type[BaseSettings], BaseSettings] = {type(v): v for v in values}
+    def __init__(self, *values: EnvSettings) -> None:
+        self._values: dict[type[EnvSettings], EnvSettings] = {type(v): v for v in values}
 
     @classmethod
-    def load(cls, models: Iterable[type[BaseSettings]]) -> PackSettings:
+    def load(cls, models: Iterable[type[EnvSettings]]) -> PackSettings:
         """Read and validate every one of ``models`` from the environment now."""
         return cls(*(model() for model in models))
 

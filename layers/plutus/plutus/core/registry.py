@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict
-from pydantic_settings import BaseSettings
 
 from plutus.core.effects import Effect, StateReader
+from plutus.core.env_settings import EnvSettings
 from plutus.core.pack_settings import PackModel, PackSettings
 
 
@@ -81,7 +81,7 @@ class DuplicateRegistrationError(Exception):
 class Router:
     """A domain pack's own set of registrations, and the settings model its handlers and reads use."""
 
-    def __init__(self, domain: str, settings: type[BaseSettings] | None = None) -> None:
+    def __init__(self, domain: str, settings: type[EnvSettings] | None = None) -> None:
         self.domain = domain
         self.settings = settings
         self._models: dict[tuple[str, str], type[EventModel]] = {}
@@ -133,7 +133,7 @@ class Registry:
         self.default_handler = default_handler
         self._entries: dict[tuple[str, str], Registration] = {}
         self.domains: dict[str, list[tuple[str, str]]] = {}
-        self.settings_models: list[type[BaseSettings]] = []
+        self.settings_models: list[type[EnvSettings]] = []
 
     def include_router(self, router: Router) -> None:
         """Add every registration of ``router``; raises on a (type, version) already present."""

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from plutus.core.env_settings import EnvConfig, EnvSettings
 
 
-class AdtechSettings(BaseSettings):
+class AdtechSettings(EnvSettings):
     """Attribution window, budget pacing, CTR/viewability priors for the bid factor, dedup lifetime."""
 
-    model_config = SettingsConfigDict(env_prefix="PLUTUS_ADTECH_", frozen=True)
+    model_config = EnvConfig(env_prefix="PLUTUS_ADTECH_", frozen=True)
 
     attribution_window_seconds: int = Field(default=7 * 86_400, ge=60)
     clicks_remembered: int = Field(default=5, ge=1, le=50)

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from plutus.core.env_settings import EnvConfig, EnvSettings
 
 
-class EcommerceSettings(BaseSettings):
+class EcommerceSettings(EnvSettings):
     """Recommendation, view-history and fraud knobs.
 
     The caps keep one payment's effects within one transaction: at most 25 funnel counters + the order's
     marker + pairs + view window + 1 <= 99.
     """
 
-    model_config = SettingsConfigDict(env_prefix="PLUTUS_ECOMMERCE_", frozen=True)
+    model_config = EnvConfig(env_prefix="PLUTUS_ECOMMERCE_", frozen=True)
 
     also_bought_top_n: int = Field(default=10, ge=1, le=50)
     view_history: int = Field(default=20, ge=1, le=100)

@@ -6,13 +6,14 @@ from decimal import Decimal
 from typing import Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from plutus.core.env_settings import EnvConfig, EnvSettings
 
 
-class FintechSettings(BaseSettings):
+class FintechSettings(EnvSettings):
     """Limits, anomaly scoring and AML thresholds. Amounts are in each transaction's own currency (no FX)."""
 
-    model_config = SettingsConfigDict(env_prefix="PLUTUS_FINTECH_", frozen=True)
+    model_config = EnvConfig(env_prefix="PLUTUS_FINTECH_", frozen=True)
 
     overdraft_limit: Decimal = Field(default=Decimal(0), ge=0)
     unverified_debit_limit: Decimal = Field(default=Decimal(1000), ge=0)

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from plutus.core.env_settings import EnvConfig, EnvSettings
 
 
-class GamingSettings(BaseSettings):
+class GamingSettings(EnvSettings):
     """Leaderboards, anti-cheat and the social feed.
 
     A match's effects: marker, profile, score, top-N, two histogram buckets, two flags and at most
     ``feed_fanout_cap`` feed entries: <= 99.
     """
 
-    model_config = SettingsConfigDict(env_prefix="PLUTUS_GAMING_", frozen=True)
+    model_config = EnvConfig(env_prefix="PLUTUS_GAMING_", frozen=True)
 
     leaderboard_size: int = Field(default=100, ge=1, le=500)
     rank_bucket_width: int = Field(default=100, ge=1)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from plutus.core.env_settings import EnvConfig, EnvSettings
 
 
-class HealthcareSettings(BaseSettings):
+class HealthcareSettings(EnvSettings):
     """Heart-rate ranges (bpm), sustained-abnormal readings before a warning, dose windows."""
 
-    model_config = SettingsConfigDict(env_prefix="PLUTUS_HEALTHCARE_", frozen=True)
+    model_config = EnvConfig(env_prefix="PLUTUS_HEALTHCARE_", frozen=True)
 
     hr_low_bpm: int = Field(default=50, ge=1)
     hr_high_bpm: int = Field(default=120, ge=1)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from plutus.core.env_settings import EnvConfig, EnvSettings
 
 
-class IotSettings(BaseSettings):
+class IotSettings(EnvSettings):
     """Maintenance, fuel, driving and insurance-score knobs.
 
     Temperatures in degrees Celsius, fuel in percent of the tank.
     """
 
-    model_config = SettingsConfigDict(env_prefix="PLUTUS_IOT_", frozen=True)
+    model_config = EnvConfig(env_prefix="PLUTUS_IOT_", frozen=True)
 
     temperature_window: int = Field(default=12, ge=2, le=200)
     trend_min_readings: int = Field(default=5, ge=2)

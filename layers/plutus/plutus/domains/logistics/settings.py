@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from plutus.core.env_settings import EnvConfig, EnvSettings
 
 
-class LogisticsSettings(BaseSettings):
+class LogisticsSettings(EnvSettings):
     """Lane ETA histogram and percentile, reroute triggers, SLA index shards."""
 
-    model_config = SettingsConfigDict(env_prefix="PLUTUS_LOGISTICS_", frozen=True)
+    model_config = EnvConfig(env_prefix="PLUTUS_LOGISTICS_", frozen=True)
 
     eta_percentile: float = Field(default=0.8, ge=0.5, le=0.99)
     eta_min_samples: int = Field(default=5, ge=1)

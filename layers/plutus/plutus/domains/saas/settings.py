@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from plutus.core.env_settings import EnvConfig, EnvSettings
 
 
-class SaasSettings(BaseSettings):
+class SaasSettings(EnvSettings):
     """The feature catalogue, metered features, billing close, health-score windows, weights and bands."""
 
-    model_config = SettingsConfigDict(env_prefix="PLUTUS_SAAS_", frozen=True)
+    model_config = EnvConfig(env_prefix="PLUTUS_SAAS_", frozen=True)
 
     feature_catalogue: tuple[str, ...] = (
         "dashboards",
