@@ -6,16 +6,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
-
 from plutus.adapters.idempotency_records import Clock, Seen
 from plutus.adapters.idempotency_store import Claim, Claimed, Completion, Verdict
 from plutus.adapters.queue import Message
 from plutus.core.envelope import IngestRequest
-from plutus.core.errors import EventNotQueuedError, InvalidEventError
+from plutus.core.errors import (
+    EventNotQueuedError,
+    IdempotencyKeyReusedError,
+    InvalidEventError,
+    RequestInProgressError,
+)
 from plutus.ingest.accept import command_for
 from plutus.ingest.accept_batch import BatchIngest, Outcome
 from tests.fakes import settings
@@ -116,7 +116,7 @@ def test_a_key_repeated_in_one_batch_is_one_event() -> None:
 
     assert outcomes[0] == Outcome(event_id=first.event_id)
     assert outcomes[1] == Outcome(event_id=first.event_id, replayed=True)
-    assert isinstance(outcomes[2].error, IdempotencyValidationError)
+    assert isinstance(outcomes[2].error, IdempotencyKeyReusedError)
     assert len(queue.messages) == 1
 
 
@@ -132,8 +132,8 @@ def test_keys_seen_before_are_answered_from_their_records() -> None:
     outcomes = batch([done, busy, _command("reused", amount=99)])
 
     assert outcomes[0] == Outcome(event_id=done.event_id, replayed=True)
-    assert isinstance(outcomes[1].error, IdempotencyAlreadyInProgressError)
-    assert isinstance(outcomes[2].error, IdempotencyValidationError)
+    assert isinstance(outcomes[1].error, RequestInProgressError)
+    assert isinstance(outcomes[2].error, IdempotencyKeyReusedError)
     assert queue.messages == []
 
 

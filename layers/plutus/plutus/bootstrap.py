@@ -18,7 +18,6 @@ from plutus.core.pack_settings import PackSettings
 from plutus.settings import Settings
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
     from fastapi import FastAPI
 
     from plutus.adapters.events_store import EventsRepository, Retention
@@ -26,15 +25,16 @@ if TYPE_CHECKING:
     from plutus.core.effects import StateReader
     from plutus.core.registry import Registry
     from plutus.ingest.endpoints import BatchIngestEndpoint, IngestEndpoint
+    from plutus.ingest.idempotent import Invocation
 
 Clients = Callable[[str], Any]
 
 
 @dataclass(frozen=True)
 class IngestWiring:
-    """The ingest function's framework-free routes and the idempotency config they register the context on."""
+    """The ingest function's framework-free routes and the invocation they register the Lambda context on."""
 
-    config: IdempotencyConfig
+    config: Invocation
     single: IngestEndpoint
     batch: BatchIngestEndpoint
 
@@ -113,13 +113,10 @@ class Root:
         dynamodb, sqs = self.clients("dynamodb"), self.clients("sqs")
         accept_event, config = build_accept_event(settings, dynamodb, sqs, self.retention)
 
-        def remaining_ms() -> int | None:
-            # Time left in the current invocation: an in-progress claim must not outlive it.
-            context = config.lambda_context
-            return None if context is None else int(context.get_remaining_time_in_millis())
-
         store = IdempotencyStore(dynamodb, settings.idempotency_table, settings.events_table, self.retention)
-        batch = BatchIngest(settings, store, EventQueue(sqs, settings.queue_url), remaining_ms=remaining_ms)
+        batch = BatchIngest(
+            settings, store, EventQueue(sqs, settings.queue_url), remaining_ms=config.remaining_ms
+        )
         authenticator = build_authenticator(settings, self.clients)
         # Who may send what (ProducerPolicy), checked against the registry's restricted types at init.
         authorizer = ProducerAuthorizer.for_settings(settings, self.registry)

@@ -1,4 +1,5 @@
-"""The idempotency table as batch ingest uses it: read, claim, complete and release many keys at once.
+"""The idempotency table as ingest uses it: read, claim, complete and release many keys at once (batch), or
+one (single).
 
 Records are Powertools' own (:mod:`plutus.adapters.idempotency_records`), so one (source, idempotency_key) is
 deduplicated across the single and batch paths. Every batch API can fail in part, and each partial failure is
@@ -25,12 +26,15 @@ from plutus.adapters.events_store import Retention, accepted_update
 from plutus.adapters.idempotency_records import Clock, Seen
 from plutus.adapters.retry import until_done
 from plutus.core.envelope import IngestResult
+from plutus.core.errors import EventNotQueuedError
 from plutus.observability import logger
 
 # Service limits per call.
 MAX_GET_KEYS = 100
 MAX_TRANSACT_ITEMS = 100
 MAX_DELETE_REQUESTS = 25
+# The single path's claim, retried while the record it meets looks free (Powertools: 1 + 2 retries).
+MAX_CLAIM_ATTEMPTS = 3
 
 # What a stored record says to a request with the same key (never FREE), and the stored event id.
 Verdict = tuple[Seen, str | None]
@@ -79,7 +83,7 @@ def _name(exc: Exception) -> str:
     return _code(exc) if isinstance(exc, ClientError) else type(exc).__name__
 
 
-class _Unavailable(Exception):
+class _Unavailable(EventNotQueuedError):
     """A call failed with an unknown outcome: what it carried is answered 503."""
 
 
@@ -208,6 +212,47 @@ class IdempotencyStore:
             out.answered[rid] = (Seen.IN_PROGRESS if seen is Seen.FREE else seen, event_id)
         except BotoCoreError:
             out.unavailable.append(rid)
+
+    def claim_one(self, claim: Claim, expiry: int, deadline_ms: int) -> tuple[Seen, dict[str, Any]] | None:
+        """Claim one key with Powertools' conditional put (the single path): ``None`` once claimed, else the
+        verdict of the live record that holds it, and that record.
+
+        A refusal whose record looks free (it expired or was released between the condition and the answer)
+        is retried with a fresh clock, as Powertools retries an inconsistent state; the table's own errors
+        propagate (a 503 for the client).
+        """
+        for _ in range(MAX_CLAIM_ATTEMPTS):
+            clock = Clock.read()
+            put = records.in_progress_put(self.table, claim.rid, claim.validation, expiry, deadline_ms, clock)
+            try:
+                self.client.put_item(**put)
+                return None
+            except ClientError as exc:
+                if _code(exc) != "ConditionalCheckFailedException":
+                    raise
+                # ReturnValuesOnConditionCheckFailure; an emulator that omits it costs a consistent read.
+                returned: Any = exc.response.get("Item")
+                old = returned or self._read(claim.rid)
+            if old == put["Item"]:
+                return None  # this very put landed on an attempt whose answer was lost
+            seen, _ = records.classify(old, claim.validation, clock)
+            if old is not None and seen is not Seen.FREE:
+                return seen, old
+        raise _Unavailable(f"the key stayed contended for {MAX_CLAIM_ATTEMPTS} attempts")
+
+    def _read(self, rid: str) -> dict[str, Any] | None:
+        item: dict[str, Any] | None = self.client.get_item(
+            TableName=self.table, Key={records.KEY_ATTR: {"S": rid}}, ConsistentRead=True
+        ).get("Item")
+        return item
+
+    def complete_one(self, completion: Completion, expiry: int) -> None:
+        """Complete one record and write its event RECEIVED, in one transaction (the single path)."""
+        self.client.transact_write_items(TransactItems=self._completion(completion, expiry))
+
+    def release_one(self, rid: str) -> None:
+        """Delete one claim whose event was not accepted, as Powertools does when the function raises."""
+        self.client.delete_item(TableName=self.table, Key={records.KEY_ATTR: {"S": rid}})
 
     def complete(self, completions: Sequence[Completion], expiry: int) -> set[str]:
         """Complete records and write their events RECEIVED (two items per event, 50 events per call).

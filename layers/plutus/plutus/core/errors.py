@@ -81,6 +81,14 @@ class EventNotQueuedError(PlutusError):
     """An event of a batch could not be stored or queued; retrying it can succeed."""
 
 
+class IdempotencyKeyReusedError(PlutusError):
+    """The idempotency key was already used with different content (a 422: the client must pick a new key)."""
+
+
+class RequestInProgressError(PlutusError):
+    """Another request holds the idempotency key right now (a 409: retrying later can succeed)."""
+
+
 class PermanentError(PlutusError):
     """A processing failure that no retry can cure: the consumer fails the event on its first attempt."""
 

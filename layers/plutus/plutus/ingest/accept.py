@@ -1,21 +1,14 @@
-"""The idempotent ingest use case (Powertools idempotency on DynamoDB, then SQS)."""
+"""The idempotent ingest use case (Powertools' idempotency protocol on DynamoDB, then SQS)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
-from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
 from pydantic import BaseModel, ConfigDict
 
 from plutus.adapters import events_store
-from plutus.adapters import idempotency_records as records
+from plutus.adapters.idempotency_store import IdempotencyStore
 from plutus.core.envelope import (
     IngestRequest,
     IngestResult,
@@ -25,10 +18,12 @@ from plutus.core.envelope import (
     utc_now,
 )
 from plutus.core.errors import InvalidEventError
+from plutus.ingest.idempotent import Invocation, idempotent
 from plutus.observability.tracing import SQS_TRACE_HEADER, outgoing_trace_header
 from plutus.settings import Settings
 
 # The idempotency key is (source, idempotency_key); the stored digest detects a reused key with new content.
+# As Powertools' IdempotencyConfig would say it: tests/unit/test_records.py holds the records to its output.
 EVENT_KEY_JMESPATH = "[source, idempotency_key]"
 VALIDATION_JMESPATH = "digest"
 # SQS's limit on one message, body and attributes (the queues keep the default MaximumMessageSize).
@@ -36,7 +31,7 @@ SQS_MAX_MESSAGE_BYTES = 262_144
 
 
 class IngestCommand(BaseModel):
-    """What the idempotent function receives: small, so Powertools hashes little."""
+    """What the idempotent function receives: the key, the content digest and the event."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -63,74 +58,23 @@ def command_for(request: IngestRequest) -> IngestCommand:
     )
 
 
-class EventRecordingPersistenceLayer(DynamoDBPersistenceLayer):
-    """Powertools' DynamoDB layer whose completion also records the event, in one transaction.
-
-    Completing the idempotency record and writing the event as RECEIVED are one ``TransactWriteItems``: a new
-    event costs three calls (conditional put, send, transaction) instead of four, and the client never sees a
-    202 for an event whose status cannot be read.
-    """
-
-    def __init__(
-        self, table_name: str, events_table: str, boto3_client: Any, retention: events_store.Retention
-    ) -> None:
-        super().__init__(table_name=table_name, boto3_client=boto3_client)
-        self.events_table = events_table
-        self.retention = retention
-
-    def _update_record(self, data_record: DataRecord) -> None:
-        # records.completed_update is the same update, with validation always on (as configured below).
-        if data_record.status != "COMPLETED" or not data_record.response_data:
-            super()._update_record(data_record)
-            return
-        result = IngestResult.model_validate_json(data_record.response_data)
-        idempotency_update = records.completed_update(
-            self.table_name,
-            data_record.idempotency_key,
-            data_record.expiry_timestamp or 0,
-            data_record.response_data,
-            data_record.payload_hash,
-        )
-        items: list[Any] = [
-            {"Update": idempotency_update},
-            {"Update": events_store.accepted_update(self.events_table, result, self.retention)},
-        ]
-        self.client.transact_write_items(TransactItems=items)
-
-
-def _mark_replayed(response: Any, idempotent_data: DataRecord) -> Any:
-    # Called by Powertools only when it answers from a stored record: that is a replay.
-    return response.model_copy(update={"replayed": True}) if isinstance(response, IngestResult) else response
-
-
 def build_accept_event(
     settings: Settings, dynamodb: Any, sqs: Any, retention: events_store.Retention
-) -> tuple[Callable[..., IngestResult], IdempotencyConfig]:
-    """The idempotent ``accept_event(command=...)`` and its config (to register the Lambda context on)."""
-    persistence = EventRecordingPersistenceLayer(
-        settings.idempotency_table, settings.events_table, dynamodb, retention
-    )
-    config = IdempotencyConfig(
-        event_key_jmespath=EVENT_KEY_JMESPATH,
-        payload_validation_jmespath=VALIDATION_JMESPATH,
-        raise_on_no_idempotency_key=True,
-        expires_after_seconds=settings.idempotency_expiry_seconds,
-        response_hook=_mark_replayed,
-    )
+) -> tuple[Callable[..., IngestResult], Invocation]:
+    """The idempotent ``accept_event(command=...)`` and the invocation to register the Lambda context on.
 
-    # A fixed key_prefix: renaming the function must not silently reset deduplication.
-    @idempotent_function(  # type: ignore[untyped-decorator]
-        data_keyword_argument="command",
-        persistence_store=persistence,
-        config=config,
-        output_serializer=PydanticSerializer(IngestResult),
-        key_prefix=settings.idempotency_key_prefix,
-    )
+    The key is ``settings.idempotency_key_prefix`` (fixed: renaming the function must not silently reset
+    deduplication) with (source, idempotency_key); the record completes in the transaction that writes the
+    event RECEIVED, so the client never sees a 202 for an event whose status cannot be read.
+    """
+    store = IdempotencyStore(dynamodb, settings.idempotency_table, settings.events_table, retention)
+    invocation = Invocation()
+
     def accept_event(command: IngestCommand) -> IngestResult:
         received_at = utc_now()
         body, attributes = queued_message(command, received_at)
         if len(body) > settings.max_body_bytes:
-            # Raised inside the idempotent function: Powertools deletes its claim, and the client gets a 422.
+            # Raised inside the idempotent function: its claim is deleted, and the client gets a 422.
             raise queued_too_large(settings.max_body_bytes)
         sqs.send_message(
             QueueUrl=settings.queue_url, MessageBody=body, MessageAttributes=attributes, **trace_attributes()
@@ -143,7 +87,7 @@ def build_accept_event(
             received_at=received_at,
         )
 
-    return accept_event, config
+    return idempotent(accept_event, store, settings, invocation), invocation
 
 
 def trace_attributes() -> dict[str, Any]:

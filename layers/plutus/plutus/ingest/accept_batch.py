@@ -20,23 +20,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
-
 from plutus.adapters import idempotency_records as records
 from plutus.adapters.idempotency_records import Clock, Seen
 from plutus.adapters.idempotency_store import Claim, Completion, IdempotencyStore, Verdict
 from plutus.adapters.queue import EventQueue, Message
 from plutus.core.envelope import IngestResult, utc_now
-from plutus.core.errors import EventNotQueuedError, InvalidEventError
+from plutus.core.errors import (
+    EventNotQueuedError,
+    IdempotencyKeyReusedError,
+    InvalidEventError,
+    RequestInProgressError,
+)
 from plutus.ingest.accept import IngestCommand, queued_message, queued_too_large, trace_attributes
+from plutus.ingest.idempotent import DEFAULT_IN_PROGRESS_MS
 from plutus.observability import logger
 from plutus.settings import Settings
-
-# An INPROGRESS claim outlives no invocation: without a Lambda context, the ingest function's timeout.
-DEFAULT_IN_PROGRESS_MS = 15_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +65,8 @@ def _answer(event: _Event, verdict: Verdict) -> Outcome:
     if seen is Seen.REPLAY:
         return Outcome(event_id=event_id or event.result.event_id, replayed=True)
     if seen is Seen.REUSED:
-        return Outcome(error=IdempotencyValidationError("Payload does not match stored record for this key"))
-    return Outcome(error=IdempotencyAlreadyInProgressError("a request with this key is in progress"))
+        return Outcome(error=IdempotencyKeyReusedError("Payload does not match stored record for this key"))
+    return Outcome(error=RequestInProgressError("a request with this key is in progress"))
 
 
 class BatchIngest:
@@ -141,7 +139,7 @@ class BatchIngest:
     def _follow(first: Outcome, same_content: bool) -> Outcome:
         # A key repeated inside one batch: the repeat is a duplicate of the first occurrence.
         if not same_content:
-            return Outcome(error=IdempotencyValidationError("Payload does not match an earlier event's"))
+            return Outcome(error=IdempotencyKeyReusedError("Payload does not match an earlier event's"))
         if first.error is None:
             return Outcome(event_id=first.event_id, replayed=True)
         return first

@@ -6,12 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyInconsistentStateError,
-    IdempotencyPersistenceLayerError,
-    IdempotencyValidationError,
-)
 from botocore.exceptions import BotoCoreError, ClientError
 
 from plutus.core.errors import (
@@ -20,9 +14,11 @@ from plutus.core.errors import (
     EventNotQueuedError,
     ForbiddenEventTypeError,
     ForbiddenSourceError,
+    IdempotencyKeyReusedError,
     InvalidEventError,
     MalformedBodyError,
     PlutusError,
+    RequestInProgressError,
     ResourceNotFoundError,
     UnauthenticatedError,
     UnknownEventTypeError,
@@ -64,10 +60,10 @@ PROBLEMS: dict[type[BaseException], Problem] = {
     ForbiddenSourceError: Problem(403, "forbidden-source", "The caller may not send events of this source"),
     InvalidEventError: Problem(422, "invalid-event", "The event failed validation"),
     UnknownEventTypeError: Problem(422, "unknown-event-type", "The event type is not registered"),
-    IdempotencyValidationError: Problem(
+    IdempotencyKeyReusedError: Problem(
         422, "idempotency-key-reused", "The idempotency key was already used with a different request"
     ),
-    IdempotencyAlreadyInProgressError: Problem(
+    RequestInProgressError: Problem(
         409,
         "request-in-progress",
         "A request with this idempotency key is still in progress",
@@ -77,14 +73,8 @@ PROBLEMS: dict[type[BaseException], Problem] = {
     UnsupportedMediaTypeError: Problem(415, "unsupported-media-type", "The body must be application/json"),
     EventNotFoundError: Problem(404, "event-not-found", "No event has this id"),
     ResourceNotFoundError: Problem(404, "resource-not-found", "No such resource"),
-    # The idempotency record could not be completed (or changed under us): the event may already be queued,
-    # and the client's retry converges on the same event id.
-    IdempotencyPersistenceLayerError: Problem(
-        503, "dependency-unavailable", "A backing service is unavailable", retry_after=True
-    ),
-    IdempotencyInconsistentStateError: Problem(
-        503, "dependency-unavailable", "A backing service is unavailable", retry_after=True
-    ),
+    # Not stored, not queued, or the idempotency record could not be completed (or kept changing under us):
+    # the event may already be queued, and the client's retry converges on the same event id.
     EventNotQueuedError: Problem(
         503, "dependency-unavailable", "A backing service is unavailable", retry_after=True
     ),
@@ -199,7 +189,7 @@ def _detail(exc: BaseException, problem: Problem) -> tuple[str, dict[str, Any]]:
         return str(exc), {"errors": [{"field": "event_type", "message": "not granted to this source"}]}
     if isinstance(exc, ForbiddenSourceError):
         return str(exc), {"errors": [{"field": "source", "message": "not granted to this caller"}]}
-    if isinstance(exc, IdempotencyValidationError):
+    if isinstance(exc, IdempotencyKeyReusedError):
         return (
             "this idempotency_key was already used by this source with a different event_type, "
             "schema_version or payload"
