@@ -1,14 +1,16 @@
-"""boto3 clients of one session, created on first use, with bounded standard-mode retries.
+"""AWS clients of one botocore session, created on first use, with bounded standard-mode retries.
 
-``AWS_ENDPOINT_URL`` (read by boto3 itself) points every client at moto, LocalStack or real AWS. The
-composition root (:mod:`plutus.bootstrap`) owns the one :class:`Clients` of an execution environment.
+botocore, not boto3: boto3 adds nothing to a low-level client of these services, and importing it (with
+s3transfer) cost about 40 ms of every cold start. ``AWS_ENDPOINT_URL`` (read by botocore itself) points every
+client at moto, LocalStack or real AWS. The composition root (:mod:`plutus.bootstrap`) owns the one
+:class:`Clients` of an execution environment.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import boto3
+import botocore.session
 from botocore.config import Config
 
 from plutus.settings import Settings
@@ -37,21 +39,21 @@ class Clients:
     and re-read the endpoint data again (about 50 ms of a cold start).
     """
 
-    def __init__(self, settings: Settings, session: boto3.session.Session | None = None) -> None:
+    def __init__(self, settings: Settings, session: botocore.session.Session | None = None) -> None:
         self.config = client_config(settings)
         self._session = session
         self._clients: dict[str, Any] = {}
 
     @property
-    def session(self) -> boto3.session.Session:
+    def session(self) -> botocore.session.Session:
         """The session, created with the first client."""
         if self._session is None:
-            self._session = boto3.session.Session()
+            self._session = botocore.session.Session()
         return self._session
 
     def __call__(self, service: str) -> Any:
         """The client for ``service`` ("dynamodb", "sqs", ...), created once."""
         found = self._clients.get(service)
         if found is None:
-            found = self._clients[service] = self.session.client(service, config=self.config)  # type: ignore[call-overload]
+            found = self._clients[service] = self.session.create_client(service, config=self.config)
         return found

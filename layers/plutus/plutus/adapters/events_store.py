@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from plutus.adapters.retry import RETRIES, until_done
@@ -45,7 +44,6 @@ EXPIRES_AT = "expires_at"
 # event drops it. DynamoDB items stop at 400 KB: a message that does not fit is not kept (redrive it).
 KEPT_MESSAGE = "kept_message"
 KEPT_MESSAGE_MAX_BYTES = 300_000
-_deserializer = TypeDeserializer()
 
 
 class EventStatus(StrEnum):
@@ -252,9 +250,14 @@ def poison_id(message_id: str) -> str:
 
 def deserialize(item: dict[str, Any]) -> dict[str, Any]:
     """A DynamoDB item as plain Python values (numbers as int where whole)."""
+    # Here, not at import: boto3.dynamodb imports boto3 and s3transfer, which the ingest function (it writes
+    # events, never reads them) would pay for on every cold start.
+    from boto3.dynamodb.types import TypeDeserializer
+
+    deserializer = TypeDeserializer()
     out: dict[str, Any] = {}
     for key, raw in item.items():
-        value = _deserializer.deserialize(raw)
+        value = deserializer.deserialize(raw)
         if key == "attempts":
             value = int(value)
         out[key] = value

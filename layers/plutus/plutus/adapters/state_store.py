@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from types import ModuleType
 from typing import Any
-
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from plutus.core.effects import Effect, Update
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
+
+def _types() -> ModuleType:
+    # On first use, not at import: boto3.dynamodb imports boto3 and s3transfer, and the ingest function
+    # imports this module (through plutus.adapters.events_store) without ever using it.
+    from boto3.dynamodb import types
+
+    return types
 
 
 def to_attribute(value: Any) -> dict[str, Any]:
@@ -21,13 +25,14 @@ def to_attribute(value: Any) -> dict[str, Any]:
         return {"M": {k: to_attribute(v) for k, v in value.items()}}
     elif isinstance(value, list | tuple):
         return {"L": [to_attribute(v) for v in value]}
-    serialized: dict[str, Any] = _serializer.serialize(value)  # type: ignore[assignment]
+    serialized: dict[str, Any] = _types().TypeSerializer().serialize(value)
     return serialized
 
 
 def from_item(item: dict[str, Any]) -> dict[str, Any]:
     """A DynamoDB item as plain Python values."""
-    return {k: _deserializer.deserialize(v) for k, v in item.items()}
+    deserializer = _types().TypeDeserializer()
+    return {k: deserializer.deserialize(v) for k, v in item.items()}
 
 
 class _Expression:

@@ -27,7 +27,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.exceptions import BotoCoreError, ClientError
 
 from plutus.core.errors import BodyTooLargeError, PlutusError, UnauthenticatedError
@@ -276,6 +275,9 @@ class ParameterSecretStore:
 
     def __call__(self, source: str) -> list[bytes] | None:
         """The secrets of ``source``, or ``None`` if it has none."""
+        # Here: Powertools' parameters package imports boto3 and its providers, which only this mode uses.
+        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
         name = self.prefix + source
         now = self.clock()
         if self._missing.get(name, 0.0) > now:
