@@ -14,9 +14,9 @@ from plutus.core.envelope import (
     content_digest,
     derive_event_id,
     parse_timestamp,
-    payload_depth,
     utc_now,
 )
+from plutus.core.storable import scan
 from plutus.ingest.accept import EVENT_KEY_JMESPATH, VALIDATION_JMESPATH, command_for
 from tests.builders import an_event
 
@@ -80,15 +80,21 @@ def test_the_event_id_is_a_stable_name_based_uuid_of_source_key_and_content() ->
     assert id_a != derive_event_id(other.source, other.idempotency_key, content_digest(other))
 
 
-def test_payload_depth_stops_counting_past_the_limit() -> None:
+def test_one_walk_finds_unstorable_values_and_the_payload_depth() -> None:
     deep: dict[str, object] = {}
     node = deep
     for _ in range(2000):
         child: dict[str, object] = {}
         node["a"] = child
         node = child
-    assert payload_depth({"a": 1}, 32) == 2
-    assert payload_depth(deep, 32) == 33
+    assert scan({"source": "s", "payload": {"a": 1}}) == ([], 2)
+    assert scan({"payload": {}}) == ([], 1)
+    assert scan({"payload": deep})[1] == 2001
+    # the depth counts the payload only, and a refused value is named by its path
+    assert scan({"meta": [[[[1]]]], "payload": {"x": [float("inf")]}}) == (
+        [(("payload", "x", 0), "numbers must be finite (no NaN, Infinity or overflowing exponents)")],
+        3,
+    )
 
 
 def test_timestamps_round_trip() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -18,8 +19,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 EVENT_ID_NAMESPACE = uuid.UUID("6f1c2a9e-3d4b-4c8e-9a57-0e1b2c3d4e5f")
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+
 def _no_control_characters(value: str) -> str:
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+    if _CONTROL.search(value):
         raise ValueError("must not contain control characters (NUL, newline, ...)")
     return value
 
@@ -43,26 +47,6 @@ class IngestRequest(BaseModel):
     idempotency_key: Identifier = Field(description="Unique per source; retries reuse it.")
     payload: dict[str, Any] = Field(description="The event body. Never logged.")
     event_type: EventTypeName | None = Field(default=None, description="Registered event type, if any.")
-
-
-def payload_depth(value: Any, limit: int) -> int:
-    """Nesting depth of a JSON value, counting stops as soon as ``limit`` is exceeded."""
-    depth = 0
-    frontier: list[Any] = [value]
-    while frontier:
-        depth += 1
-        if depth > limit:
-            return depth
-        nxt: list[Any] = []
-        for item in frontier:
-            if isinstance(item, dict):
-                nxt.extend(item.values())
-            elif isinstance(item, list):
-                nxt.extend(item)
-        if not nxt:
-            return depth
-        frontier = nxt
-    return depth
 
 
 def _normalise_numbers(value: Any) -> Any:

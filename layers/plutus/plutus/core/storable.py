@@ -10,6 +10,7 @@ so ingest refuses the event with a 422 that names it. Pure functions: nothing he
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -22,6 +23,8 @@ MIN_MAGNITUDE = Decimal("1E-130")
 # and a response that cannot grow with the request.
 MAX_REPORTED = 20
 MAX_NAME_CHARS = 256
+# One C-level scan instead of a Python loop over every character: ingest checks every key and string.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _shown(text: str) -> str:
@@ -43,7 +46,7 @@ def dotted(path: Sequence[str | int]) -> str:
 
 def has_surrogate(text: str) -> bool:
     """Whether ``text`` holds a UTF-16 surrogate code point, which UTF-8 cannot encode."""
-    return any("\ud800" <= ch <= "\udfff" for ch in text)
+    return not text.isascii() and _SURROGATE.search(text) is not None
 
 
 def _number_problem(value: int | float) -> str | None:
@@ -63,15 +66,23 @@ def _number_problem(value: int | float) -> str | None:
     return None
 
 
-def unstorable(value: Any, prefix: Sequence[str | int] = ()) -> list[tuple[tuple[str | int, ...], str]]:
-    """``(path, rule)`` for each value (or object key) that could not be stored, at most ``MAX_REPORTED``.
+def scan(
+    value: Any, prefix: Sequence[str | int] = (), depth_of: str = "payload"
+) -> tuple[list[tuple[tuple[str | int, ...], str]], int]:
+    """One walk of an event: ``(path, rule)`` for each value (or object key) that could not be stored, at
+    most ``MAX_REPORTED``, and the nesting depth of its ``depth_of`` member (that member is 1, a scalar
+    inside it 2; 0 if there is none).
 
-    Iterative, so any nesting the JSON parser accepted is walked without recursion.
+    Iterative, so any nesting the JSON parser accepted is walked without recursion. Ingest walks each event
+    once for both answers, instead of once per check.
     """
     found: list[tuple[tuple[str | int, ...], str]] = []
+    depth = 0
     stack: list[tuple[tuple[str | int, ...], Any]] = [(tuple(prefix), value)]
     while stack and len(found) < MAX_REPORTED:
         path, item = stack.pop()
+        if path and path[0] == depth_of and len(path) > depth:
+            depth = len(path)
         if isinstance(item, dict):
             for key, child in reversed(list(item.items())):
                 if isinstance(key, str) and has_surrogate(key):
@@ -87,4 +98,9 @@ def unstorable(value: Any, prefix: Sequence[str | int] = ()) -> list[tuple[tuple
             problem = _number_problem(item)
             if problem:
                 found.append((path, problem))
-    return found
+    return found, depth
+
+
+def unstorable(value: Any, prefix: Sequence[str | int] = ()) -> list[tuple[tuple[str | int, ...], str]]:
+    """``(path, rule)`` for each value (or object key) that could not be stored, at most ``MAX_REPORTED``."""
+    return scan(value, prefix)[0]

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from plutus.core.envelope import IngestRequest, payload_depth
+from plutus.core.envelope import IngestRequest
 from plutus.core.errors import (
     BodyTooLargeError,
     InvalidEventError,
@@ -18,7 +18,7 @@ from plutus.core.errors import (
     UnsupportedMediaTypeError,
 )
 from plutus.core.registry import Registry
-from plutus.core.storable import dotted, json_pointer, unstorable
+from plutus.core.storable import dotted, json_pointer, scan
 from plutus.core.times import validation_context
 from plutus.settings import Settings
 
@@ -89,7 +89,7 @@ def validate_event(
             [{"field": where, "pointer": "", "message": "expected an object"}],
         )
     # Before anything reads it: a value that cannot be stored must not reach a digest, a table or a queue.
-    refused = unstorable(data)
+    refused, depth = scan(data)
     if refused:
         raise InvalidEventError(
             "the event holds values that cannot be stored",
@@ -100,7 +100,7 @@ def validate_event(
         request = IngestRequest.model_validate(data)
     except ValidationError as exc:
         raise InvalidEventError("the event failed validation", validation_errors(exc)) from exc
-    if payload_depth(request.payload, settings.max_payload_depth) > settings.max_payload_depth:
+    if depth > settings.max_payload_depth:
         raise InvalidEventError(
             "the payload is nested too deeply",
             [field_error(("payload",), f"nesting deeper than {settings.max_payload_depth}")],
