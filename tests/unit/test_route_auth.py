@@ -58,7 +58,8 @@ def _authorization(operation: dict[str, Any], body: dict[str, Any]) -> str:
 def _function(operation: dict[str, Any]) -> str:
     integration = operation["x-amazon-apigateway-integration"]
     assert integration["type"] == "aws_proxy"
-    found = re.search(r"functions/\$\{(\w+)\.Arn\}/invocations", integration["uri"]["Fn::Sub"])
+    # Every route invokes its function's alias `live` (AutoPublishAlias, which SnapStart needs).
+    found = re.search(r"functions/\$\{(\w+)Aliaslive\}/invocations", integration["uri"]["Fn::Sub"])
     assert found, integration
     return found.group(1)
 

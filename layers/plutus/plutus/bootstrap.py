@@ -57,6 +57,10 @@ class Root:
             clients = Boto3Clients(self.settings)
         self.clients = clients
         self._registry = registry
+        # What holds state that must not be shared by environments restored from one SnapStart snapshot.
+        self.renewals: list[Callable[[], None]] = []
+        if hasattr(clients, "renew"):
+            self.renewals.append(clients.renew)
 
     @cached_property
     def registry(self) -> Registry:
@@ -118,6 +122,9 @@ class Root:
             settings, store, EventQueue(sqs, settings.queue_url), remaining_ms=config.remaining_ms
         )
         authenticator = build_authenticator(settings, self.clients)
+        forget = getattr(getattr(authenticator, "secrets", None), "forget", None)
+        if forget is not None:
+            self.renewals.append(forget)  # cached webhook secrets
         # Who may send what (ProducerPolicy), checked against the registry's restricted types at init.
         authorizer = ProducerAuthorizer.for_settings(settings, self.registry)
         return IngestWiring(
@@ -165,15 +172,24 @@ class Root:
         )
         return handler
 
+    def renew(self) -> None:
+        """Rebuild what environments restored from one SnapStart snapshot must not share (see
+        :mod:`plutus.snapstart`): AWS clients with their connections and credentials, cached secrets."""
+        for renewal in self.renewals:
+            renewal()
+
 
 _root: Root | None = None
 
 
 def root() -> Root:
-    """The root of this execution environment, built on first call."""
+    """The root of this execution environment, built on first call (and its SnapStart hooks registered)."""
     global _root
     if _root is None:
+        from plutus import snapstart
+
         _root = Root()
+        snapstart.register(_root)
     return _root
 
 

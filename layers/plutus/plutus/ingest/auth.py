@@ -273,6 +273,12 @@ class ParameterSecretStore:
         self.clock = clock
         self._missing: dict[str, float] = {}
 
+    def forget(self) -> None:
+        """Drop every cached secret and remembered miss: after a SnapStart restore none may outlive the
+        environment that fetched it, and their timestamps are the snapshot's."""
+        self._missing.clear()
+        self.provider.clear_cache()
+
     def __call__(self, source: str) -> list[bytes] | None:
         """The secrets of ``source``, or ``None`` if it has none."""
         # Here: Powertools' parameters package imports boto3 and its providers, which only this mode uses.
