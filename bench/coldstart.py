@@ -123,6 +123,8 @@ def measure(cold: ColdStarts, repeats: int) -> dict[str, Any]:
     for variant, runs in samples.items():
         out[variant] = {
             "total_ms": statistics.median(r["total_ms"] for r in runs),
+            # The process's own CPU over the same span: robust to load from other processes.
+            "cpu_ms": statistics.median(r["cpu_ms"] for r in runs),
             "import_ms": statistics.median(r["import_ms"] for r in runs),
             "process_ms": statistics.median(r["process_ms"] for r in runs),
             "statuses": sorted({str(r["status"]) for r in runs}),
@@ -131,4 +133,9 @@ def measure(cold: ColdStarts, repeats: int) -> dict[str, Any]:
     boto3 = out["import boto3"]["total_ms"]
     for result in out.values():
         result["vs_import_boto3"] = result["total_ms"] / boto3
+    # Interleaved runs: each pair ran back to back, so its ratio compares the two under the same load.
+    for unit in ("total_ms", "cpu_ms"):
+        out["ingest"][f"vs_reference_{unit}_rounds"] = [
+            round(a[unit] / b[unit], 3) for a, b in zip(samples["ingest"], samples["reference"], strict=True)
+        ]
     return out
