@@ -1,7 +1,8 @@
 """Idempotency records in exactly the format Powertools' DynamoDB persistence layer reads and writes.
 
-The single-event path goes through Powertools' ``@idempotent_function``; the batch path writes the same items
-itself, so one (source, idempotency_key) is deduplicated across both paths. Attribute names, key derivation
+Both ingest paths write these items themselves (the single path through :mod:`plutus.ingest.idempotent`, the
+batch path through :mod:`plutus.adapters.idempotency_store`), so one (source, idempotency_key) is deduplicated
+across both paths, and against records Powertools itself wrote. Attribute names, key derivation
 (``key_prefix#md5(json.dumps([source, key], sort_keys=True))``), the validation hash (md5 of the JSON-encoded
 content digest), seconds for ``expiration`` and milliseconds for ``in_progress_expiration`` all follow
 ``aws_lambda_powertools/utilities/idempotency/persistence/{base,dynamodb}.py``; a unit test compares them with

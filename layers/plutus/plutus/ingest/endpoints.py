@@ -119,7 +119,7 @@ class IngestEndpoint:
                 "bytes": len(request.body),
             },
         )
-        # Sync on purpose: Powertools idempotency does not support coroutines.
+        # Sync on purpose: the Lambda handler is synchronous, and so are the botocore calls under it.
         result = self.accept_event(command=command_for(parsed))
         tracer.put_annotation("event_id", result.event_id)
         tracer.put_annotation("source", result.source)
