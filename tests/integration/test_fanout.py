@@ -34,6 +34,7 @@ def handle_ship_parcel(event: ParcelShippedV1, ctx: EventContext) -> None:
     runs.append(ctx.event_id)
 
 
+# --8<-- [start:subscribe]
 def _subscribe(h: Harness) -> str:
     """What another team does, with no change to Plutus: a rule on the bus, targeting its own queue."""
     bus = h.stack.output("FanOutBusName")
@@ -47,6 +48,7 @@ def _subscribe(h: Harness) -> str:
     )
     events.put_targets(Rule="parcels-team", EventBusName=bus, Targets=[{"Id": "queue", "Arn": arn}])
     return str(url)
+    # --8<-- [end:subscribe]
 
 
 def _announcements(h: Harness, url: str) -> list[dict[str, Any]]:

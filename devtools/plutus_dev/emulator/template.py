@@ -93,49 +93,55 @@ class Stack:
         return self.resolve(value)
 
     def resolve(self, value: Any) -> Any:
-        """Evaluate ``!Ref`` / ``!GetAtt`` / ``!Sub`` / ``!If`` against what was provisioned.
+        """Evaluate ``!Ref`` / ``!GetAtt`` / ``!Sub`` / ``!If`` / ``!Select`` / ``!Split`` against what was
+        provisioned.
 
         Properties that resolve to ``AWS::NoValue`` are dropped, as CloudFormation drops them.
         """
         if isinstance(value, _Tag):
-            if value.tag == "If":
-                name, then, otherwise = value.value
-                return self.resolve(then if self.condition(name) else otherwise)
-            if value.tag == "Ref" and value.value == "AWS::NoValue":
-                return NO_VALUE
-            if value.tag == "Ref":
-                return self.refs.get(value.value, self.parameters.get(value.value))
-            if value.tag == "GetAtt":
-                logical, attr = value.value.split(".", 1) if isinstance(value.value, str) else value.value
-                if attr == "Arn":
-                    return self.arns[logical]
-                if attr == "QueueName":
-                    return self.refs[logical].rsplit("/", 1)[-1]
-                raise KeyError(f"unsupported GetAtt {value.value}")
-            if value.tag == "Split":
-                delimiter, text = value.value
-                return str(self.resolve(text)).split(delimiter)
-            if value.tag == "Select":
-                index, items = value.value
-                return self.resolve(items)[int(index)]
-            if value.tag == "Sub":
-                text = value.value
-                pseudo = {
-                    "AWS::Region": self.region,
-                    "AWS::Partition": "aws",
-                    "AWS::AccountId": ACCOUNT_ID,
-                    "AWS::StackName": self.name,
-                }
-                for key, val in {**self.parameters, **self.refs, **pseudo}.items():
-                    text = text.replace("${" + key + "}", str(val))
-                return text
-            raise KeyError(f"unsupported intrinsic {value!r}")
+            return self._intrinsic(value)
         if isinstance(value, dict):
             resolved = {k: self.resolve(v) for k, v in value.items()}
             return {k: v for k, v in resolved.items() if v is not NO_VALUE}
         if isinstance(value, list):
             return [v for v in (self.resolve(v) for v in value) if v is not NO_VALUE]
         return value
+
+    def _intrinsic(self, value: _Tag) -> Any:
+        if value.tag == "If":
+            name, then, otherwise = value.value
+            return self.resolve(then if self.condition(name) else otherwise)
+        if value.tag == "Ref" and value.value == "AWS::NoValue":
+            return NO_VALUE
+        if value.tag == "Ref":
+            return self.refs.get(value.value, self.parameters.get(value.value))
+        if value.tag == "GetAtt":
+            logical, attr = value.value.split(".", 1) if isinstance(value.value, str) else value.value
+            if attr == "Arn":
+                return self.arns[logical]
+            if attr == "QueueName":
+                return self.refs[logical].rsplit("/", 1)[-1]
+            raise KeyError(f"unsupported GetAtt {value.value}")
+        if value.tag == "Split":
+            delimiter, text = value.value
+            return str(self.resolve(text)).split(delimiter)
+        if value.tag == "Select":
+            index, items = value.value
+            return self.resolve(items)[int(index)]
+        if value.tag == "Sub":
+            return self._sub(value.value)
+        raise KeyError(f"unsupported intrinsic {value!r}")
+
+    def _sub(self, text: str) -> str:
+        pseudo = {
+            "AWS::Region": self.region,
+            "AWS::Partition": "aws",
+            "AWS::AccountId": ACCOUNT_ID,
+            "AWS::StackName": self.name,
+        }
+        for key, val in {**self.parameters, **self.refs, **pseudo}.items():
+            text = text.replace("${" + key + "}", str(val))
+        return text
 
     def function_environment(self, logical_id: str) -> dict[str, str]:
         """The environment Lambda would give ``logical_id``: Globals, then the function's own variables."""
