@@ -12,6 +12,7 @@ import pytest
 
 from plutus.core.registry import EventContext, EventModel, Router
 from plutus_dev.emulator.resources import Emulator
+from plutus_dev.faults.proxy import FaultKind, FaultProxy, Rule, operation_is
 from tests import tables
 from tests.builders import an_event
 from tests.integration.capture import capture_output
@@ -213,3 +214,25 @@ def test_with_fan_out_off_nothing_is_published_and_no_marker_is_written(emulator
         items = h.scan("EventsTable")
     assert [i["status"] for i in items] == ["PROCESSED"]
     assert all("fanout_batch" not in i for i in items)
+
+
+@pytest.mark.slow
+def test_a_bus_unavailable_through_the_fault_proxy_is_retried_by_redelivery(emulator: Emulator) -> None:
+    # Given the consumer reaching AWS through the fault proxy, and EventBridge answering 503 to every attempt
+    # botocore makes of the first PutEvents call (standard mode, max_attempts 3: the call and 3 retries)
+    runs.clear()
+    with FaultProxy(emulator.url) as proxy:
+        rule = proxy.add_rule(Rule(operation_is("events", "PutEvents"), FaultKind.UNAVAILABLE, times=4))
+        with harness(
+            proxy.url, parameters={"MaxReceiveCount": "3", "FanOutBus": "create"}, routers=[router]
+        ) as h:
+            subscriber = _subscribe(h)
+            event_id = _ship(h, "k-1", "p-1")
+
+            # When the queue is drained (a failed record is redelivered at once)
+            delivered = h.drain()
+
+            # Then the second delivery published it, without running the handler again
+            assert rule.times == 0 and proxy.stats.calls["events.PutEvents"] == 5
+            assert delivered == 2 and runs == [event_id]
+            assert [a["detail"]["event_id"] for a in _announcements(h, subscriber)] == [event_id]
