@@ -88,7 +88,9 @@ class World:
                 self.consumer.process_record(SQSRecord(record))
             except Exception:
                 failures.append({"itemIdentifier": record["messageId"]})
-        response = self.consumer.publish_processed({"batchItemFailures": failures})
+        response = self.consumer.publish_processed(
+            {"batchItemFailures": failures}, {"Records": list(records)}
+        )
         return [f["itemIdentifier"] for f in response["batchItemFailures"]]
 
     def details(self) -> list[dict[str, Any]]:
@@ -215,7 +217,9 @@ def test_a_record_already_reported_failed_is_not_reported_twice() -> None:
     world.consumer.process_record(SQSRecord(an_sqs_record(_shipped())))
 
     # When its publish fails too
-    response = world.consumer.publish_processed({"batchItemFailures": [{"itemIdentifier": "m-1"}]})
+    response = world.consumer.publish_processed(
+        {"batchItemFailures": [{"itemIdentifier": "m-1"}]}, {"Records": [an_sqs_record(_shipped())]}
+    )
 
     # Then it is listed once
 
@@ -348,3 +352,16 @@ def test_a_failed_call_is_not_retried_again_and_the_calls_after_it_are_not_tried
     unpublished = EventBridgePublisher(client, "bus").publish(announcements)
 
     assert unpublished == {f"e{i}" for i in range(15)} and len(client.requests) == 1
+
+
+def test_a_record_of_an_earlier_invocation_is_published_but_never_reported_in_this_one() -> None:
+    # Given an event staged by an invocation that raised before publishing (so it published nothing)
+    world = World()
+    world.consumer.process_record(SQSRecord(an_sqs_record(_shipped(), message_id="m-old")))
+    world.bus.refuse.add("evt-1")
+
+    # When the next invocation publishes, and that announcement is refused
+    failed = world.invoke(an_sqs_record(_shipped("evt-2", "p2"), message_id="m-new"))
+
+    # Then only this batch's records can be reported (Lambda fails a batch whose response names a stranger)
+    assert failed == [] and [a.event_id for a in world.bus.published] == ["evt-2"]

@@ -34,7 +34,7 @@ def build_lambda_handler(
                 event=event, record_handler=consumer.process_record, processor=processor, context=context
             )
             # The one fan-out point: after every commit of the batch, before SQS learns what failed.
-            return consumer.publish_processed(dict(response))
+            return consumer.publish_processed(dict(response), event)
         finally:
             consumer.metrics.flush(consumer.settings.environment)
 

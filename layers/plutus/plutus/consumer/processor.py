@@ -192,17 +192,20 @@ class Consumer:
             self.fanout.already_processed(message_id, event, self._label(event))
         return "duplicate"
 
-    def publish_processed(self, response: dict[str, Any]) -> dict[str, Any]:
+    def publish_processed(self, response: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
         """After a batch's commits: announce what it processed on the fan-out bus (if on).
 
-        A record whose announcement could not be published joins ``batchItemFailures``: SQS redelivers it,
-        and the "already processed" path publishes it without running its handlers again.
+        A record of ``event`` whose announcement could not be published joins ``batchItemFailures``: SQS
+        redelivers it, and the "already processed" path publishes it without running its handlers again.
         """
         if self.fanout is None:
             return response
         failures = list(response.get("batchItemFailures", []))
         reported = {item["itemIdentifier"] for item in failures}
-        failures += [{"itemIdentifier": m} for m in self.fanout.flush(self.metrics) if m not in reported]
+        # Only this batch's records: Lambda fails a whole batch whose response names a record not in it (one
+        # staged by an invocation that raised would be).
+        records = {r.get("messageId") for r in event.get("Records", [])} - reported
+        failures += [{"itemIdentifier": m} for m in self.fanout.flush(self.metrics) if m in records]
         return response | {"batchItemFailures": failures}
 
     def _record_success(self, event: QueuedEvent, now: str) -> None:
