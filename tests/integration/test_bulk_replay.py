@@ -1,4 +1,5 @@
-"""Bulk replay by filter (`plutus replay --source/--type/--from/--until`): plan, run, resume, run again.
+"""Bulk replay by filter (`plutus replay --source/--type/--from/--until`): plan, run, resume, run again; and
+the filtered DLQ redrive (`plutus dlq redrive --source/--type/--from/--until/--error`).
 
 Every test drives the real `plutus` CLI (typer's CliRunner) against a stack provisioned from template.yaml on
 the moto server, through a counting proxy: the figures a plan prints are checked against the calls a run made.
@@ -21,14 +22,14 @@ from plutus.adapters.events_store import KEPT_MESSAGE, EventStatus, ops_keys
 from plutus.core.envelope import utc_now
 from plutus.core.registry import EventContext, EventModel, Router
 from plutus.domains import default
-from plutus_dev.cli import bulk_replay
+from plutus_dev.cli import bulk_replay, dlq
 from plutus_dev.cli.app import app
 from plutus_dev.cli.bulk import TokenBucket
 from plutus_dev.cli.bulk_replay import Checkpoint, Selection
 from plutus_dev.emulator.resources import Emulator
 from plutus_dev.faults.proxy import FaultProxy
 from tests import tables
-from tests.builders import an_event
+from tests.builders import a_queued_event, an_event
 from tests.integration.harness import Harness, harness
 
 # Slow (each test fails events through three receives first): not in `make test-fast`.
@@ -357,3 +358,75 @@ def test_without_a_terminal_a_run_never_proceeds_unless_told_yes(ops: Harness) -
 
     assert answered.exit_code == 2 and "--yes" in answered.output
     assert ops.queue_depth() == 0
+
+
+def _redrive(*args: str) -> Result:
+    return CliRunner().invoke(app, ["dlq", "redrive", *args], env={"COLUMNS": "250"})
+
+
+def _dlq_state(h: Harness) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Each DLQ message's body and attributes, by message id (a peek: they stay)."""
+    return {d.message_id: (d.body, d.attributes) for d in dlq.peek(h.client("sqs"), h.dlq_url)}
+
+
+def test_dlq_redrive_moves_only_what_the_filter_selects_and_leaves_the_rest_untouched(ops: Harness) -> None:
+    # Given dead letters of two sources, two types, two error classes, before and after a moment: three
+    # events SQS dead-lettered after their last receive (RuntimeError, in the events table) and two
+    # messages the consumer dead-lettered at once (PoisonMessageError, in the message's attribute)
+    sqs = ops.client("sqs")
+    early = _post(ops, "k-dlq-a")
+    billing = _post(ops, "k-dlq-b", source="billing")
+    middle = utc_now()
+    late = _post(ops, "k-dlq-c", "test_bulk_reversed")
+    sqs.send_message(QueueUrl=ops.queue_url, MessageBody="{not json")
+    unknown = "5f0c1ad2-0000-5000-8000-0000000000dd"
+    queued = a_queued_event(unknown, "test_no_such_type_here", source="ledger", received_at=utc_now())
+    sqs.send_message(QueueUrl=ops.queue_url, MessageBody=json.dumps(queued))
+    _fail_all(ops)
+    letters = dlq.peek(sqs, ops.dlq_url)
+    assert len(letters) == 5
+
+    # When the operator plans redrives by each dimension
+    plans = {
+        name: _figure(_redrive(*args, "--dry-run"), "messages to move")
+        for name, args in {
+            "source": ("--source", "ledger"),
+            "type": ("--type", "test_bulk_reversed"),
+            "until": ("--until", middle),
+            "error": ("--error", "PoisonMessageError"),
+            "combined": ("--error", "RuntimeError", "--source", "ledger", "--from", middle),
+            "none": ("--source", "nobody"),
+        }.items()
+    }
+
+    # Then each plan counts its messages (the unparseable one has no source, so only "error" selects it)
+    assert plans == {"source": 3, "type": 1, "until": 2, "error": 2, "combined": 1, "none": 0}
+    assert ops.queue_depth() == 0 and dlq.queue_counts(sqs, ops.dlq_url) == (5, 0)
+
+    # When the billing source's messages are redriven, rate-limited
+    before = _dlq_state(ops)
+    moved = _redrive("--source", "billing", "--rate", "50", "--yes")
+
+    # Then only that message moved, its body and attributes unchanged; the others stay, visible, as they were
+    assert moved.exit_code == 0, moved.output
+    assert "Moved 1 message(s)" in moved.output and "Left 4 message(s)" in moved.output
+    [sent] = tables.receive(sqs, ops.queue_url, 10, visibility_timeout=0)
+    billing_letter = next(d for d in letters if d.event_id == billing)
+    assert sent["Body"] == billing_letter.body
+    assert sent["MessageAttributes"]["event_id"]["StringValue"] == billing
+    after = _dlq_state(ops)
+    assert after == {k: v for k, v in before.items() if v[0] != billing_letter.body}
+    assert dlq.queue_counts(sqs, ops.dlq_url) == (4, 0)
+
+    # And the errors filter: the consumer's own dead letters move, the events SQS dead-lettered stay
+    poison = _redrive("--error", "PoisonMessageError", "--yes")
+    assert poison.exit_code == 0 and "Moved 2 message(s)" in poison.output, poison.output
+    assert dlq.queue_counts(sqs, ops.dlq_url) == (2, 0)
+    assert {d.event_id for d in dlq.peek(sqs, ops.dlq_url)} == {early, late}
+
+    # And the same redrive again finds nothing to move
+    again = _redrive("--error", "PoisonMessageError", "--yes")
+    assert again.exit_code == 0 and "Nothing to redrive" in again.output
+    assert ops.queue_depth() == 3 and dlq.queue_counts(sqs, ops.dlq_url) == (2, 0)
+    bodies = {m["Body"] for m in tables.receive(sqs, ops.queue_url, 10, visibility_timeout=0)}
+    assert bodies == {billing_letter.body, "{not json", json.dumps(queued)}
