@@ -8,7 +8,12 @@ the moto server, through a counting proxy: the figures a plan prints are checked
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -430,3 +435,60 @@ def test_dlq_redrive_moves_only_what_the_filter_selects_and_leaves_the_rest_unto
     assert ops.queue_depth() == 3 and dlq.queue_counts(sqs, ops.dlq_url) == (2, 0)
     bodies = {m["Body"] for m in tables.receive(sqs, ops.queue_url, 10, visibility_timeout=0)}
     assert bodies == {billing_letter.body, "{not json", json.dumps(queued)}
+
+
+def test_sigterm_stops_a_rate_limited_run_between_events_and_resume_completes_it(
+    ops: Harness, tmp_path: Path
+) -> None:
+    # Given five FAILED events and a run limited to one event every two seconds, in its own process
+    ids = [_post(ops, f"k-term-{i}") for i in range(5)]
+    _fail_all(ops)
+    checkpoints = tmp_path / "term"
+    env = {**os.environ, bulk_replay.CHECKPOINT_DIR_ENV: str(checkpoints), "COLUMNS": "250"}
+    command = [sys.executable, "-m", "plutus_dev.cli.app", "replay", "--source", "ledger", "--yes"]
+    slow = [*command, "--rate", "0.5"]
+    process = subprocess.Popen(slow, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    # When SIGTERM arrives once the first event is re-enqueued (the run is then waiting for its next token)
+    try:
+        _wait_for(lambda: _checkpoint_count(checkpoints) >= 1, process)
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=60)
+    finally:
+        process.kill()
+
+    # Then it stopped cleanly (exit 130, checkpoint saved) before the end of the selection
+    assert process.returncode == 130, output
+    stopped_at = _checkpoint_count(checkpoints)
+    assert 1 <= stopped_at < 5 and ops.queue_depth() == stopped_at
+
+    # And --resume sends the rest, each event once in all
+    resumed = subprocess.run(
+        [*command, "--resume"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert _queued_ids(ops) == sorted(ids)
+
+
+def _checkpoint_count(directory: Path) -> int:
+    files = list(directory.glob("*.json"))
+    if not files:
+        return 0
+    counts: dict[str, int] = json.loads(files[0].read_text())["counts"]
+    return counts.get("re-enqueued", 0)
+
+
+def _wait_for(condition: Any, process: subprocess.Popen[str]) -> None:
+    """Poll ``condition`` until it holds (or the process ends, which fails the test with its output)."""
+    for _ in range(600):
+        if condition():
+            return
+        if process.poll() is not None:
+            raise AssertionError(process.communicate()[0])
+        time.sleep(0.1)
+    raise AssertionError("the run never re-enqueued its first event")

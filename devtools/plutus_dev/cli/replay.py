@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from plutus.adapters import events_store
 from plutus.adapters.events_store import EventStatus
@@ -140,7 +140,11 @@ def replay_one(dynamodb: Any, sqs: Any, events_table: str, queue_url: str, event
             event_id, Outcome.NOT_REPLAYABLE, f"{status}: {_not_kept(item, datetime.now(UTC))}"
         )
     message_id = resend(sqs, queue_url, item, body)
-    mark_replayed(dynamodb, events_table, item, utc_now())
+    try:
+        mark_replayed(dynamodb, events_table, item, utc_now())
+    except (ClientError, BotoCoreError) as exc:
+        # Sent all the same; only a later bulk run may send it once more (the consumer absorbs the copy).
+        return ReplayResult(event_id, Outcome.REPLAYED, f"message {message_id}; marker not written ({exc})")
     return ReplayResult(event_id, Outcome.REPLAYED, f"message {message_id}")
 
 
