@@ -110,7 +110,7 @@ def _planned(result: Result) -> set[str]:
 
 def _row(result: Result, label: str) -> str:
     """The value a plan's or report's table shows for ``label``."""
-    match = re.search(rf"│ {re.escape(label)}\s*│\s*(\S+)", result.output)
+    match = re.search(rf"^{re.escape(label)}: (\S+)$", result.output, re.MULTILINE)
     assert match, result.output
     return match.group(1)
 
@@ -260,7 +260,7 @@ def test_a_second_run_over_the_same_selection_sends_nothing_and_processed_events
     # Then the second run sent nothing: the replay marker says they were re-enqueued, no attempt since
     assert first.exit_code == 0 and _figure(first, "re-enqueued") == 3, first.output
     assert second.exit_code == 0 and "Nothing to re-enqueue" in second.output
-    assert _figure(second, "skipped: re-enqueued by an earlier replay, no attempt since") == 3
+    assert _figure(second, "skipped, re-enqueued by an earlier replay, no attempt since") == 3
     assert ops.queue_depth() == 3
 
     # And when the replayed messages fail again, the failure is new: a run re-enqueues them once more
@@ -305,7 +305,7 @@ def test_processed_events_are_skipped_even_when_the_index_lags_and_a_rerun_is_re
 
     # Then it is skipped as PROCESSED and nothing is sent
     assert ran.exit_code == 0, ran.output
-    assert _figure(ran, "skipped: PROCESSED (its effects are applied once; never re-enqueued)") == 1
+    assert _figure(ran, "skipped, PROCESSED (its effects are applied once; never re-enqueued)") == 1
     assert ops.queue_depth() == 0
 
     # And asking to re-run handlers of PROCESSED events is refused, with the reason

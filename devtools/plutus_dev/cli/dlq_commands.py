@@ -183,16 +183,15 @@ def redrive(  # noqa: C901 - one command's option checks, each a line
 
 
 def _print_redrive_plan(found: dlq.RedrivePlan, flt: dlq.LetterFilter) -> None:
-    table = Table(show_header=False)
-    table.add_row("messages in the DLQ", str(found.visible))
-    table.add_row("messages read for this plan", str(found.scanned))
-    table.add_row("messages to move", str(found.matching))
-    table.add_row("messages that stay", str(found.kept))
-    table.add_row("oldest received", found.oldest or "-")
-    table.add_row("newest received", found.newest or "-")
+    # Plain "label: value" lines, as `plutus replay` prints its plan: one line each in any terminal or log.
+    console.print(f"messages in the DLQ: {found.visible}")
+    console.print(f"messages read for this plan: {found.scanned}")
+    console.print(f"messages to move: {found.matching}")
+    console.print(f"messages that stay: {found.kept}")
+    console.print(f"oldest received: {found.oldest or '-'}")
+    console.print(f"newest received: {found.newest or '-'}")
     for name, count in sorted(found.errors.items()):
-        table.add_row(f"error: {name}", str(count))
-    console.print(table)
+        console.print(f"error {name}: {count}")
     if found.visible > found.scanned:
         console.print(
             f"[yellow]Only the first {found.scanned} were read: raise --scan-limit to see all.[/yellow]"

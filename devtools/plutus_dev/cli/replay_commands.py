@@ -198,17 +198,15 @@ def _bulk(
 
 
 def _print_plan(found: bulk_replay.Plan, *, resumed: bool) -> None:
-    console.print(
-        f"Selection: {found.selection.describe()}" + (" (the rest of an interrupted run)" if resumed else "")
-    )
-    table = Table(show_header=False)
-    table.add_row("events selected", str(found.selected))
-    table.add_row("messages to re-enqueue", str(found.messages))
+    # Plain "label: value" lines, never a table: soft-wrapped, they stay one line each in any terminal or log.
+    rest = " (the rest of an interrupted run)" if resumed else ""
+    console.print(f"Selection: {found.selection.describe()}{rest}")
+    console.print(f"events selected: {found.selected}")
+    console.print(f"messages to re-enqueue: {found.messages}")
     for reason, count in sorted(found.skipped.items()):
-        table.add_row(f"skipped: {bulk_replay.Skip[reason]}", str(count))
-    table.add_row("oldest received", found.oldest or "-")
-    table.add_row("newest received", found.newest or "-")
-    console.print(table)
+        console.print(f"skipped, {bulk_replay.Skip[reason]}: {count}")
+    console.print(f"oldest received: {found.oldest or '-'}")
+    console.print(f"newest received: {found.newest or '-'}")
     console.print("The run's AWS requests (estimated):")
     for line in found.run.lines():
         console.print(f"  {line}")
@@ -219,14 +217,13 @@ def _print_plan(found: bulk_replay.Plan, *, resumed: bool) -> None:
 
 
 def _print_counts(counts: dict[str, int]) -> None:
-    table = Table(show_header=False)
-    table.add_row("selected", str(counts.get("selected", 0)))
-    table.add_row("re-enqueued", str(counts.get("re-enqueued", 0)))
+    console.print("Report (the whole selection, across resumes):")
+    console.print(f"selected: {counts.get('selected', 0)}")
+    console.print(f"re-enqueued: {counts.get('re-enqueued', 0)}")
     for key, value in sorted(counts.items()):
         if key.startswith("skipped:"):
-            table.add_row(f"skipped: {bulk_replay.Skip[key.split(':', 1)[1]]}", str(value))
-    table.add_row("failed", str(counts.get("failed", 0)))
-    console.print(table)
+            console.print(f"skipped, {bulk_replay.Skip[key.split(':', 1)[1]]}: {value}")
+    console.print(f"failed: {counts.get('failed', 0)}")
 
 
 def _replay_ids(target: Target, event_ids: list[str], dry_run: bool) -> None:
