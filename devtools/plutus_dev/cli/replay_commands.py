@@ -66,13 +66,11 @@ def replay_command(  # noqa: C901 - one command's option checks, each a line
     A filter prints a plan (events, messages, AWS requests and cost, oldest and newest) and asks before it
     sends. PROCESSED events are never re-enqueued, and a second run over the same selection sends nothing.
     """
-    if rerun_processed or status is EventStatus.PROCESSED:
-        console.print(
-            f"[red]{RERUN_REFUSED}[/red]"
-            if rerun_processed
-            else "[red]PROCESSED events are never "
-            "replayed: their effects are applied once (see --rerun-processed)[/red]"
-        )
+    if rerun_processed:
+        console.print(f"[red]{RERUN_REFUSED}[/red]")
+        raise typer.Exit(2)
+    if status is EventStatus.PROCESSED:
+        console.print("[red]PROCESSED events are never replayed: their effects are applied once[/red]")
         raise typer.Exit(2)
     filtered = any(v is not None for v in (status, source, event_type, since, until))
     if bool(event_ids) == filtered:
@@ -88,7 +86,9 @@ def replay_command(  # noqa: C901 - one command's option checks, each a line
     if event_ids:
         _replay_ids(target, event_ids, dry_run)
         return
-    options = {"status": status, "source": source, "type": event_type, "from": since, "until": until}
+    # The selection as typed (FAILED when no status is given): the same options find the same checkpoint.
+    options = {"status": status or EventStatus.FAILED, "source": source, "type": event_type, "from": since}
+    options["until"] = until
     key = bulk_replay.checkpoint_key(target.events_table, {k: v and str(v) for k, v in options.items()})
     path = (checkpoint_dir or bulk_replay.checkpoint_dir()) / f"{key}.json"
     checkpoint = _checkpoint(path, resume, restart, status, source, event_type, since, until)
