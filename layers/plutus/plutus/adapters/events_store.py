@@ -316,16 +316,38 @@ def query_by_status(
     yield from _read_items(client, table, page)
 
 
-def _query_shard(
-    client: Any, table: str, pk: str, since: str | None, page_size: int, source: str | None
-) -> Iterator[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class OpsFilter:
+    """A selection on the ops index: a received_at range on its sort key, source and type on its projection.
+
+    ``since`` is inclusive and ``until`` exclusive (an ``ops_sk`` of ``<until>#<id>`` sorts after ``until``).
+    ``source`` and ``event_type`` are a FilterExpression: DynamoDB reads (and bills) every index entry of the
+    queried range and drops the others, which is cheap because the index holds only the failing few.
+    """
+
+    since: str | None = None
+    until: str | None = None
+    source: str | None = None
+    event_type: str | None = None
+
+
+def ops_query(table: str, pk: str, selection: OpsFilter, page_size: int = 100) -> dict[str, Any]:
+    """``Query`` arguments for one ops-index partition (``<STATUS>#<shard>``) under ``selection``."""
     condition = "#pk = :pk"
     names = {"#pk": OPS_PK}
     values: dict[str, Any] = {":pk": {"S": pk}}
-    if since is not None:
+    if selection.since is not None and selection.until is not None:
+        condition += " AND #sk BETWEEN :since AND :until"
+    elif selection.since is not None:
         condition += " AND #sk >= :since"
+    elif selection.until is not None:
+        condition += " AND #sk < :until"
+    if selection.since is not None:
+        values[":since"] = {"S": selection.since}
+    if selection.until is not None:
+        values[":until"] = {"S": selection.until}
+    if selection.since is not None or selection.until is not None:
         names["#sk"] = OPS_SK
-        values[":since"] = {"S": since}
     kwargs: dict[str, Any] = {
         "TableName": table,
         "IndexName": OPS_INDEX,
@@ -334,10 +356,28 @@ def _query_shard(
         "ExpressionAttributeValues": values,
         "Limit": page_size,
     }
-    if source is not None:
-        kwargs["FilterExpression"] = "#source = :source"
-        names["#source"] = "source"
-        values[":source"] = {"S": source}
+    filters = []
+    for name, value in (("source", selection.source), ("event_type", selection.event_type)):
+        if value is not None:
+            filters.append(f"#{name} = :{name}")
+            names[f"#{name}"] = name
+            values[f":{name}"] = {"S": value}
+    if filters:
+        kwargs["FilterExpression"] = " AND ".join(filters)
+    return kwargs
+
+
+def read_events(
+    client: Any, table: str, event_ids: Sequence[str], *, consistent: bool = False
+) -> dict[str, dict[str, Any]]:
+    """The items of ``event_ids`` that exist, as plain values, by id (``BatchGetItem`` by 100)."""
+    return {i["event_id"]: i for i in _read_items(client, table, event_ids, consistent=consistent)}
+
+
+def _query_shard(
+    client: Any, table: str, pk: str, since: str | None, page_size: int, source: str | None
+) -> Iterator[dict[str, Any]]:
+    kwargs = ops_query(table, pk, OpsFilter(since=since, source=source), page_size)
     while True:
         response = client.query(**kwargs)
         yield from response.get("Items", [])
@@ -346,13 +386,17 @@ def _query_shard(
         kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
 
-def _read_items(client: Any, table: str, event_ids: Sequence[str]) -> Iterator[dict[str, Any]]:
+def _read_items(
+    client: Any, table: str, event_ids: Sequence[str], *, consistent: bool = False
+) -> Iterator[dict[str, Any]]:
     # The index is eventually consistent and projects little: the table has the current attempts and error.
     # An id whose item is gone (expired) or has left the listed state meanwhile is still shown as it is now.
     found: dict[str, dict[str, Any]] = {}
     for start in range(0, len(event_ids), 100):  # BatchGetItem's limit
         chunk = event_ids[start : start + 100]
-        request: dict[str, Any] = {table: {"Keys": [{"event_id": {"S": i}} for i in chunk]}}
+        request: dict[str, Any] = {
+            table: {"Keys": [{"event_id": {"S": i}} for i in chunk], "ConsistentRead": consistent}
+        }
         while request:
             response = client.batch_get_item(RequestItems=request)
             for item in response.get("Responses", {}).get(table, []):
