@@ -8,6 +8,7 @@ got PROCESSED meanwhile (its DLQ copy was also redriven, or it was replayed twic
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -61,8 +62,8 @@ def _not_kept(item: dict[str, Any], now: datetime) -> str:
     )
 
 
-def replay_message(event: QueuedEvent) -> dict[str, Any]:
-    """``SendMessage`` arguments (minus the queue) that re-enqueue ``event`` as a replay."""
+def replay_message(event: QueuedEvent, queue_url: str = "") -> dict[str, Any]:
+    """``SendMessage`` arguments (minus the queue) that re-enqueue ``event`` as a replay on ``queue_url``."""
     # Imported here: plutus.consumer.processor builds the Logger and Metrics, which scripts that spawn the
     # embedded stack's workers must not do at import (see lambda_runtime._init).
     from plutus.consumer.processor import REPLAY_ATTRIBUTE
@@ -73,7 +74,30 @@ def replay_message(event: QueuedEvent) -> dict[str, Any]:
     }
     if event.event_type:
         attributes["event_type"] = {"DataType": "String", "StringValue": event.event_type}
-    return {"MessageBody": event.to_message_body(), "MessageAttributes": attributes}
+    return {
+        "MessageBody": event.to_message_body(),
+        "MessageAttributes": attributes,
+        **replay_group(event, fifo=queue_url.endswith(".fifo")),
+    }
+
+
+def replay_group(event: QueuedEvent, fifo: bool) -> dict[str, Any]:
+    """The message group ingest gave ``event`` (plutus.core.ordering) and, on FIFO, a fresh deduplication id:
+    the original's (the event id) would make SQS drop a replay sent within 5 minutes of it."""
+    from plutus.core.errors import InvalidEventError
+    from plutus.core.ordering import message_group, message_group_id
+
+    if not fifo:
+        return {"MessageGroupId": message_group_id(event.source)}
+    from plutus.domains import build_registry
+
+    try:
+        group = message_group(
+            event.source, event.event_type, event.schema_version, event.payload, build_registry(), "fifo"
+        )
+    except InvalidEventError:  # accepted while the queue was standard: no key to order it by
+        group = message_group_id(event.source)
+    return {"MessageGroupId": group, "MessageDeduplicationId": f"replay:{uuid.uuid4()}"}
 
 
 def replay_one(dynamodb: Any, sqs: Any, events_table: str, queue_url: str, event_id: str) -> ReplayResult:
@@ -90,7 +114,7 @@ def replay_one(dynamodb: Any, sqs: Any, events_table: str, queue_url: str, event
             event_id, Outcome.NOT_REPLAYABLE, f"{status}: {_not_kept(item, datetime.now(UTC))}"
         )
     event = QueuedEvent.model_validate_json(body)
-    response = sqs.send_message(QueueUrl=queue_url, **replay_message(event))
+    response = sqs.send_message(QueueUrl=queue_url, **replay_message(event, queue_url))
     return ReplayResult(event_id, Outcome.REPLAYED, f"message {response['MessageId']}")
 
 
