@@ -12,6 +12,11 @@ AWS never would. Two fixes, both scoped to this dev-only process:
   concurrency, so its long polls still overlap).
 - A transaction snapshots only the items it touches and restores those on cancellation, instead of
   deep-copying whole tables (which also made every transaction O(table size)).
+
+And one for SQS FIFO queues (template parameter QueueMode=fifo): a message group is held back while one of
+its messages is in flight, as on AWS, and no longer once that message is visible again. moto counted a
+message whose visibility timeout had expired as still in flight until it was received again, so it handed
+out a group's *later* messages first, which no FIFO queue does.
 """
 
 from __future__ import annotations
@@ -91,6 +96,17 @@ def patch_moto() -> None:
 
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
     Table.__deepcopy__ = same_table  # type: ignore[attr-defined]
+    _patch_fifo_groups()
+
+
+def _patch_fifo_groups() -> None:
+    """A FIFO group is in flight while one of its received messages is invisible, not after."""
+    from moto.sqs.models import Queue
+
+    def pending_message_groups(self: Any) -> set[str]:
+        return {m.group_id for m in self._pending_messages if m.group_id is not None and not m.visible}
+
+    Queue.pending_message_groups = property(pending_message_groups)  # type: ignore[method-assign, assignment]
 
 
 def main(argv: list[str] | None = None) -> None:
