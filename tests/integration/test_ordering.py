@@ -1,4 +1,4 @@
-"""Ordering per key on a FIFO stack, and fair sharing by source on a standard one (template parameter QueueMode).
+"""Ordering per key on a FIFO stack, fair sharing by source on a standard one (template parameter QueueMode).
 
 The queues come from template.yaml with QueueMode=fifo (FIFO, high-throughput mode), moto serves them over
 HTTP, and the real ingest and consumer handlers run against them.
@@ -122,9 +122,9 @@ def test_each_message_carries_its_key_as_group_and_its_event_id_as_deduplication
 
 
 def test_an_event_without_its_ordering_field_is_refused_before_anything_is_queued(fifo: Harness) -> None:
-    untyped_key = an_event("no-account", "test_step_recorded", {"step": 1}, source="ledger")
+    keyless = an_event("no-account", "test_step_recorded", {"step": 1}, source="ledger")
 
-    response = fifo.post_event(untyped_key)
+    response = fifo.post_event(keyless)
 
     assert response.status == 422
     assert [e["pointer"] for e in response.json()["errors"]] == ["/payload/account"]
