@@ -7,6 +7,7 @@ HTTP, and the real ingest and consumer handlers run against them.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -199,3 +200,22 @@ def test_standard_mode_sends_the_source_as_message_group_for_fair_queues(standar
     ]
     assert all("MessageDeduplicationId" not in m["Attributes"] for m in messages)
     assert standard.drain() == 0  # received above and still in flight: nothing else was queued
+
+
+def test_the_emulator_resumes_a_group_at_its_oldest_message_once_visibility_lapses(fifo: Harness) -> None:
+    # moto alone hands out A3 here: it counted A2, visible again, as still in flight (moto_server fixes it).
+    sqs = fifo.client("sqs")
+    for n in (1, 2, 3):
+        sqs.send_message(
+            QueueUrl=fifo.queue_url, MessageBody=f"A{n}", MessageGroupId="A", MessageDeduplicationId=f"A{n}"
+        )
+    first = tables.receive(sqs, fifo.queue_url, 10, visibility_timeout=1)
+    assert [m["Body"] for m in first] == ["A1", "A2", "A3"]
+    sqs.delete_message(QueueUrl=fifo.queue_url, ReceiptHandle=first[0]["ReceiptHandle"])
+
+    # When A2 and A3's visibility timeout lapses (as it does for a failed batch on the event source mapping)
+    time.sleep(1.2)
+    again = tables.receive(sqs, fifo.queue_url, 10)
+
+    # Then the group resumes at its oldest message
+    assert [m["Body"] for m in again][:1] == ["A2"]
