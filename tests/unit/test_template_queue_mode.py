@@ -105,3 +105,13 @@ def test_every_other_resource_is_the_same_in_both_modes(mode: str) -> None:
     assert {"EventsQueue", "EventsDeadLetterQueue", "ConsumerFunction"} & differing == (
         set() if mode == "standard" else {"EventsQueue", "EventsDeadLetterQueue", "ConsumerFunction"}
     )
+
+
+def test_make_dev_takes_the_queue_mode_from_the_shell_as_the_template_parameter() -> None:
+    from plutus_dev.emulator.stack import config_from_environment
+
+    config = config_from_environment({"PLUTUS_PORT": "3999", "PLUTUS_QUEUE_MODE": "fifo"})
+
+    assert config.effective_parameters()["QueueMode"] == "fifo"
+    # The functions' own PLUTUS_QUEUE_MODE comes from the template (it must match the queue it names).
+    assert "PLUTUS_QUEUE_MODE" not in config.environment
