@@ -27,7 +27,7 @@ from plutus.core.registry import EventModel, Registry, Router
 from plutus.domains import build_registry
 from plutus.domains.default import handle_record_receipt
 from plutus_dev.cli.samples import example_payload
-from tests.builders import an_sqs_record
+from tests.builders import a_queued_event, an_sqs_record
 from tests.fakes import settings
 
 ALLOWED = set(string.ascii_letters + string.digits + string.punctuation)
@@ -224,3 +224,44 @@ def test_an_early_dead_letter_keeps_its_group_and_has_a_dedup_id_only_on_a_fifo_
     fifo, standard = sqs.calls
     assert (fifo["MessageGroupId"], fifo["MessageDeduplicationId"]) == ("acct-1", "msg-1")
     assert standard["MessageGroupId"] == "shop" and "MessageDeduplicationId" not in standard
+
+
+# The operator's replay and redrive
+
+
+def replayed(event_type: str | None, payload: dict[str, Any], queue_url: str) -> dict[str, Any]:
+    from plutus.core.envelope import QueuedEvent
+    from plutus_dev.cli.replay import replay_message
+
+    event = QueuedEvent.model_validate(a_queued_event("e-1", event_type, payload, source="bank"))
+    return replay_message(event, queue_url)
+
+
+def test_a_replay_on_fifo_joins_its_keys_group_with_a_fresh_deduplication_id() -> None:
+    first = replayed("transaction_initiated", {"account_id": "acct-7"}, "https://sqs/q.fifo")
+    second = replayed("transaction_initiated", {"account_id": "acct-7"}, "https://sqs/q.fifo")
+
+    assert first["MessageGroupId"] == "acct-7"
+    assert first["MessageDeduplicationId"].startswith("replay:")
+    assert first["MessageDeduplicationId"] != second["MessageDeduplicationId"] != "e-1"
+
+
+def test_a_replay_of_an_event_without_a_key_goes_to_its_sources_group() -> None:
+    # Accepted while the queue was standard, replayed after the switch to FIFO.
+    assert replayed("transaction_initiated", {}, "https://sqs/q.fifo")["MessageGroupId"] == "bank"
+
+
+def test_a_replay_on_a_standard_queue_joins_its_sources_group_without_a_deduplication_id() -> None:
+    message = replayed("transaction_initiated", {"account_id": "acct-7"}, "https://sqs/q")
+
+    assert message["MessageGroupId"] == "bank" and "MessageDeduplicationId" not in message
+
+
+def test_a_redrive_by_hand_keeps_the_group_and_dedups_only_on_fifo() -> None:
+    from plutus_dev.cli.dlq import _send_entry
+
+    message = {"MessageId": "m-1", "Body": "{}", "Attributes": {"MessageGroupId": "bank"}}
+
+    assert _send_entry(0, message, fifo=True)["MessageDeduplicationId"] == "m-1"
+    standard = _send_entry(0, message, fifo=False)
+    assert standard["MessageGroupId"] == "bank" and "MessageDeduplicationId" not in standard
