@@ -265,3 +265,21 @@ def test_a_redrive_by_hand_keeps_the_group_and_dedups_only_on_fifo() -> None:
     assert _send_entry(0, message, fifo=True)["MessageDeduplicationId"] == "m-1"
     standard = _send_entry(0, message, fifo=False)
     assert standard["MessageGroupId"] == "bank" and "MessageDeduplicationId" not in standard
+
+
+def test_a_command_without_a_derived_group_is_sent_in_its_sources_group() -> None:
+    from plutus.ingest.accept import IngestCommand, group_attributes
+
+    command = IngestCommand(
+        source="bank",
+        idempotency_key="k",
+        digest="d",
+        event_id="e-1",
+        event_type=None,
+        schema_version="1.0",
+        payload={},
+    )
+
+    fifo = group_attributes(command, settings(queue_mode="fifo", queue_url="https://sqs/q.fifo"))
+    assert fifo == {"MessageGroupId": "bank", "MessageDeduplicationId": "e-1"}
+    assert group_attributes(command, settings()) == {"MessageGroupId": "bank"}

@@ -25,6 +25,7 @@ from plutus.core.envelope import (
     utc_now,
 )
 from plutus.core.errors import InvalidEventError
+from plutus.core.ordering import message_group_id
 from plutus.observability.tracing import SQS_TRACE_HEADER, outgoing_trace_header
 from plutus.settings import Settings
 
@@ -47,7 +48,8 @@ class IngestCommand(BaseModel):
     event_type: str | None
     schema_version: str
     payload: dict[str, Any]
-    # The message's MessageGroupId (plutus.core.ordering); not part of the idempotency key or digest.
+    # The message's MessageGroupId (plutus.core.ordering), None for the source's; not part of the idempotency
+    # key or the digest.
     message_group: str | None = None
 
 
@@ -159,9 +161,8 @@ def group_attributes(command: IngestCommand, settings: Settings) -> dict[str, An
     The event id deduplicates: a client's retry after an ingest crash converges on the same event id, which
     SQS then drops within its 5-minute window instead of delivering twice.
     """
-    fields: dict[str, Any] = {}
-    if command.message_group:
-        fields["MessageGroupId"] = command.message_group
+    # A path that derived no group (none does today) still sends one: a FIFO queue refuses a message without.
+    fields: dict[str, Any] = {"MessageGroupId": command.message_group or message_group_id(command.source)}
     if settings.queue_mode == "fifo":
         fields["MessageDeduplicationId"] = command.event_id
     return fields
