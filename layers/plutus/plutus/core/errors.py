@@ -107,6 +107,14 @@ class BusinessIdConflictError(EffectRejectedError):
         self.first_event_id = first_event_id
 
 
+class PayloadIntegrityError(PermanentError):
+    """A stored payload is missing, elsewhere than its event's own key, or does not match its size and
+    SHA-256 digest: the object was tampered with, replaced or expired. Nothing is processed.
+
+    The message names sizes and digests only, never the content.
+    """
+
+
 class ConcurrentUpdateError(PlutusError):
     """Optimistic concurrency kept failing; SQS will redeliver."""
 
