@@ -13,6 +13,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from plutus.core.payloads import sha256_hex
+
 MOVE_TASK = "StartMessageMoveTask"
 FALLBACK = "receive-send-delete"
 # Codes with which an endpoint says it does not implement an API (moto answers a bare HTTP 500).
@@ -73,6 +75,30 @@ class RedriveResult:
     task_handle: str | None = None
     status: str = "COMPLETED"
     details: list[str] = field(default_factory=list)
+
+
+def readable_body(body: str, s3: Any) -> tuple[str, str]:
+    """(the message as indented JSON, a note): a pointer message is shown with its stored payload in place,
+    fetched and checked against its size and SHA-256; the note says where it came from or why it is not
+    shown. A body that is not JSON is returned as it is."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body, ""
+    note = ""
+    pointer = data.get("payload_ref") if isinstance(data, dict) else None
+    if isinstance(pointer, dict):
+        try:
+            stored = s3.get_object(Bucket=pointer["bucket"], Key=pointer["key"])["Body"].read()
+        except ClientError as exc:
+            note = f"stored payload not read: {exc.response.get('Error', {}).get('Code', 'error')}"
+        else:
+            if len(stored) != pointer.get("size") or sha256_hex(stored) != pointer.get("sha256"):
+                note = "[red]stored payload does NOT match the pointer's size and sha256: not shown[/red]"
+            else:
+                data = {**data, "payload": json.loads(stored)}
+                note = f"payload read from s3://{pointer['bucket']}/{pointer['key']} (sha256 checked)"
+    return json.dumps(data, indent=2, sort_keys=True), note
 
 
 def queue_counts(sqs: Any, url: str) -> tuple[int, int]:

@@ -1,5 +1,8 @@
 """Replay recorded events by id: re-enqueue the message a FAILED event kept.
 
+A kept message with a payload pointer is re-enqueued as a pointer (the consumer fetches and checks the stored
+payload, as for the first delivery); replay first checks that the stored payload is still there.
+
 A PROCESSED event is never re-enqueued (and it keeps no message). Should a replayed message meet an event that
 got PROCESSED meanwhile (its DLQ copy was also redriven, or it was replayed twice), the consumer's
 ``plutus-replay`` pre-check and its conditional commit absorb it: effects are applied once.
@@ -14,9 +17,11 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from plutus.adapters import events_store
 from plutus.adapters.events_store import EventStatus
-from plutus.core.envelope import QueuedEvent
+from plutus.core.payloads import PointerEvent, QueuedMessage, parse_message
 
 
 class Outcome(StrEnum):
@@ -61,7 +66,7 @@ def _not_kept(item: dict[str, Any], now: datetime) -> str:
     )
 
 
-def replay_message(event: QueuedEvent) -> dict[str, Any]:
+def replay_message(event: QueuedMessage) -> dict[str, Any]:
     """``SendMessage`` arguments (minus the queue) that re-enqueue ``event`` as a replay."""
     # Imported here: plutus.consumer.processor builds the Logger and Metrics, which scripts that spawn the
     # embedded stack's workers must not do at import (see lambda_runtime._init).
@@ -76,8 +81,36 @@ def replay_message(event: QueuedEvent) -> dict[str, Any]:
     return {"MessageBody": event.to_message_body(), "MessageAttributes": attributes}
 
 
-def replay_one(dynamodb: Any, sqs: Any, events_table: str, queue_url: str, event_id: str) -> ReplayResult:
-    """Re-enqueue one event if it is replayable; say why not otherwise."""
+def renew_stored_payload(s3: Any, event: PointerEvent) -> bool:
+    """Whether ``event``'s stored payload is still there; if so, its expiry restarts now.
+
+    The bucket's lifecycle counts an object's age from its last write, and a replay restarts the event
+    record's retention: copying the object onto itself (same bytes, same digest) keeps the two together.
+    """
+    pointer = event.payload_ref
+    try:
+        s3.head_object(Bucket=pointer.bucket, Key=pointer.key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+            return False
+        raise
+    s3.copy_object(
+        Bucket=pointer.bucket,
+        Key=pointer.key,
+        CopySource={"Bucket": pointer.bucket, "Key": pointer.key},
+        MetadataDirective="REPLACE",
+        ContentType="application/json",
+    )
+    return True
+
+
+def replay_one(
+    dynamodb: Any, sqs: Any, events_table: str, queue_url: str, event_id: str, s3: Any | None = None
+) -> ReplayResult:
+    """Re-enqueue one event if it is replayable; say why not otherwise.
+
+    With ``s3``, a pointer's stored payload is checked (and its expiry restarted) before re-enqueueing.
+    """
     item = events_store.get_event(dynamodb, events_table, event_id, consistent=True)
     if item is None:
         return ReplayResult(event_id, Outcome.NOT_FOUND, "no such event")
@@ -89,7 +122,13 @@ def replay_one(dynamodb: Any, sqs: Any, events_table: str, queue_url: str, event
         return ReplayResult(
             event_id, Outcome.NOT_REPLAYABLE, f"{status}: {_not_kept(item, datetime.now(UTC))}"
         )
-    event = QueuedEvent.model_validate_json(body)
+    event = parse_message(body)
+    if isinstance(event, PointerEvent) and s3 is not None and not renew_stored_payload(s3, event):
+        return ReplayResult(
+            event_id,
+            Outcome.NOT_REPLAYABLE,
+            f"{status}: its stored payload {event.payload_ref.key} is gone (expired with its retention)",
+        )
     response = sqs.send_message(QueueUrl=queue_url, **replay_message(event))
     return ReplayResult(event_id, Outcome.REPLAYED, f"message {response['MessageId']}")
 
@@ -101,11 +140,12 @@ def replay_events(
     queue_url: str,
     event_ids: Iterable[str],
     on_result: Callable[[ReplayResult], None] | None = None,
+    s3: Any | None = None,
 ) -> list[ReplayResult]:
     """Replay each of ``event_ids`` (see :func:`replay_one`)."""
     results = []
     for event_id in dict.fromkeys(event_ids):  # once each, in order
-        result = replay_one(dynamodb, sqs, events_table, queue_url, event_id)
+        result = replay_one(dynamodb, sqs, events_table, queue_url, event_id, s3)
         results.append(result)
         if on_result:
             on_result(result)

@@ -61,7 +61,9 @@ def replay_command(
             table.add_row(result.event_id, str(result.outcome), result.detail)
             progress.advance(task)
 
-        results = replay.replay_events(dynamodb, sqs, target.events_table, target.queue_url, ids, record)
+        results = replay.replay_events(
+            dynamodb, sqs, target.events_table, target.queue_url, ids, record, s3=target.client("s3")
+        )
     if results:
         console.print(table)
     replayed = sum(r.outcome is replay.Outcome.REPLAYED for r in results)

@@ -164,7 +164,7 @@ def provision(
     overrides: dict[str, str] | None = None,
     template_path: Path = TEMPLATE,
 ) -> Stack:
-    """Create (or reuse) every DynamoDB table and SQS queue the template declares."""
+    """Create (or reuse) every DynamoDB table, SQS queue and S3 bucket the template declares."""
     template = load_template(template_path)
     region = session.region_name or "us-east-1"
     stack = Stack(stack_name, region, default_parameters(template, overrides), template=template)
@@ -174,7 +174,10 @@ def provision(
     # Dead-letter queues first: a source queue's RedrivePolicy names its DLQ's ARN.
     ordered = sorted(resources.items(), key=lambda kv: "RedrivePolicy" in kv[1].get("Properties", {}))
     for logical, res in ordered:
-        if res["Type"] not in {"AWS::DynamoDB::Table", "AWS::SQS::Queue"}:
+        if res["Type"] not in {"AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::S3::Bucket"}:
+            continue
+        if res["Type"] == "AWS::S3::Bucket":
+            _bucket(session, stack, logical, stack.resolve(res.get("Properties", {})))
             continue
         props = stack.resolve(res.get("Properties", {}))
         if res["Type"] == "AWS::DynamoDB::Table":
@@ -219,3 +222,26 @@ def provision(
                 "Attributes"
             ]["QueueArn"]
     return stack
+
+
+def _bucket(session: Any, stack: Stack, logical: str, props: dict[str, Any]) -> None:
+    """Create (or reuse) a bucket, with the template's default encryption and public access block."""
+    s3 = session.client("s3")
+    name = f"{stack.name}-{logical}".lower()  # bucket names are lower case
+    try:
+        s3.create_bucket(Bucket=name)
+    except (s3.exceptions.BucketAlreadyOwnedByYou, s3.exceptions.BucketAlreadyExists):
+        pass
+    # CloudFormation's spelling of the rules differs from the API's.
+    rules = [
+        {"ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"]}
+        for rule in props.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration", [])
+    ]
+    if rules:
+        s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
+    if props.get("PublicAccessBlockConfiguration"):
+        s3.put_public_access_block(
+            Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
+        )
+    stack.refs[logical] = name
+    stack.arns[logical] = f"arn:aws:s3:::{name}"
