@@ -29,6 +29,15 @@ class UnsupportedMediaTypeError(PlutusError):
 class BodyTooLargeError(PlutusError):
     """The body exceeds ``max_body_bytes``."""
 
+    @classmethod
+    def of(cls, size: int | str, limit: int) -> BodyTooLargeError:
+        """The error for a ``size``-byte body, naming the limit, why it is there, and what to do instead."""
+        return cls(
+            f"body is {size} bytes; the limit is {limit} bytes (a Lambda invocation carries at most 6 MB, so "
+            "no deployment takes more than 6,000,000). Send larger data by reference: store it where the "
+            "consumer's handler can read it and put its location and digest in the payload"
+        )
+
 
 class UnauthenticatedError(PlutusError):
     """The request is not signed by its source (``AuthMode`` ``WEBHOOK_SIGNATURE``).
