@@ -72,6 +72,10 @@ def test_under_injected_faults_nothing_is_lost_and_nothing_doubled(
     assert audit.failed == report.doomed_accepted == audit.in_dlq > 0
     # And each large event's payload was stored once, under its own id, however often its put was retried
     assert report.stored_payloads == report.large == 20
+    # (through the fault proxy: their puts and gets were as exposed to faults as every other call)
+    assert chaos.proxy is not None
+    calls = chaos.proxy.stats.calls
+    assert calls["s3.PutObject"] >= report.large and calls["s3.GetObject"] >= report.large
 
     # And the operator's recovery (replay FAILED by id, redrive the DLQ) processes them, once each
     recovery = report.recovery
