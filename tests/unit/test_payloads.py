@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from plutus.adapters.payload_store import KEEP_ON_ITEM_MAX_BYTES, PayloadStore
 from plutus.consumer.processor import Consumer
-from plutus.core.envelope import QueuedEvent, canonical_json
+from plutus.core.envelope import IngestRequest, QueuedEvent, canonical_json
 from plutus.core.errors import InvalidEventError, PayloadIntegrityError
 from plutus.core.payloads import PointerEvent, parse_message, payload_key
 from plutus.core.registry import EventContext, EventModel, Registry, Router
@@ -318,3 +318,36 @@ def test_no_change_for_an_inline_message() -> None:
 
     assert consumer.process_record(SQSRecord(an_sqs_record(body))) == "processed" and handled == [3]
     assert Decimal(1) == Decimal((events.get("evt-i") or {})["attempts"])
+
+
+def test_a_batch_event_whose_payload_cannot_be_stored_is_a_503_released_and_not_queued() -> None:
+    from plutus.core.errors import EventNotQueuedError
+    from plutus.ingest.accept import command_for
+    from plutus.ingest.accept_batch import BatchIngest
+    from tests.unit.test_batch_ingest import FakeQueue, FakeStore
+
+    store, s3 = _store()
+    claims, queue = FakeStore(), FakeQueue()
+    batch = BatchIngest(  # type: ignore[arg-type]
+        settings(inline_message_max_bytes=1_024), claims, queue, remaining_ms=lambda: 1_000, payloads=store
+    )
+
+    def command(key: str, blob: str) -> IngestCommand:
+        request = IngestRequest.model_validate(
+            {"source": "shop", "schema_version": "1.0", "idempotency_key": key, "payload": {"blob": blob}}
+        )
+        return command_for(request)
+
+    # Given S3 refusing every put
+    s3.fail_puts = True
+    small, large = command("small", "a"), command("large", "b" * 5_000)
+
+    outcomes = batch([small, large])
+
+    # Then the small event goes through, the large one is a 503 with its claim released and nothing queued
+    assert outcomes[0].error is None and isinstance(outcomes[1].error, EventNotQueuedError)
+    assert len(queue.messages) == 1 and len(claims.released) == 1
+    # And the client's retry, S3 back, stores it and queues its pointer
+    s3.fail_puts = False
+    assert batch([large])[0].error is None and len(s3.objects) == 1
+    assert "payload_ref" in queue.messages[-1].body

@@ -66,6 +66,15 @@ class PayloadStore:
             ChecksumSHA256=base64.b64encode(bytes.fromhex(pointer.sha256)).decode("ascii"),
         )
 
+    def try_put(self, pointer: PayloadPointer, data: bytes) -> bool:
+        """:meth:`put`, answering whether it was stored (S3's errors are logged by class, not raised)."""
+        try:
+            self.put(pointer, data)
+        except (ClientError, BotoCoreError) as exc:
+            logger.warning("payload not stored", extra={"error": type(exc).__name__})
+            return False
+        return True
+
     def resolve(self, message: QueuedMessage) -> QueuedEvent:
         """The inline event a message stands for: itself, or its pointer's payload fetched and checked.
 
@@ -125,9 +134,6 @@ class PayloadStore:
             return body
         data = payload_bytes(message.payload)
         pointer = self.pointer(message.event_id, data)
-        try:
-            self.put(pointer, data)
-        except (ClientError, BotoCoreError) as exc:
-            logger.warning("could not store the failed event's payload", extra={"error": type(exc).__name__})
+        if not self.try_put(pointer, data):
             return body
         return pointer_message(message, pointer).to_message_body()

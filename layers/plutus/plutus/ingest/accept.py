@@ -190,9 +190,13 @@ class Outgoing:
     data: bytes = b""
 
     def store(self, payloads: PayloadStore | None) -> None:
-        """Store the payload the message points to (nothing when it travels inline)."""
+        """Store the payload the message points to (nothing when it travels inline); S3's errors propagate."""
         if self.pointer is not None and payloads is not None:
             payloads.put(self.pointer, self.data)
+
+    def stored(self, payloads: PayloadStore | None) -> bool:
+        """Whether the payload the message points to is stored now (always, when it travels inline)."""
+        return self.pointer is None or payloads is None or payloads.try_put(self.pointer, self.data)
 
 
 def message_size(body: str, attributes: dict[str, Any]) -> int:

@@ -23,7 +23,6 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
     IdempotencyValidationError,
 )
-from botocore.exceptions import BotoCoreError, ClientError
 
 from plutus.adapters import idempotency_records as records
 from plutus.adapters.idempotency_records import Clock, Seen
@@ -170,14 +169,10 @@ class BatchIngest:
 
     def _store_payloads(self, events: list[_Event], outcomes: dict[int, Outcome]) -> list[_Event]:
         """Store the payloads of the claimed events that travel as pointers; release those not stored."""
-        stored, failed = [], []
+        stored: list[_Event] = []
+        failed: list[_Event] = []
         for event in events:
-            try:
-                event.message.store(self.payloads)
-            except (ClientError, BotoCoreError):
-                failed.append(event)
-            else:
-                stored.append(event)
+            (stored if event.message.stored(self.payloads) else failed).append(event)
         if failed:
             logger.warning("payloads not stored", extra={"events": len(failed)})
             self._give_up(failed, outcomes)
