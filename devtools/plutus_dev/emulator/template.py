@@ -58,6 +58,8 @@ class _NoValue:
 
 
 NO_VALUE = _NoValue()
+# moto's default account.
+ACCOUNT_ID = "123456789012"
 
 
 @dataclass
@@ -88,40 +90,60 @@ class Stack:
                 return any(self._evaluate(a) for a in args)
             if value.tag == "Condition":
                 return self.condition(args)
+            if value.tag == "Contains":
+                return str(self._evaluate(args[1])) in [str(a) for a in self._evaluate(args[0])]
         return self.resolve(value)
 
     def resolve(self, value: Any) -> Any:
-        """Evaluate ``!Ref`` / ``!GetAtt`` / ``!Sub`` / ``!If`` against what was provisioned.
+        """Evaluate ``!Ref`` / ``!GetAtt`` / ``!Sub`` / ``!If`` / ``!Select`` / ``!Split`` against what was
+        provisioned.
 
         Properties that resolve to ``AWS::NoValue`` are dropped, as CloudFormation drops them.
         """
         if isinstance(value, _Tag):
-            if value.tag == "If":
-                name, then, otherwise = value.value
-                return self.resolve(then if self.condition(name) else otherwise)
-            if value.tag == "Ref" and value.value == "AWS::NoValue":
-                return NO_VALUE
-            if value.tag == "Ref":
-                return self.refs.get(value.value, self.parameters.get(value.value))
-            if value.tag == "GetAtt":
-                logical, attr = value.value.split(".", 1) if isinstance(value.value, str) else value.value
-                if attr == "Arn":
-                    return self.arns[logical]
-                if attr == "QueueName":
-                    return self.refs[logical].rsplit("/", 1)[-1]
-                raise KeyError(f"unsupported GetAtt {value.value}")
-            if value.tag == "Sub":
-                text = value.value
-                for key, val in {**self.parameters, **self.refs, "AWS::Region": self.region}.items():
-                    text = text.replace("${" + key + "}", str(val))
-                return text
-            raise KeyError(f"unsupported intrinsic {value!r}")
+            return self._intrinsic(value)
         if isinstance(value, dict):
             resolved = {k: self.resolve(v) for k, v in value.items()}
             return {k: v for k, v in resolved.items() if v is not NO_VALUE}
         if isinstance(value, list):
             return [v for v in (self.resolve(v) for v in value) if v is not NO_VALUE]
         return value
+
+    def _intrinsic(self, value: _Tag) -> Any:
+        if value.tag == "If":
+            name, then, otherwise = value.value
+            return self.resolve(then if self.condition(name) else otherwise)
+        if value.tag == "Ref" and value.value == "AWS::NoValue":
+            return NO_VALUE
+        if value.tag == "Ref":
+            return self.refs.get(value.value, self.parameters.get(value.value))
+        if value.tag == "GetAtt":
+            logical, attr = value.value.split(".", 1) if isinstance(value.value, str) else value.value
+            if attr == "Arn":
+                return self.arns[logical]
+            if attr == "QueueName":
+                return self.refs[logical].rsplit("/", 1)[-1]
+            raise KeyError(f"unsupported GetAtt {value.value}")
+        if value.tag == "Split":
+            delimiter, text = value.value
+            return str(self.resolve(text)).split(delimiter)
+        if value.tag == "Select":
+            index, items = value.value
+            return self.resolve(items)[int(index)]
+        if value.tag == "Sub":
+            return self._sub(value.value)
+        raise KeyError(f"unsupported intrinsic {value!r}")
+
+    def _sub(self, text: str) -> str:
+        pseudo = {
+            "AWS::Region": self.region,
+            "AWS::Partition": "aws",
+            "AWS::AccountId": ACCOUNT_ID,
+            "AWS::StackName": self.name,
+        }
+        for key, val in {**self.parameters, **self.refs, **pseudo}.items():
+            text = text.replace("${" + key + "}", str(val))
+        return text
 
     def function_environment(self, logical_id: str) -> dict[str, str]:
         """The environment Lambda would give ``logical_id``: Globals, then the function's own variables."""
@@ -158,13 +180,25 @@ def _table_args(name: str, props: dict[str, Any]) -> dict[str, Any]:
     return args
 
 
+def _create_bus(events: Any, stack: Stack, logical: str) -> None:
+    # EventBridge (FanOutBus=create): the bus is named after the stack, as CloudFormation's !Sub names it.
+    name = f"{stack.name}-fanout"
+    try:
+        arn = events.create_event_bus(Name=name)["EventBusArn"]
+    except events.exceptions.ResourceAlreadyExistsException:
+        arn = events.describe_event_bus(Name=name)["Arn"]
+    stack.refs[logical] = name
+    stack.arns[logical] = arn
+
+
 def provision(
     session: Any,
     stack_name: str = "plutus-local",
     overrides: dict[str, str] | None = None,
     template_path: Path = TEMPLATE,
 ) -> Stack:
-    """Create (or reuse) every DynamoDB table and SQS queue the template declares."""
+    """Create (or reuse) every DynamoDB table, SQS queue, S3 bucket and (when its condition holds) event bus
+    the template declares."""
     template = load_template(template_path)
     region = session.region_name or "us-east-1"
     stack = Stack(stack_name, region, default_parameters(template, overrides), template=template)
@@ -174,6 +208,10 @@ def provision(
     # Dead-letter queues first: a source queue's RedrivePolicy names its DLQ's ARN.
     ordered = sorted(resources.items(), key=lambda kv: "RedrivePolicy" in kv[1].get("Properties", {}))
     for logical, res in ordered:
+        if res["Type"] == "AWS::Events::EventBus" and stack.condition(res["Condition"]):
+            _create_bus(session.client("events"), stack, logical)
+        if res["Type"] == "AWS::S3::Bucket":
+            _bucket(session, stack, logical, stack.resolve(res.get("Properties", {})))
         if res["Type"] not in {"AWS::DynamoDB::Table", "AWS::SQS::Queue"}:
             continue
         props = stack.resolve(res.get("Properties", {}))
@@ -208,6 +246,9 @@ def provision(
                     "MaximumMessageSize",
                     "ReceiveMessageWaitTimeSeconds",
                     "FifoQueue",
+                    "ContentBasedDeduplication",
+                    "DeduplicationScope",
+                    "FifoThroughputLimit",
                     "SqsManagedSseEnabled",
                     "KmsMasterKeyId",
                 }
@@ -219,3 +260,26 @@ def provision(
                 "Attributes"
             ]["QueueArn"]
     return stack
+
+
+def _bucket(session: Any, stack: Stack, logical: str, props: dict[str, Any]) -> None:
+    """Create (or reuse) a bucket, with the template's default encryption and public access block."""
+    s3 = session.client("s3")
+    name = f"{stack.name}-{logical}".lower()  # bucket names are lower case
+    try:
+        s3.create_bucket(Bucket=name)
+    except (s3.exceptions.BucketAlreadyOwnedByYou, s3.exceptions.BucketAlreadyExists):
+        pass
+    # CloudFormation's spelling of the rules differs from the API's.
+    rules = [
+        {"ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"]}
+        for rule in props.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration", [])
+    ]
+    if rules:
+        s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
+    if props.get("PublicAccessBlockConfiguration"):
+        s3.put_public_access_block(
+            Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
+        )
+    stack.refs[logical] = name
+    stack.arns[logical] = f"arn:aws:s3:::{name}"

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from plutus.adapters.events_store import EventsRepository, Retention
+    from plutus.adapters.payload_store import PayloadStore
+    from plutus.consumer.fanout import FanOut
     from plutus.consumer.processor import Consumer
     from plutus.core.effects import StateReader
     from plutus.core.registry import Registry
@@ -91,6 +93,19 @@ class Root:
         )
 
     @cached_property
+    def payloads(self) -> PayloadStore | None:
+        """Where payloads too large for a queued message are stored (``None`` when no bucket is set).
+
+        Its S3 client is built on the first large payload, not here: small events never pay for it.
+        """
+        bucket = self.settings.payload_bucket
+        if bucket is None:
+            return None
+        from plutus.adapters.payload_store import PayloadStore
+
+        return PayloadStore(lambda: self.clients("s3"), bucket)
+
+    @cached_property
     def state(self) -> StateReader:
         """Reads of the state table (handlers and pack read endpoints)."""
         from plutus.adapters.state_store import DynamoStateReader
@@ -115,12 +130,12 @@ class Root:
 
         settings = self.settings
         dynamodb, sqs = self.clients("dynamodb"), self.clients("sqs")
-        accept_event, config = build_accept_event(settings, dynamodb, sqs, self.retention)
+        accept_event, config = build_accept_event(settings, dynamodb, sqs, self.retention, self.payloads)
 
         store = IdempotencyStore(dynamodb, settings.idempotency_table, settings.events_table, self.retention)
-        batch = BatchIngest(
-            settings, store, EventQueue(sqs, settings.queue_url), remaining_ms=config.remaining_ms
-        )
+        queue = EventQueue(sqs, settings.queue_url)
+        # An in-progress claim must not outlive the invocation that holds it.
+        batch = BatchIngest(settings, store, queue, remaining_ms=config.remaining_ms, payloads=self.payloads)
         authenticator = build_authenticator(settings, self.clients)
         forget = getattr(getattr(authenticator, "secrets", None), "forget", None)
         if forget is not None:
@@ -147,7 +162,28 @@ class Root:
 
         url = self.settings.dead_letter_queue_url
         dead_letters = DeadLetterQueue(self.clients("sqs"), url) if url else None
-        return Consumer(self.settings, self.registry, self.events, self.state, dead_letters, self.packs)
+        return Consumer(
+            self.settings,
+            self.registry,
+            self.events,
+            self.state,
+            dead_letters,
+            self.packs,
+            fanout=self.fanout,
+            payloads=self.payloads,
+        )
+
+    @cached_property
+    def fanout(self) -> FanOut | None:
+        """The consumer's fan-out to the EventBridge bus, or ``None`` when no bus is configured."""
+        bus = self.settings.fanout_bus
+        if not bus:
+            return None
+        from plutus.adapters.fanout import EventBridgePublisher
+        from plutus.consumer.fanout import FanOut
+
+        publisher = EventBridgePublisher(self.clients("events"), bus)
+        return FanOut(publisher, self.events, include_payload=self.settings.fanout_include_payload)
 
     @cached_property
     def reads_app(self) -> FastAPI:

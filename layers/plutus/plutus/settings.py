@@ -33,6 +33,9 @@ class Settings(EnvSettings):
     # Where a permanent failure is dead-lettered on its first attempt; unset, SQS's redrive policy does it
     # after MaxReceiveCount receives.
     dead_letter_queue_url: str | None = Field(default=None, min_length=1)
+    # Template parameter QueueMode: "fifo" orders each key's events (plutus.core.ordering); "standard" shares
+    # the queue fairly between sources.
+    queue_mode: Literal["standard", "fifo"] = "standard"
 
     idempotency_key_prefix: str = "plutus.ingest"
     idempotency_expiry_seconds: int = Field(default=86_400, ge=60)
@@ -40,7 +43,17 @@ class Settings(EnvSettings):
     # the first, RECEIVED/PROCESSING/FAILED ones after the second, counted from their last write.
     event_retention_days: int = Field(default=30, ge=1, le=3_650)
     failed_retention_days: int = Field(default=90, ge=1, le=3_650)
-    max_body_bytes: int = Field(default=262_144, ge=1_024, le=1_000_000)
+    # The largest request body (template parameter MaxBodyBytes). API Gateway takes 10 MB, but a Lambda
+    # synchronous invocation takes 6 MB (6,291,456 bytes) of event, in which the body is a JSON-escaped string
+    # next to the headers: hence at most 6,000,000, and 5 MiB in the template, which leaves a fifth for
+    # escaping. Larger payloads: see docs/payload-sizes.md.
+    max_body_bytes: int = Field(default=262_144, ge=1_024, le=6_000_000)
+    # Large payloads (plutus/core/payloads.py): a queued message (body and attributes) above
+    # inline_message_max_bytes carries a pointer to its payload, stored in payload_bucket (template
+    # PayloadBucket, InlineMessageMaxBytes). SQS takes 1 MiB per message; 1 KiB of it stays free for the
+    # attributes replay and redrive add. Without a bucket every event travels inline, up to SQS's limit.
+    payload_bucket: str | None = Field(default=None, min_length=3, max_length=63)
+    inline_message_max_bytes: int = Field(default=262_144, ge=1_024, le=1_047_552)
     max_payload_depth: int = Field(default=32, ge=1, le=256)
     # POST /api/v1/ingest/batch: events per request, and the request's size (each event is also held to
     # max_body_bytes once queued). Lambda's synchronous payload limit is 6 MB.
@@ -69,6 +82,12 @@ class Settings(EnvSettings):
     # (empty) denies every event in WEBHOOK_SIGNATURE and IAM modes; in NONE mode ingest is open (dev only).
     producer_policy: ProducerPolicy | None = None
 
+    # Fan-out (template parameters FanOutBus, FanOutIncludePayload; docs/fanout.md): the EventBridge bus
+    # (name or ARN) the consumer announces PROCESSED events on; unset, fan-out is off and costs nothing. The
+    # payload goes along only when allowed, and never past EventBridge's 256 KB entry limit.
+    fanout_bus: str | None = Field(default=None, min_length=1, max_length=1600)
+    fanout_include_payload: bool = False
+
     # Bounded retries: one call's worst case, 3 x (1 s + 2 s) + at most 3 s of throttling backoff = 12 s,
     # fits inside ingest's 15 s, so a dead dependency is answered with a 503 rather than a Lambda timeout
     # (tests/unit/test_retry_budget.py checks this against template.yaml).
@@ -82,6 +101,13 @@ class Settings(EnvSettings):
         if isinstance(value, str):
             return json.loads(value) if value.strip() else None
         return value
+
+    @model_validator(mode="after")
+    def _queue_mode_matches_the_queue(self) -> Settings:
+        # SQS names every FIFO queue *.fifo: a mode that disagrees with the queue would fail on every send.
+        if (self.queue_mode == "fifo") != self.queue_url.endswith(".fifo"):
+            raise ValueError(f"queue_mode {self.queue_mode} does not match the queue {self.queue_url}")
+        return self
 
     @model_validator(mode="after")
     def _retention_is_consistent(self) -> Settings:

@@ -17,17 +17,21 @@ from plutus.adapters.events_store import (
     EventStatus,
     Refused,
 )
+from plutus.adapters.payload_store import PayloadStore
+from plutus.consumer.fanout import FanOut
 from plutus.core.effects import Effect, StateReader
-from plutus.core.envelope import QueuedEvent, parse_timestamp, utc_now
+from plutus.core.envelope import EventMetadata, QueuedEvent, parse_timestamp, utc_now
 from plutus.core.errors import (
     BusinessIdConflictError,
     ConcurrentUpdateError,
     EffectRejectedError,
+    PayloadIntegrityError,
     PoisonMessageError,
     describe,
     is_permanent,
 )
 from plutus.core.pack_settings import PackSettings
+from plutus.core.payloads import QueuedMessage, parse_message
 from plutus.core.registry import EventContext, Handler, Registry
 from plutus.core.times import CONSUMER_SLACK, validation_context
 from plutus.observability import logger
@@ -69,6 +73,8 @@ class Consumer:
         state: StateReader,
         dead_letters: DeadLetterQueue | None = None,
         packs: PackSettings | None = None,
+        fanout: FanOut | None = None,
+        payloads: PayloadStore | None = None,
     ) -> None:
         self.settings = settings
         self.registry = registry
@@ -77,14 +83,18 @@ class Consumer:
         self.events = events
         self.state = state
         self.dead_letters = dead_letters
+        # Where pointer messages' payloads are (none: a pointer message fails as permanently unresolvable).
+        self.payloads = payloads
         self.metrics = TypedMetrics()
+        # Announces PROCESSED events on the fan-out bus (None: fan-out is off, and costs nothing).
+        self.fanout = fanout
 
     def process_record(self, record: SQSRecord) -> str:
         """Handle one record; raises so the batch processor reports it in ``batchItemFailures``."""
         receive_count = int(record.attributes.approximate_receive_count or 1)
         with record_trace(record) as trace:
             try:
-                event = QueuedEvent.model_validate_json(record.body)
+                event = parse_message(record.body)
             except ValidationError as exc:
                 self._count_delivery(UNKNOWN_TYPE, receive_count)
                 poison = PoisonMessageError(describe(exc))
@@ -100,21 +110,35 @@ class Consumer:
             logger.debug("record received", extra={"receive_count": receive_count})
             replay = REPLAY_ATTRIBUTE in (record.message_attributes or {})
             try:
-                return self.process(event, receive_count=receive_count, replay=replay)
+                # Handlers never see a pointer: its payload is fetched and its digest checked first.
+                return self.process(
+                    self._resolve(event),
+                    receive_count=receive_count,
+                    replay=replay,
+                    message_id=record.message_id,
+                )
             except Exception as exc:
                 return self._fail(event, record, exc, receive_count, trace)
             finally:
                 logger.remove_keys(["event_id", "event_type", "message_id"])
 
-    def process(self, event: QueuedEvent, *, receive_count: int = 1, replay: bool = False) -> str:
+    def process(
+        self,
+        event: QueuedEvent,
+        *,
+        receive_count: int = 1,
+        replay: bool = False,
+        message_id: str | None = None,
+    ) -> str:
         """Run the event's handlers and commit their effects with the exactly-once marker.
 
         Raises on failure; the caller records it. Domain tests call this with fake repositories.
+        ``message_id``: the SQS record's, for fan-out (which reports a record whose publish failed).
         """
         # A first delivery cannot have been processed yet, except for a replay, so only redeliveries and
         # replays pay for the read; the transaction's condition guards every case anyway.
         if (receive_count > 1 or replay) and self.events.is_processed(event.event_id):
-            return self._skip_duplicate(event)
+            return self._skip_duplicate(event, message_id)
         handlers, parsed = self._handlers_for(event)
         ctx = EventContext(
             event.event_id,
@@ -129,12 +153,15 @@ class Consumer:
         for attempt in range(1, OPTIMISTIC_ATTEMPTS + 1):
             effects = run_handlers(handlers, parsed, ctx)
             now = utc_now()
-            match self.events.commit(event, effects, now):
+            batch = self.fanout.batch_for_commit() if self.fanout and message_id else None
+            match self.events.commit(event, effects, now, fanout_batch=batch):
                 case Committed():
                     self._record_success(event, now)
+                    if self.fanout and message_id and batch:
+                        self.fanout.committed(message_id, event, now, batch, self._label(event))
                     return "processed"
                 case AlreadyProcessed():
-                    return self._skip_duplicate(event)
+                    return self._skip_duplicate(event, message_id)
                 case Contended() if attempt < OPTIMISTIC_ATTEMPTS:
                     continue
                 case Contended():
@@ -143,7 +170,14 @@ class Consumer:
                     raise EffectRejectedError(f"effect refused by its condition: {list(reasons)}")
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _label(self, event: QueuedEvent) -> str:
+    def _resolve(self, message: QueuedMessage) -> QueuedEvent:
+        if isinstance(message, QueuedEvent):
+            return message
+        if self.payloads is None:
+            raise PayloadIntegrityError("a payload pointer arrived, and no payload bucket is configured")
+        return self.payloads.resolve(message)
+
+    def _label(self, event: EventMetadata) -> str:
         return event_type_label(event.event_type, self.registry)
 
     def _count_delivery(self, label: str, receive_count: int) -> None:
@@ -167,10 +201,29 @@ class Consumer:
             ) from None
         return registration.handlers or (self.registry.default_handler,), parsed
 
-    def _skip_duplicate(self, event: QueuedEvent) -> str:
+    def _skip_duplicate(self, event: QueuedEvent, message_id: str | None = None) -> str:
         self.metrics.count(self._label(event), PROCESSING_DUPLICATE)
         logger.info("already processed; acknowledged without running handlers again")
+        if self.fanout and message_id:
+            # Announced again only if its first publish did not go out (plutus/consumer/fanout.py).
+            self.fanout.already_processed(message_id, event, self._label(event))
         return "duplicate"
+
+    def publish_processed(self, response: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
+        """After a batch's commits: announce what it processed on the fan-out bus (if on).
+
+        A record of ``event`` whose announcement could not be published joins ``batchItemFailures``: SQS
+        redelivers it, and the "already processed" path publishes it without running its handlers again.
+        """
+        if self.fanout is None:
+            return response
+        failures = list(response.get("batchItemFailures", []))
+        reported = {item["itemIdentifier"] for item in failures}
+        # Only this batch's records: Lambda fails a whole batch whose response names a record not in it (one
+        # staged by an invocation that raised would be).
+        records = {r.get("messageId") for r in event.get("Records", [])} - reported
+        failures += [{"itemIdentifier": m} for m in self.fanout.flush(self.metrics) if m in records]
+        return response | {"batchItemFailures": failures}
 
     def _record_success(self, event: QueuedEvent, now: str) -> None:
         label = self._label(event)
@@ -186,7 +239,7 @@ class Consumer:
         return last or early, early
 
     def _fail(
-        self, event: QueuedEvent, record: SQSRecord, exc: Exception, receive_count: int, trace: RecordTrace
+        self, event: EventMetadata, record: SQSRecord, exc: Exception, receive_count: int, trace: RecordTrace
     ) -> str:
         final, early = self._final(exc, receive_count)
         error = describe(exc)
@@ -199,8 +252,13 @@ class Consumer:
         )
         # A FAILED event keeps its message, so it can be replayed by id.
         status = EventStatus.FAILED if final else EventStatus.PROCESSING
-        self.events.record_failure(event, error, status, utc_now(), message=record.body if final else None)
+        kept = self._kept(record.body) if final else None
+        self.events.record_failure(event, error, status, utc_now(), message=kept)
         return self._dead_letter(record, exc, early, trace)
+
+    def _kept(self, body: str) -> str:
+        # Kept whatever its size: on the item, or as a pointer to a stored copy when too large for it.
+        return self.payloads.keepable(body) if self.payloads is not None else body
 
     def _fail_poison(
         self, record: SQSRecord, exc: PoisonMessageError, receive_count: int, trace: RecordTrace
