@@ -11,8 +11,9 @@ from plutus.adapters import idempotency_records as records
 from plutus.adapters.idempotency_records import Clock
 from plutus.core.envelope import IngestRequest
 from plutus.ingest.accept import command_for
+from plutus_dev.emulator.resources import Emulator
 from tests.builders import an_event
-from tests.integration.harness import Harness
+from tests.integration.harness import Harness, harness
 
 PREFIX = "plutus.ingest"
 
@@ -65,10 +66,15 @@ def test_a_claim_whose_invocation_ended_is_taken_over(stack: Harness) -> None:
     assert stack.get_event(response.json()["event_id"]).status == 200
 
 
-def test_a_claim_is_released_when_the_event_is_refused_inside_the_use_case(stack: Harness) -> None:
-    # Given an event within the body limit whose queued message is not (non-ASCII is \u-escaped for SQS)
-    too_large = an_event("released-1", payload={"note": "é" * 100_000})
-    body = json.dumps(too_large, ensure_ascii=False)  # 200 KB of UTF-8 on the wire, 600 KB once escaped
+def test_a_claim_is_released_when_the_event_is_refused_inside_the_use_case(emulator: Emulator) -> None:
+    with harness(emulator.url, parameters={"MaxBodyBytes": "262144"}) as stack:
+        _released(stack)
+
+
+def _released(stack: Harness) -> None:
+    # Given an event within a 256 KiB body limit whose queued message is not (non-ASCII is \u-escaped)
+    too_large = an_event("released-1", payload={"note": "é" * 50_000})
+    body = json.dumps(too_large, ensure_ascii=False)  # 100 KB of UTF-8 on the wire, 300 KB once escaped
     assert stack.request("POST", "/api/v1/ingest", body).status == 422
 
     # When the client corrects it and retries with the same key
