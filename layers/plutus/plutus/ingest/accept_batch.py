@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
@@ -31,7 +32,13 @@ from plutus.adapters.payload_store import PayloadStore
 from plutus.adapters.queue import EventQueue, Message
 from plutus.core.envelope import IngestResult, utc_now
 from plutus.core.errors import EventNotQueuedError, InvalidEventError
-from plutus.ingest.accept import IngestCommand, Outgoing, queued_message, trace_attributes
+from plutus.ingest.accept import (
+    IngestCommand,
+    Outgoing,
+    group_attributes,
+    queued_message,
+    trace_attributes,
+)
 from plutus.observability import logger
 from plutus.settings import Settings
 
@@ -55,6 +62,8 @@ class _Event:
     validation: str
     result: IngestResult
     message: Outgoing
+    # MessageGroupId (and on FIFO MessageDeduplicationId), as the single path sends them.
+    fields: dict[str, Any]
 
 
 def _not_queued() -> Outcome:
@@ -134,6 +143,7 @@ class BatchIngest:
             records.validation_hash(command.digest),
             result,
             message,
+            group_attributes(command, self.settings),
         )
 
     @staticmethod
@@ -182,7 +192,7 @@ class BatchIngest:
         """Queue the claimed events; release the claims of those SQS did not take."""
         # The same X-Ray hand-off as the single path, on every message.
         sent = self.queue.send(
-            [Message(str(e.index), e.message.body, e.message.attributes) for e in events],
+            [Message(str(e.index), e.message.body, e.message.attributes, e.fields) for e in events],
             extra=trace_attributes(),
         )
         failed = [e for e in events if str(e.index) not in sent]
