@@ -35,7 +35,10 @@ def sample_path(registration: Registration) -> Path:
 
 
 def sample_source(registration: Registration) -> str:
-    """The source a sample event names (``payment_completed`` comes from ``payment_service``)."""
+    """The source a sample event names (``payment_completed`` comes from ``payment_service``; a provider's
+    namespaced type from the provider: ``stripe.charge.refunded`` from ``stripe``)."""
+    if "." in registration.event_type:
+        return registration.event_type.split(".")[0]
     return f"{registration.event_type.split('_')[0]}_service"
 
 
