@@ -72,7 +72,7 @@ def payment(event_id: str, intent: str, cents: int) -> bytes:
     )
 
 
-def refund(event_id: str, charge: str, refunded_cents: int) -> bytes:
+def refund(event_id: str, charge: str, refunded_cents: int, intent: str = "pi_1") -> bytes:
     return stripe_event(
         event_id,
         "charge.refunded",
@@ -82,7 +82,7 @@ def refund(event_id: str, charge: str, refunded_cents: int) -> bytes:
             "amount_refunded": refunded_cents,
             "currency": "usd",
             "customer": "cus_1",
-            "payment_intent": "pi_1",
+            "payment_intent": intent,
             "metadata": {"account_id": ACCOUNT},
         },
     )
@@ -160,7 +160,7 @@ def test_partial_refunds_add_up_and_an_older_total_arriving_late_debits_nothing(
 
     # Refunded totals 30.00 then 50.00 (two partial refunds), then the 30.00 event again under a new id
     for event_id, total in (("evt_r1", 3000), ("evt_r2", 5000), ("evt_r1_late", 3000)):
-        assert post_stripe(stack, refund(event_id, "ch_2", total), secret).status == 202
+        assert post_stripe(stack, refund(event_id, "ch_2", total, "pi_2"), secret).status == 202
         stack.drain()
 
     assert usd_balance(stack) == Decimal("50.00")
@@ -326,3 +326,46 @@ def test_a_provider_source_cannot_be_claimed_on_the_first_party_route(signed_sta
 
     assert response.status == 401
     assert_nothing_stored(signed_stack)
+
+
+def test_the_stripe_samples_under_events_are_accepted_verbatim_and_posted(stack: Harness) -> None:
+    from plutus import bootstrap
+    from plutus_dev.cli.samples import SAMPLE_RECEIVED_MS, SAMPLE_WEBHOOK_SECRET, WEBHOOK_DIR
+
+    # Given the samples' secret, and the ingest clock at the samples' signing time
+    store_secret(stack, "stripe", SAMPLE_WEBHOOK_SECRET)
+    bootstrap.root().ingest.webhooks.clock = lambda: SAMPLE_RECEIVED_MS / 1000
+    samples = sorted(WEBHOOK_DIR.glob("*.json"))
+    assert len(samples) == 2
+
+    # When each is invoked as `sam local invoke -e` would
+    for path in samples:
+        status, result, _ = stack.ingest.invoke(json.loads(path.read_text()))
+        assert status == "ok" and result["statusCode"] == 202, (path.name, result)
+    stack.drain()
+
+    # Then the payment (20.00) and the partial refund (5.00) are posted to the sample account
+    view = stack.request("GET", "/api/v1/fintech/accounts/acc_10045").json()
+    assert Decimal(view["balances"]["USD"]) == Decimal("15.00")
+
+
+def test_a_refund_delivered_before_its_payment_is_retried_and_then_posted_once(stack: Harness) -> None:
+    secret = new_secret()
+    store_secret(stack, "stripe", secret)
+
+    # Given the refund arrives first: its first attempt fails (retryably), nothing is posted
+    ref = post_stripe(stack, refund("evt_early_ref", "ch_3", 700, "pi_3"), secret)
+    records, failed = stack.poller().poll_once()
+    assert len(records) == 1 and len(failed) == 1
+    assert stack.get_event(ref.json()["event_id"]).json()["status"] != "PROCESSED"
+
+    # When the payment arrives, and SQS brings the refund back
+    post_stripe(stack, payment("evt_late_pay", "pi_3", 1000), secret)
+    stack.client("sqs").change_message_visibility(
+        QueueUrl=stack.queue_url, ReceiptHandle=records[0]["receiptHandle"], VisibilityTimeout=0
+    )
+    stack.drain()
+
+    # Then both are posted, each once
+    assert stack.get_event(ref.json()["event_id"]).json()["status"] == "PROCESSED"
+    assert usd_balance(stack) == Decimal("3.00")

@@ -377,3 +377,22 @@ def test_provider_secrets_are_one_per_line_and_keep_their_spaces() -> None:
         b"whsec_new",
     ]
     assert provider_secrets(None) == []
+
+
+# --- Samples -------------------------------------------------------------------------------------------
+
+
+def test_the_webhook_samples_are_current_and_stripes_library_verifies_their_signatures() -> None:
+    from plutus.domains import build_registry
+    from plutus_dev.cli.samples import SAMPLE_WEBHOOK_SECRET, WEBHOOK_DIR, render_webhook, webhook_sample_path
+
+    stripe_types = [r for r in build_registry().registrations if r.event_type.startswith("stripe.")]
+    assert {webhook_sample_path(r).name for r in stripe_types} == {p.name for p in WEBHOOK_DIR.glob("*.json")}
+    for registration in stripe_types:
+        path = webhook_sample_path(registration)
+        assert path.read_text() == render_webhook(registration), f"{path.name} is stale: run `make samples`"
+        event = json.loads(path.read_text())
+        # tolerance=0: Stripe's verifier skips the age check (the samples are dated); the signature must hold.
+        assert stripe.WebhookSignature.verify_header(
+            event["body"], event["headers"]["Stripe-Signature"], SAMPLE_WEBHOOK_SECRET, tolerance=0
+        )

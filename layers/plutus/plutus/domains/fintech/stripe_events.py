@@ -13,7 +13,8 @@ so the same payment arriving under another Stripe event id posts nothing either.
 
 ``charge.refunded`` carries the charge's cumulative ``amount_refunded``: what is debited is the increase over
 the total already posted for that charge (kept on the account as ``STRIPE#REFUNDED#<charge>``), so partial
-refunds add up and an older total arriving late debits nothing.
+refunds add up and an older total arriving late debits nothing. Stripe does not order its deliveries, so a
+refund that arrives before its payment intent has posted fails retryably and SQS brings it back later.
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from plutus.core.effects import Effect, Update
+from plutus.core.errors import PlutusError
 from plutus.core.registry import EventContext, EventModel
 from plutus.domains.default import handle_record_receipt
 from plutus.domains.fintech.handlers import (
+    POSTED_PREFIX,
     Movement,
     account_pk,
     apply_movement,
@@ -64,6 +67,10 @@ THREE_DECIMAL = frozenset({"bhd", "jod", "kwd", "omr", "tnd"})
 
 StripeCurrency = Field(pattern=r"^[a-z]{3}$")
 MinorAmount = Field(ge=0, le=10**15)
+
+
+class PaymentNotPostedError(PlutusError):
+    """A refund arrived before the payment it refunds was posted: retried, not failed."""
 
 
 def major_amount(minor: int, currency: str) -> Decimal:
@@ -225,6 +232,10 @@ def handle_post_stripe_refund(event: StripeChargeRefundedV1, ctx: EventContext) 
         yield from handle_record_receipt(event, ctx)
         return
     pk, sk = account_pk(account), REFUNDED_PREFIX + charge.id
+    if charge.payment_intent and ctx.state.get(pk, POSTED_PREFIX + charge.payment_intent) is None:
+        # Stripe does not order deliveries: a refund can arrive before its payment. Not permanent, so SQS
+        # brings it back once the payment has posted (or, after MaxReceiveCount, it waits in the DLQ).
+        raise PaymentNotPostedError("the refund's payment is not posted yet")
     item = ctx.state.get(pk, sk)
     posted = as_int((item or {}).get("amount_refunded"))
     if charge.amount_refunded <= posted:
