@@ -11,6 +11,7 @@ import json
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import stripe
@@ -396,3 +397,133 @@ def test_the_webhook_samples_are_current_and_stripes_library_verifies_their_sign
         assert stripe.WebhookSignature.verify_header(
             event["body"], event["headers"]["Stripe-Signature"], SAMPLE_WEBHOOK_SECRET, tolerance=0
         )
+
+
+# --- The endpoint, with a fake accept use case: deny by default ----------------------------------------
+
+
+class RecordingAccept:
+    """Stands in for the idempotent accept use case: records each command, answers a new event."""
+
+    def __init__(self) -> None:
+        self.commands: list[Any] = []
+
+    def __call__(self, *, command: Any) -> Any:
+        from plutus.core.envelope import IngestResult
+
+        self.commands.append(command)
+        return IngestResult(
+            event_id=command.event_id,
+            source=command.source,
+            event_type=command.event_type,
+            schema_version=command.schema_version,
+            received_at="2026-11-27T00:00:00.000000Z",
+        )
+
+
+class SecretsSpy:
+    def __init__(self, value: str | None) -> None:
+        self.value = value
+        self.asked: list[str] = []
+
+    def __call__(self, source: str) -> str | None:
+        self.asked.append(source)
+        return self.value
+
+
+STRIPE_SECRET = "whsec_unit_test_secret"
+
+
+def webhook_endpoint(secrets: SecretsSpy, accept: RecordingAccept) -> Any:
+    from plutus.domains import build_registry
+    from plutus.ingest.producers import ProducerAuthorizer
+    from plutus.ingest.webhooks import ProviderWebhookEndpoint
+    from tests.fakes import settings
+
+    config = settings(webhook_sources={"stripe": {"kind": "stripe"}})
+    registry = build_registry()
+    return ProviderWebhookEndpoint(
+        config,
+        registry,
+        accept,
+        secrets,
+        ProducerAuthorizer.for_settings(config, registry),
+        clock=lambda: NOW,
+    )
+
+
+def webhook_request(source: str, body: bytes, headers: dict[str, str]) -> Any:
+    from plutus.ingest.http import HttpRequest
+
+    return HttpRequest(
+        "POST",
+        f"/api/v1/webhooks/{source}",
+        {k.lower(): v for k, v in headers.items()},
+        body,
+        None,
+        {"source": source},
+    )
+
+
+def test_a_valid_stripe_delivery_becomes_one_namespaced_event_keyed_by_the_stripe_event_id() -> None:
+    accept, secrets = RecordingAccept(), SecretsSpy(STRIPE_SECRET)
+    body = json.dumps(
+        {"id": "evt_9", "type": "customer.created", "data": {"object": {"id": "cus_1"}}}
+    ).encode()
+
+    reply = webhook_endpoint(secrets, accept)(
+        webhook_request("stripe", body, stripe_header(STRIPE_SECRET, body))
+    )
+
+    assert reply.status == 202
+    (command,) = accept.commands
+    assert (command.source, command.idempotency_key, command.event_type) == (
+        "stripe",
+        "evt_9",
+        "stripe.customer.created",
+    )
+    assert command.payload == json.loads(body)
+    assert reply.document == {"event_id": command.event_id}
+    assert secrets.asked == ["stripe"]
+
+
+def test_an_unconfigured_source_is_404_without_reading_any_secret() -> None:
+    accept, secrets = RecordingAccept(), SecretsSpy(STRIPE_SECRET)
+    endpoint = webhook_endpoint(secrets, accept)
+
+    for name in ("github", "../stripe", "", "s" * 200):
+        assert (
+            endpoint(webhook_request(name, STRIPE_EVENT, stripe_header(STRIPE_SECRET, STRIPE_EVENT))).status
+            == 404
+        )
+    assert secrets.asked == [] and accept.commands == []
+
+
+@given(
+    body=st.binary(max_size=512),
+    header=st.one_of(st.none(), st.text(max_size=200)),
+    content_type=st.sampled_from(["application/json", "text/plain", "application/x-www-form-urlencoded"]),
+)
+def test_no_unsigned_request_reaches_the_use_case_or_a_5xx(
+    body: bytes, header: str | None, content_type: str
+) -> None:
+    accept = RecordingAccept()
+    headers = {"Content-Type": content_type} | ({"Stripe-Signature": header} if header is not None else {})
+
+    reply = webhook_endpoint(SecretsSpy(STRIPE_SECRET), accept)(webhook_request("stripe", body, headers))
+
+    assert reply.status == 401
+    assert accept.commands == []
+
+
+@given(body=st.binary(max_size=512))
+def test_a_signed_body_that_is_not_a_stripe_event_is_a_4xx_never_a_5xx(body: bytes) -> None:
+    # Signed with the right secret (so it passes verification) but arbitrary bytes: the client's fault.
+    digest = hmac.new(STRIPE_SECRET.encode(), f"{NOW}.".encode() + body, hashlib.sha256).hexdigest()
+    accept = RecordingAccept()
+
+    reply = webhook_endpoint(SecretsSpy(STRIPE_SECRET), accept)(
+        webhook_request("stripe", body, {"Stripe-Signature": f"t={NOW},v1={digest}"})
+    )
+
+    assert 400 <= reply.status < 500 or (reply.status == 202 and len(accept.commands) == 1)
