@@ -369,3 +369,19 @@ def test_a_refund_delivered_before_its_payment_is_retried_and_then_posted_once(s
     # Then both are posted, each once
     assert stack.get_event(ref.json()["event_id"]).json()["status"] == "PROCESSED"
     assert usd_balance(stack) == Decimal("3.00")
+
+
+def test_a_redelivery_whose_body_stripe_re_rendered_is_the_same_event_not_a_422(stack: Harness) -> None:
+    # Stripe renders pending_webhooks at each attempt: the retry's bytes differ, its event id does not.
+    secret = new_secret()
+    store_secret(stack, "stripe", secret)
+    first_body = json.loads(payment("evt_rerender", "pi_rr", 1200))
+    retry_body = {**first_body, "pending_webhooks": 2}
+
+    first = post_stripe(stack, json.dumps({**first_body, "pending_webhooks": 1}).encode(), secret)
+    retry = post_stripe(stack, json.dumps(retry_body).encode(), secret)
+
+    assert (first.status, retry.status) == (202, 200)
+    assert retry.json() == first.json()
+    stack.drain()
+    assert usd_balance(stack) == Decimal("12.00")

@@ -13,7 +13,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from plutus.core.envelope import IngestRequest, IngestResult
+from plutus.core.envelope import IngestResult
 from plutus.core.errors import BodyTooLargeError, InvalidEventError, PlutusError, UnauthenticatedError
 from plutus.core.registry import Registry
 from plutus.ingest import problems
@@ -119,14 +119,14 @@ class IngestEndpoint:
                 "bytes": len(request.body),
             },
         )
-        return accept_and_reply(self.accept_event, parsed)
+        return accept_and_reply(self.accept_event, command_for(parsed))
 
 
-def accept_and_reply(accept_event: Callable[..., IngestResult], parsed: IngestRequest) -> Reply:
+def accept_and_reply(accept_event: Callable[..., IngestResult], command: IngestCommand) -> Reply:
     """The idempotent path of one validated event (``/api/v1/ingest`` and the provider webhook route alike):
     202 when new, 200 (``Idempotent-Replayed: true``) for a duplicate, with the same metrics and logs."""
     # Sync on purpose: Powertools idempotency does not support coroutines.
-    result = accept_event(command=command_for(parsed))
+    result = accept_event(command=command)
     tracer.put_annotation("event_id", result.event_id)
     tracer.put_annotation("source", result.source)
     tracer.put_annotation("event_type", result.event_type or "default")

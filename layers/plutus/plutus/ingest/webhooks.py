@@ -11,7 +11,9 @@ Open at API Gateway in every ``AuthMode`` (a provider cannot sign SigV4), closed
    the idempotency key, the provider's event type under the source's namespace (``stripe.charge.refunded``),
    the whole provider body as the payload;
 4. from there it is ``/api/v1/ingest``: the ProducerPolicy, the payload models, the same Powertools dedupe,
-   statuses (202 new, 200 replayed), metrics and ``{"event_id"}`` reply.
+   statuses (202 new, 200 replayed), metrics and ``{"event_id"}`` reply. One difference: the provider's id
+   names the event, so a redelivery is a replay even if the provider re-rendered its body
+   (:func:`provider_command`).
 
 Provider types nobody registered are accepted and stored (the default handler gives them a receipt):
 providers send many types, and answering 4xx to any of them would make the provider retry and, in the end,
@@ -21,13 +23,15 @@ money-moving types, registered by a pack, are granted by exact name only).
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 
-from plutus.core.envelope import IngestResult
+from plutus.core.envelope import IngestRequest, IngestResult, canonical_json, derive_event_id
 from plutus.core.errors import BodyTooLargeError, ResourceNotFoundError, UnauthenticatedError
 from plutus.core.registry import Registry
 from plutus.ingest import providers
+from plutus.ingest.accept import IngestCommand, command_for
 from plutus.ingest.auth import SOURCE_NAME
 from plutus.ingest.endpoints import _check_declared_length, _measured, accept_and_reply
 from plutus.ingest.http import HttpRequest, Reply
@@ -112,4 +116,29 @@ class ProviderWebhookEndpoint:
         parsed = validate_event(
             envelope, self.parse_settings, self.registry, authorize=self.authorizer.authorize_provider
         )
-        return accept_and_reply(self.accept_event, parsed)
+        return accept_and_reply(self.accept_event, provider_command(parsed))
+
+
+def provider_command(request: IngestRequest) -> IngestCommand:
+    """The accept command of a provider event, whose content digest covers its type and the provider's id,
+    not the body.
+
+    The provider's delivery or event id names the event: a redelivery whose body differs only in the
+    provider's bookkeeping (Stripe renders ``pending_webhooks`` at each attempt) is that event again, answered
+    as a replay, never a ``422`` that would have the provider retry it until it disables the endpoint.
+    """
+    digest = hashlib.sha256(
+        canonical_json(
+            {
+                "event_type": request.event_type,
+                "schema_version": request.schema_version,
+                "provider_id": request.idempotency_key,
+            }
+        ).encode("ascii")
+    ).hexdigest()
+    return command_for(request).model_copy(
+        update={
+            "digest": digest,
+            "event_id": derive_event_id(request.source, request.idempotency_key, digest),
+        }
+    )
