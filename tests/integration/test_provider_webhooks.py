@@ -12,7 +12,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -26,6 +26,7 @@ from plutus_dev.emulator.resources import Emulator
 from tests.builders import an_event, encoded
 from tests.integration.harness import Harness, Response, harness
 from tests.integration.redelivery import drain_capturing, send_duplicate
+from tests.integration.test_logs_hold_no_secrets import logs as logs  # the fixture: every line at DEBUG
 
 SOURCES = {
     "stripe": {"kind": "stripe"},
@@ -385,3 +386,35 @@ def test_a_redelivery_whose_body_stripe_re_rendered_is_the_same_event_not_a_422(
     assert retry.json() == first.json()
     stack.drain()
     assert usd_balance(stack) == Decimal("12.00")
+
+
+def test_provider_secrets_signatures_and_payloads_never_reach_the_logs(
+    stack: Harness, logs: Callable[[], str]
+) -> None:
+    marker = f"PAYLOAD-MARKER-{uuid.uuid4().hex}"
+    secret, other = new_secret(), new_secret()
+    store_secret(stack, "stripe", secret)
+    body = stripe_event("evt_logs", "customer.created", {"id": "cus_l", "description": marker})
+    invalid = stripe_event("evt_invalid", "payment_intent.succeeded", {"id": "pi_l", "currency": marker})
+    headers: list[str] = []
+
+    def send(source: str, content: bytes, key: str, expected: int, at: int | None = None) -> None:
+        header = stripe.WebhookSignature.generate_signature_header(content.decode(), key, at)
+        headers.append(header)
+        response = stack.request("POST", f"/api/v1/webhooks/{source}", content, {"Stripe-Signature": header})
+        assert response.status == expected, response.body
+
+    # Given every path: accepted, replayed, wrong secret, stale, unknown source, signed but invalid
+    send("stripe", body, secret, 202)
+    send("stripe", body, secret, 200)
+    send("stripe", body, other, 401)
+    send("stripe", body, secret, 401, at=int(time.time()) - 3600)
+    send(f"src-{marker}", body, secret, 404)
+    send("stripe", invalid, secret, 422)
+    stack.drain()
+
+    # Then the logs show the requests were seen, and none of the secrets, signatures or payload
+    text = logs()
+    assert "event accepted" in text and "webhook not authenticated" in text
+    forbidden = {secret, other, marker} | {h.split("v1=")[1] for h in headers}
+    assert sorted(value for value in forbidden if value in text) == []
