@@ -17,6 +17,7 @@ from plutus.adapters.events_store import (
     EventStatus,
     Refused,
 )
+from plutus.consumer.fanout import FanOut
 from plutus.core.effects import Effect, StateReader
 from plutus.core.envelope import QueuedEvent, parse_timestamp, utc_now
 from plutus.core.errors import (
@@ -69,6 +70,7 @@ class Consumer:
         state: StateReader,
         dead_letters: DeadLetterQueue | None = None,
         packs: PackSettings | None = None,
+        fanout: FanOut | None = None,
     ) -> None:
         self.settings = settings
         self.registry = registry
@@ -78,6 +80,8 @@ class Consumer:
         self.state = state
         self.dead_letters = dead_letters
         self.metrics = TypedMetrics()
+        # Announces PROCESSED events on the fan-out bus (None: fan-out is off, and costs nothing).
+        self.fanout = fanout
 
     def process_record(self, record: SQSRecord) -> str:
         """Handle one record; raises so the batch processor reports it in ``batchItemFailures``."""
@@ -100,21 +104,31 @@ class Consumer:
             logger.debug("record received", extra={"receive_count": receive_count})
             replay = REPLAY_ATTRIBUTE in (record.message_attributes or {})
             try:
-                return self.process(event, receive_count=receive_count, replay=replay)
+                return self.process(
+                    event, receive_count=receive_count, replay=replay, message_id=record.message_id
+                )
             except Exception as exc:
                 return self._fail(event, record, exc, receive_count, trace)
             finally:
                 logger.remove_keys(["event_id", "event_type", "message_id"])
 
-    def process(self, event: QueuedEvent, *, receive_count: int = 1, replay: bool = False) -> str:
+    def process(
+        self,
+        event: QueuedEvent,
+        *,
+        receive_count: int = 1,
+        replay: bool = False,
+        message_id: str | None = None,
+    ) -> str:
         """Run the event's handlers and commit their effects with the exactly-once marker.
 
         Raises on failure; the caller records it. Domain tests call this with fake repositories.
+        ``message_id``: the SQS record's, for fan-out (which reports a record whose publish failed).
         """
         # A first delivery cannot have been processed yet, except for a replay, so only redeliveries and
         # replays pay for the read; the transaction's condition guards every case anyway.
         if (receive_count > 1 or replay) and self.events.is_processed(event.event_id):
-            return self._skip_duplicate(event)
+            return self._skip_duplicate(event, message_id)
         handlers, parsed = self._handlers_for(event)
         ctx = EventContext(
             event.event_id,
@@ -129,12 +143,15 @@ class Consumer:
         for attempt in range(1, OPTIMISTIC_ATTEMPTS + 1):
             effects = run_handlers(handlers, parsed, ctx)
             now = utc_now()
-            match self.events.commit(event, effects, now):
+            batch = self.fanout.batch_for_commit() if self.fanout and message_id else None
+            match self.events.commit(event, effects, now, fanout_batch=batch):
                 case Committed():
                     self._record_success(event, now)
+                    if self.fanout and message_id and batch:
+                        self.fanout.committed(message_id, event, now, batch, self._label(event))
                     return "processed"
                 case AlreadyProcessed():
-                    return self._skip_duplicate(event)
+                    return self._skip_duplicate(event, message_id)
                 case Contended() if attempt < OPTIMISTIC_ATTEMPTS:
                     continue
                 case Contended():
@@ -168,10 +185,29 @@ class Consumer:
             ) from None
         return registration.handlers or (self.registry.default_handler,), parsed
 
-    def _skip_duplicate(self, event: QueuedEvent) -> str:
+    def _skip_duplicate(self, event: QueuedEvent, message_id: str | None = None) -> str:
         self.metrics.count(self._label(event), PROCESSING_DUPLICATE)
         logger.info("already processed; acknowledged without running handlers again")
+        if self.fanout and message_id:
+            # Announced again only if its first publish did not go out (plutus/consumer/fanout.py).
+            self.fanout.already_processed(message_id, event, self._label(event))
         return "duplicate"
+
+    def publish_processed(self, response: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
+        """After a batch's commits: announce what it processed on the fan-out bus (if on).
+
+        A record of ``event`` whose announcement could not be published joins ``batchItemFailures``: SQS
+        redelivers it, and the "already processed" path publishes it without running its handlers again.
+        """
+        if self.fanout is None:
+            return response
+        failures = list(response.get("batchItemFailures", []))
+        reported = {item["itemIdentifier"] for item in failures}
+        # Only this batch's records: Lambda fails a whole batch whose response names a record not in it (one
+        # staged by an invocation that raised would be).
+        records = {r.get("messageId") for r in event.get("Records", [])} - reported
+        failures += [{"itemIdentifier": m} for m in self.fanout.flush(self.metrics) if m in records]
+        return response | {"batchItemFailures": failures}
 
     def _record_success(self, event: QueuedEvent, now: str) -> None:
         label = self._label(event)
