@@ -31,9 +31,9 @@ from plutus.core.envelope import IngestRequest, IngestResult, canonical_json, de
 from plutus.core.errors import BodyTooLargeError, ResourceNotFoundError, UnauthenticatedError
 from plutus.core.registry import Registry
 from plutus.ingest import providers
-from plutus.ingest.accept import IngestCommand, command_for
+from plutus.ingest.accept import IngestCommand
 from plutus.ingest.auth import SOURCE_NAME
-from plutus.ingest.endpoints import _check_declared_length, _measured, accept_and_reply
+from plutus.ingest.endpoints import _check_declared_length, _command, _measured, accept_and_reply
 from plutus.ingest.http import HttpRequest, Reply
 from plutus.ingest.parsing import decode_json_body, validate_event
 from plutus.ingest.producers import ProducerAuthorizer
@@ -116,10 +116,10 @@ class ProviderWebhookEndpoint:
         parsed = validate_event(
             envelope, self.parse_settings, self.registry, authorize=self.authorizer.authorize_provider
         )
-        return accept_and_reply(self.accept_event, provider_command(parsed))
+        return accept_and_reply(self.accept_event, provider_command(parsed, self.settings, self.registry))
 
 
-def provider_command(request: IngestRequest) -> IngestCommand:
+def provider_command(request: IngestRequest, settings: Settings, registry: Registry) -> IngestCommand:
     """The accept command of a provider event, whose content digest covers its type and the provider's id,
     not the body.
 
@@ -136,9 +136,6 @@ def provider_command(request: IngestRequest) -> IngestCommand:
             }
         ).encode("ascii")
     ).hexdigest()
-    return command_for(request).model_copy(
-        update={
-            "digest": digest,
-            "event_id": derive_event_id(request.source, request.idempotency_key, digest),
-        }
-    )
+    event_id = derive_event_id(request.source, request.idempotency_key, digest)
+    # The command /api/v1/ingest builds (its FIFO message group included), with the provider's digest.
+    return _command(request, settings, registry).model_copy(update={"digest": digest, "event_id": event_id})
