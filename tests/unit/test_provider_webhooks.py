@@ -15,13 +15,16 @@ from typing import Any
 
 import pytest
 import stripe
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import TypeAdapter
 from slack_sdk.signature import Clock, SignatureVerifier
 from standardwebhooks.webhooks import Webhook
 
+from plutus.core.envelope import EventTypeName
 from plutus.core.errors import InvalidEventError, UnauthenticatedError
 from plutus.core.providers import ProviderSource
+from plutus.domains import build_registry
 from plutus.ingest.providers import (
     MAX_TYPE_LENGTH,
     Challenge,
@@ -361,12 +364,9 @@ def test_provider_types_are_namespaced_and_held_to_the_envelopes_syntax() -> Non
     assert namespaced_type("stripe", long_a) != namespaced_type("stripe", long_b)
 
 
+@settings(deadline=None)
 @given(st.text(min_size=1, max_size=200))
 def test_any_provider_type_becomes_a_valid_envelope_type(raw: str) -> None:
-    from pydantic import TypeAdapter
-
-    from plutus.core.envelope import EventTypeName
-
     name = namespaced_type("github", raw)
     if name is not None:
         assert TypeAdapter(EventTypeName).validate_python(name) == name
@@ -434,14 +434,16 @@ class SecretsSpy:
 STRIPE_SECRET = "whsec_unit_test_secret"
 
 
+REGISTRY = build_registry()
+
+
 def webhook_endpoint(secrets: SecretsSpy, accept: RecordingAccept) -> Any:
-    from plutus.domains import build_registry
     from plutus.ingest.producers import ProducerAuthorizer
     from plutus.ingest.webhooks import ProviderWebhookEndpoint
-    from tests.fakes import settings
+    from tests.fakes import settings as test_settings
 
-    config = settings(webhook_sources={"stripe": {"kind": "stripe"}})
-    registry = build_registry()
+    config = test_settings(webhook_sources={"stripe": {"kind": "stripe"}})
+    registry = REGISTRY
     return ProviderWebhookEndpoint(
         config,
         registry,
@@ -499,6 +501,8 @@ def test_an_unconfigured_source_is_404_without_reading_any_secret() -> None:
     assert secrets.asked == [] and accept.commands == []
 
 
+# No deadline: the first example pays for the payload models' first build; a test asserts behaviour, not time.
+@settings(deadline=None)
 @given(
     body=st.binary(max_size=512),
     header=st.one_of(st.none(), st.text(max_size=200)),
@@ -516,6 +520,7 @@ def test_no_unsigned_request_reaches_the_use_case_or_a_5xx(
     assert accept.commands == []
 
 
+@settings(deadline=None)
 @given(body=st.binary(max_size=512))
 def test_a_signed_body_that_is_not_a_stripe_event_is_a_4xx_never_a_5xx(body: bytes) -> None:
     # Signed with the right secret (so it passes verification) but arbitrary bytes: the client's fault.

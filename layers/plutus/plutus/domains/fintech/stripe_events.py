@@ -138,6 +138,9 @@ class StripePaymentIntentSucceededV1(EventModel):
     event_type = "stripe.payment_intent.succeeded"
     schema_version = "1.0"
     restricted = "money"
+    # Stripe does not order its deliveries, so there is no order of theirs to keep: on a FIFO queue each
+    # Stripe event is its own message group (a refund ahead of its payment is retried, see the handler).
+    ordering_key = "id"
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -169,6 +172,9 @@ class StripeChargeRefundedV1(EventModel):
     event_type = "stripe.charge.refunded"
     schema_version = "1.0"
     restricted = "money"
+    # Stripe does not order its deliveries, so there is no order of theirs to keep: on a FIFO queue each
+    # Stripe event is its own message group (a refund ahead of its payment is retried, see the handler).
+    ordering_key = "id"
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
