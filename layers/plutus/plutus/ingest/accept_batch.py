@@ -32,13 +32,7 @@ from plutus.adapters.payload_store import PayloadStore
 from plutus.adapters.queue import EventQueue, Message
 from plutus.core.envelope import IngestResult, utc_now
 from plutus.core.errors import EventNotQueuedError, InvalidEventError
-from plutus.ingest.accept import (
-    IngestCommand,
-    Outgoing,
-    group_attributes,
-    queued_message,
-    trace_attributes,
-)
+from plutus.ingest.accept import IngestCommand, Outgoing, group_attributes, queued_message, trace_attributes
 from plutus.observability import logger
 from plutus.settings import Settings
 
