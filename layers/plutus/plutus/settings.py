@@ -8,12 +8,13 @@ reach, typed, through ``plutus.core.pack_settings.PackSettings`` (``ctx.settings
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from plutus.core.env_settings import EnvConfig, EnvSettings
+from plutus.core.env_settings import EnvConfig, EnvSettings, NoDecode
 from plutus.core.policy import ProducerPolicy
+from plutus.core.providers import WebhookSources
 
 
 class Settings(EnvSettings):
@@ -80,7 +81,10 @@ class Settings(EnvSettings):
     webhook_secret_max_age_seconds: int = Field(default=300, ge=1, le=3600)
     # Producer authorization (template parameter ProducerPolicy, JSON; see plutus/core/policy.py). None
     # (empty) denies every event in WEBHOOK_SIGNATURE and IAM modes; in NONE mode ingest is open (dev only).
-    producer_policy: ProducerPolicy | None = None
+    producer_policy: Annotated[ProducerPolicy | None, NoDecode] = None
+    # POST /api/v1/webhooks/{source}: the provider sources it serves and how each signs (template parameter
+    # WebhookSources, JSON; see plutus/core/providers.py). Empty: the route serves none (404).
+    webhook_sources: Annotated[WebhookSources, NoDecode] = Field(default_factory=dict)
 
     # Fan-out (template parameters FanOutBus, FanOutIncludePayload; docs/fanout.md): the EventBridge bus
     # (name or ARN) the consumer announces PROCESSED events on; unset, fan-out is off and costs nothing. The
@@ -100,6 +104,13 @@ class Settings(EnvSettings):
     def _policy_from_json(cls, value: Any) -> Any:
         if isinstance(value, str):
             return json.loads(value) if value.strip() else None
+        return value
+
+    @field_validator("webhook_sources", mode="before")
+    @classmethod
+    def _sources_from_json(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else {}
         return value
 
     @model_validator(mode="after")

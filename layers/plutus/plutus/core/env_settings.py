@@ -5,7 +5,8 @@ dotenv) cost about 100 ms of every cold start, more than the rest of the setting
 used of it is small and kept here, with the same names and rules: a field ``events_table`` of a model whose
 ``env_prefix`` is ``PLUTUS_`` is read from ``PLUTUS_EVENTS_TABLE`` (any case), values given to the
 constructor win over the environment, every value (defaults included) is validated, unknown fields are
-refused, and a tuple, list, set or dict field is read as JSON (``PLUTUS_SAAS_FEATURE_CATALOGUE='["a","b"]'``).
+refused, and a tuple, list, set or dict field is read as JSON (``PLUTUS_SAAS_FEATURE_CATALOGUE='["a","b"]'``)
+unless it is marked ``NoDecode``.
 An empty variable is a value (``""``), as before: validation decides whether it is allowed.
 """
 
@@ -21,6 +22,11 @@ from pydantic import BaseModel, ConfigDict
 
 # Field types whose environment value is JSON; everything else is handed to pydantic as the string it is.
 _JSON_ORIGINS = (tuple, list, set, frozenset, dict)
+
+
+class NoDecode:
+    """``Annotated[T, NoDecode]``: the field's environment value reaches validation as the string it is, even
+    for a collection type (its own validator parses it), as pydantic-settings' marker of the same name."""
 
 
 class EnvConfig(ConfigDict, total=False):
@@ -47,7 +53,7 @@ def environment_values(
         raw = found.get(prefix + name.lower())
         if raw is None:
             continue
-        if _is_json(field.annotation):
+        if _is_json(field.annotation) and NoDecode not in field.metadata:
             try:
                 values[name] = json.loads(raw)
             except ValueError as exc:
