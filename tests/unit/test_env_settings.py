@@ -4,10 +4,12 @@ fields refused, and a missing required name fails loudly."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import pytest
 from pydantic import Field, ValidationError
 
-from plutus.core.env_settings import EnvConfig, EnvSettings, environment_values
+from plutus.core.env_settings import EnvConfig, EnvSettings, NoDecode, environment_values
 from plutus.domains.fintech.settings import FintechSettings
 from plutus.domains.saas.settings import SaasSettings
 from plutus.settings import Settings
@@ -85,3 +87,18 @@ def test_unknown_fields_are_refused_and_settings_are_frozen() -> None:
         Knobs(limits=3)
     with pytest.raises(ValidationError, match="frozen"):
         Knobs().limit = 2  # type: ignore[misc]
+
+
+class Raw(EnvSettings):
+    model_config = EnvConfig(env_prefix="TEST_RAW_")
+
+    table: Annotated[dict[str, int], NoDecode] = Field(default_factory=dict)
+
+
+def test_a_nodecode_collection_reaches_validation_as_its_string(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_RAW_TABLE", "")
+    assert environment_values(Raw) == {"table": ""}
+    monkeypatch.setenv("PLUTUS_WEBHOOK_SOURCES", "")  # main's validator reads "" as no sources
+    for name, value in REQUIRED.items():
+        monkeypatch.setenv(name, value)
+    assert Settings.from_environment().webhook_sources == {}
