@@ -13,6 +13,7 @@ from typing import Any
 
 from plutus.adapters.events_store import (
     AlreadyProcessed,
+    Commit,
     CommitOutcome,
     Committed,
     Contended,
@@ -144,6 +145,10 @@ class FakeEvents:
         item.update(status=EventStatus.PROCESSED, processed_at=now)
         item["attempts"] += 1
         return Committed()
+
+    def commit_batch(self, commits: list[Commit], now: str) -> list[CommitOutcome | None]:
+        """Each event's commit in turn: every event all or nothing, as the batch commits it."""
+        return [self.commit(c.event, list(c.effects), now) for c in commits]
 
     def record_failure(
         self, event: QueuedEvent, error: str, status: EventStatus, now: str, message: str | None = None

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from plutus import bootstrap
@@ -30,6 +31,8 @@ def build_lambda_handler(
     @tracer.capture_lambda_handler(capture_response=False)
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         try:
+            # The batch's leading first deliveries commit together; each record is still reported on its own.
+            consumer.settle_batch([SQSRecord(r) for r in event.get("Records") or ()])
             response = process_partial_response(
                 event=event, record_handler=consumer.process_record, processor=processor, context=context
             )
