@@ -146,6 +146,9 @@ class FakeEvents:
         item["attempts"] += 1
         return Committed()
 
+    def processed(self, event_ids: list[str]) -> set[str]:
+        return {i for i in event_ids if self.is_processed(i)}
+
     def commit_batch(self, commits: list[Commit], now: str) -> list[CommitOutcome | None]:
         """Each event's commit in turn: every event all or nothing, as the batch commits it."""
         return [self.commit(c.event, list(c.effects), now) for c in commits]

@@ -473,6 +473,36 @@ class EventsRepository:
         item = self.get(event_id, consistent=True)
         return bool(item and item.get("status") == EventStatus.PROCESSED)
 
+    def processed(self, event_ids: Sequence[str]) -> set[str]:
+        """Which of ``event_ids`` are PROCESSED (strongly consistent ``BatchGetItem``, 100 keys per call).
+
+        An id left unread after the retries is not in the answer: its record checks it alone.
+        """
+        found: set[str] = set()
+
+        def read(request: dict[str, Any]) -> dict[str, Any] | None:
+            response = self.client.batch_get_item(RequestItems=request)
+            for item in response.get("Responses", {}).get(self.table, []):
+                if item.get("status", {}).get("S") == EventStatus.PROCESSED:
+                    found.add(item["event_id"]["S"])
+            left: dict[str, Any] | None = response.get("UnprocessedKeys")
+            return left
+
+        for start in range(0, len(event_ids), 100):
+            keys = [{"event_id": {"S": i}} for i in event_ids[start : start + 100]]
+            until_done(
+                read,
+                {
+                    self.table: {
+                        "Keys": keys,
+                        "ConsistentRead": True,
+                        "ProjectionExpression": "event_id, #status",
+                        "ExpressionAttributeNames": {"#status": "status"},
+                    }
+                },
+            )
+        return found
+
     def commit(self, event: QueuedEvent, effects: Sequence[Effect], now: str) -> CommitOutcome:
         """Write ``effects`` and move the event to PROCESSED in one transaction.
 

@@ -128,8 +128,10 @@ class Consumer:
         The batch's first records, as long as each is a first delivery (not a redelivery, not a replay) that
         parses, whose handlers succeed, and that neither reads nor writes an item an earlier one of them
         writes, are committed with :meth:`EventsRepository.commit_batch`: a whole SQS batch of default-handler
-        events in one ``TransactWriteItems``. Up to the first record that is not such, the result is what
-        processing them one by one in order would have given, since no handler saw another's writes.
+        events in one ``TransactWriteItems``. Redeliveries and replays whose event is PROCESSED are found with
+        one read for the batch and acknowledged without running anything. Up to the first record that is not
+        such, the result is what processing them one by one in order would have given, since no handler saw
+        another's writes.
         :meth:`process_record` then only reports what was settled here; every other record (the rest of the
         batch, and any event the batch commit left unsettled) goes through :meth:`process`, one by one, as
         before. Never raises: whatever fails here is left to the per-record path.
@@ -138,8 +140,8 @@ class Consumer:
         if len(records) < 2:
             return
         try:
-            planned = self._plan_batch(records)
-            if len(planned) < 2:
+            planned = self._plan_batch(records, self._processed_again(records))
+            if not planned:
                 return
             now = utc_now()
             outcomes = self.events.commit_batch([commit for _, commit in planned], now)
@@ -152,13 +154,29 @@ class Consumer:
             elif isinstance(outcome, AlreadyProcessed):
                 self.settled[message_id] = Settled("duplicate", now)
 
-    def _plan_batch(self, records: Sequence[SQSRecord]) -> list[tuple[str, Commit]]:
+    def _processed_again(self, records: Sequence[SQSRecord]) -> set[str]:
+        """Message ids of the batch's redeliveries and replays whose event is PROCESSED (one batched read)."""
+        again: dict[str, str] = {}
+        for record in records:
+            if _first_delivery(record):
+                continue
+            try:
+                again[record.message_id] = QueuedEvent.model_validate_json(record.body).event_id
+            except ValidationError:
+                continue
+        processed = self.events.processed(list(set(again.values()))) if again else set()
+        return {message_id for message_id, event_id in again.items() if event_id in processed}
+
+    def _plan_batch(self, records: Sequence[SQSRecord], duplicates: set[str]) -> list[tuple[str, Commit]]:
         planned: list[tuple[str, Commit]] = []
         written: set[tuple[str, str]] = set()
         event_ids: set[str] = set()
         for record in records:
-            receive_count = int(record.attributes.approximate_receive_count or 1)
-            if receive_count > 1 or REPLAY_ATTRIBUTE in (record.message_attributes or {}):
+            if record.message_id in duplicates:
+                # Processed before: acknowledged without running anything, so it changes nothing for the rest.
+                self.settled[record.message_id] = Settled("duplicate", "")
+                continue
+            if not _first_delivery(record):
                 break
             try:
                 event = QueuedEvent.model_validate_json(record.body)
@@ -336,6 +354,12 @@ class Consumer:
         if final:
             # This was the last receive SQS allows: the message goes to the dead-letter queue next.
             self.metrics.count(label, DLQ_MESSAGES)
+
+
+def _first_delivery(record: SQSRecord) -> bool:
+    """Neither a redelivery nor an operator's replay: the only records that may be processed already."""
+    receive_count = int(record.attributes.approximate_receive_count or 1)
+    return receive_count == 1 and REPLAY_ATTRIBUTE not in (record.message_attributes or {})
 
 
 def run_handlers(handlers: tuple[Handler, ...], parsed: Any, ctx: EventContext) -> list[Effect]:
