@@ -18,16 +18,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-PRICES = {
-    "api_gateway_rest_per_million_requests": 3.50,
-    "lambda_per_million_requests": 0.20,
-    "lambda_per_gb_second": 0.0000166667,
-    "sqs_per_million_requests": 0.40,
-    "dynamodb_per_million_wru": 0.625,
-    "dynamodb_per_million_rru": 0.125,
-    "cloudwatch_logs_per_gb": 0.50,
-    "dynamodb_storage_per_gb_month": 0.25,
-}
+from plutus_dev.prices import PRICES
+
+# PRICES lives in plutus_dev.prices: the operator CLI's replay and redrive plans price with the same figures.
 # The START/END/REPORT lines Lambda itself logs for every invocation.
 LAMBDA_PLATFORM_LOG_BYTES = 300
 MILLION = 1_000_000

@@ -129,7 +129,9 @@ class FakeEvents:
     def is_processed(self, event_id: str) -> bool:
         return self.items.get(event_id, {}).get("status") == EventStatus.PROCESSED
 
-    def commit(self, event: QueuedEvent, effects: list[Effect], now: str) -> CommitOutcome:
+    def commit(
+        self, event: QueuedEvent, effects: list[Effect], now: str, fanout_batch: str | None = None
+    ) -> CommitOutcome:
         if self.is_processed(event.event_id):
             return AlreadyProcessed()
         if self.contend:
@@ -143,6 +145,8 @@ class FakeEvents:
             return Refused((str(exc),))
         item = self.items.setdefault(event.event_id, {"event_id": event.event_id, "attempts": 0})
         item.update(status=EventStatus.PROCESSED, processed_at=now)
+        if fanout_batch is not None:
+            item["fanout_batch"] = fanout_batch
         item["attempts"] += 1
         return Committed()
 
@@ -151,7 +155,21 @@ class FakeEvents:
 
     def commit_batch(self, commits: list[Commit], now: str) -> list[CommitOutcome | None]:
         """Each event's commit in turn: every event all or nothing, as the batch commits it."""
-        return [self.commit(c.event, list(c.effects), now) for c in commits]
+        return [self.commit(c.event, list(c.effects), now, c.fanout_batch) for c in commits]
+
+    # The publish ledger (plutus/core/fanout.py): a batch's marker holds the ids published under it.
+    def committed_batch(self, event_id: str) -> tuple[str | None, str] | None:
+        item = self.items.get(event_id, {})
+        if item.get("status") != EventStatus.PROCESSED:
+            return None
+        return item.get("fanout_batch"), item["processed_at"]
+
+    def published_ids(self, batch: str) -> frozenset[str]:
+        return frozenset(self.items.get(f"fanout:{batch}", {}).get("published", ()))
+
+    def mark_published(self, batch: str, event_ids: list[str], now: str) -> None:
+        marker = self.items.setdefault(f"fanout:{batch}", {"event_id": f"fanout:{batch}", "published": set()})
+        marker["published"] |= set(event_ids)
 
     def record_failure(
         self, event: QueuedEvent, error: str, status: EventStatus, now: str, message: str | None = None

@@ -220,7 +220,7 @@ def test_the_cli_lists_failed_events_from_the_index_shows_the_dlq_redrives_and_r
     assert replayed.exit_code == 0, replayed.output
     assert "1 of 2 event(s) re-enqueued" in replayed.output and "already PROCESSED" in replayed.output
 
-    redriven = runner.invoke(app, ["dlq", "redrive"])
+    redriven = runner.invoke(app, ["dlq", "redrive", "--yes"])
     assert redriven.exit_code == 0, redriven.output
     assert "Path: receive -> send -> delete" in redriven.output and "Moved 1 message(s)" in redriven.output
 

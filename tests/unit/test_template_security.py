@@ -151,3 +151,41 @@ def test_unauthenticated_ingest_deploys_only_to_dev(environment: str, mode: str,
         if s._evaluate(rule["RuleCondition"]):
             verdicts += [bool(s._evaluate(a["Assert"])) for a in rule["Assertions"]]
     assert all(verdicts) is allowed
+
+
+def _put_events_resources(s: Stack) -> list[Any]:
+    """Every resource any function may PutEvents on (and any events:* grant, which must not exist)."""
+    found = []
+    for name in of_type("AWS::Serverless::Function"):
+        for policy in props(s, name).get("Policies", []):
+            for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
+                actions = (
+                    statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                )
+                if any(str(a).startswith("events:") for a in actions):
+                    assert (name, actions) == ("ConsumerFunction", ["events:PutEvents"])
+                    found.append(statement["Resource"])
+    return found
+
+
+@pytest.mark.parametrize(
+    ("bus", "resource"),
+    [
+        ("none", None),
+        ("create", "arn:test:FanOutEventBus"),
+        ("team-bus", "arn:aws:events:us-east-1:123456789012:event-bus/team-bus"),
+        (
+            "arn:aws:events:eu-west-1:111122223333:event-bus/team",
+            "arn:aws:events:eu-west-1:111122223333:event-bus/team",
+        ),
+    ],
+)
+def test_only_the_consumer_may_put_events_and_only_on_the_fan_out_bus(bus: str, resource: str | None) -> None:
+    s = stack(FanOutBus=bus)
+
+    assert _put_events_resources(s) == ([resource] if resource else [])
+    env = s.function_environment("ConsumerFunction")
+    assert env.get("PLUTUS_FANOUT_BUS") == (
+        None if bus == "none" else "ref:FanOutEventBus" if bus == "create" else bus
+    )
+    assert s.condition("CreateFanOutBus") is (bus == "create")

@@ -14,9 +14,11 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from plutus.adapters import events_store
 from plutus.adapters.events_store import EventStatus
-from plutus.core.envelope import QueuedEvent
+from plutus.core.envelope import utc_now
 
 
 class Outcome(StrEnum):
@@ -61,23 +63,71 @@ def _not_kept(item: dict[str, Any], now: datetime) -> str:
     )
 
 
-def replay_message(event: QueuedEvent) -> dict[str, Any]:
-    """``SendMessage`` arguments (minus the queue) that re-enqueue ``event`` as a replay."""
+# On the event's item: the ``attempts`` it had when a replay re-enqueued its message. A bulk replay skips an
+# event whose marker equals its attempts (re-enqueued, and no attempt since), so running it twice over the
+# same selection sends nothing new; once the consumer tries the replayed message again, attempts move on.
+REPLAYED_ATTEMPT = "replayed_attempt"
+REPLAYED_AT = "replayed_at"
+
+
+def replay_attributes(event_id: str, event_type: str | None) -> dict[str, Any]:
+    """The message attributes of a replayed message: its id and type, and the consumer's replay flag."""
     # Imported here: plutus.consumer.processor builds the Logger and Metrics, which scripts that spawn the
     # embedded stack's workers must not do at import (see lambda_runtime._init).
     from plutus.consumer.processor import REPLAY_ATTRIBUTE
 
     attributes = {
-        "event_id": {"DataType": "String", "StringValue": event.event_id},
+        "event_id": {"DataType": "String", "StringValue": event_id},
         REPLAY_ATTRIBUTE: {"DataType": "String", "StringValue": "true"},
     }
-    if event.event_type:
-        attributes["event_type"] = {"DataType": "String", "StringValue": event.event_type}
-    return {"MessageBody": event.to_message_body(), "MessageAttributes": attributes}
+    if event_type:
+        attributes["event_type"] = {"DataType": "String", "StringValue": event_type}
+    return attributes
+
+
+def resend(sqs: Any, queue_url: str, item: dict[str, Any], body: str) -> str:
+    """Send a FAILED event's kept message again, byte for byte; returns the new message id.
+
+    The body is never parsed nor rebuilt: a message that carries a payload pointer (an S3 object) instead of
+    its payload goes out as it came in, and the consumer resolves it as it did the first time.
+    """
+    attributes = replay_attributes(str(item["event_id"]), item.get("event_type"))
+    response = sqs.send_message(QueueUrl=queue_url, MessageBody=body, MessageAttributes=attributes)
+    return str(response["MessageId"])
+
+
+def mark_replayed(dynamodb: Any, events_table: str, item: dict[str, Any], now: str) -> bool:
+    """Record on a FAILED event that its message was re-enqueued at its current attempts.
+
+    Conditional on the event being as read (FAILED, same attempts): ``False`` when it moved on meanwhile (the
+    consumer took the replayed message already), which needs no marker.
+    """
+    try:
+        dynamodb.update_item(
+            TableName=events_table,
+            Key={"event_id": {"S": str(item["event_id"])}},
+            UpdateExpression=f"SET {REPLAYED_ATTEMPT} = :attempts, {REPLAYED_AT} = :now",
+            ConditionExpression="#status = :failed AND attempts = :attempts",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":attempts": {"N": str(int(item.get("attempts", 0)))},
+                ":now": {"S": now},
+                ":failed": {"S": EventStatus.FAILED},
+            },
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
 
 
 def replay_one(dynamodb: Any, sqs: Any, events_table: str, queue_url: str, event_id: str) -> ReplayResult:
-    """Re-enqueue one event if it is replayable; say why not otherwise."""
+    """Re-enqueue one event if it is replayable; say why not otherwise.
+
+    By id is explicit: it re-enqueues even an event a replay re-enqueued before (the consumer absorbs the
+    extra copy once one is processed), and marks it so a bulk replay does not send it once more.
+    """
     item = events_store.get_event(dynamodb, events_table, event_id, consistent=True)
     if item is None:
         return ReplayResult(event_id, Outcome.NOT_FOUND, "no such event")
@@ -89,9 +139,13 @@ def replay_one(dynamodb: Any, sqs: Any, events_table: str, queue_url: str, event
         return ReplayResult(
             event_id, Outcome.NOT_REPLAYABLE, f"{status}: {_not_kept(item, datetime.now(UTC))}"
         )
-    event = QueuedEvent.model_validate_json(body)
-    response = sqs.send_message(QueueUrl=queue_url, **replay_message(event))
-    return ReplayResult(event_id, Outcome.REPLAYED, f"message {response['MessageId']}")
+    message_id = resend(sqs, queue_url, item, body)
+    try:
+        mark_replayed(dynamodb, events_table, item, utc_now())
+    except (ClientError, BotoCoreError) as exc:
+        # Sent all the same; only a later bulk run may send it once more (the consumer absorbs the copy).
+        return ReplayResult(event_id, Outcome.REPLAYED, f"message {message_id}; marker not written ({exc})")
+    return ReplayResult(event_id, Outcome.REPLAYED, f"message {message_id}")
 
 
 def replay_events(

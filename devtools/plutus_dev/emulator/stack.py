@@ -64,7 +64,7 @@ PROFILES = {
 # Settings bound to the stack's own resources: they come from the template, never from the shell (a
 # PLUTUS_EVENTS_TABLE exported for the CLI must not point the functions at another table).
 RESOURCE_SETTINGS = frozenset(
-    {"events_table", "state_table", "idempotency_table", "queue_url", "max_receive_count"}
+    {"events_table", "state_table", "idempotency_table", "queue_url", "max_receive_count", "fanout_bus"}
 )
 SHELL_PASSTHROUGH = frozenset({"POWERTOOLS_LOG_LEVEL"})
 
@@ -409,6 +409,8 @@ def _banner(stack: LocalStack, started: float, state_path: Path) -> None:
     print(f"  State:      {state_path}   (the plutus CLI finds this stack from it)")
     print(f"  Logs:       {cfg.log_dir}/")
     print(f"  Metrics:    {stack.url}/metrics   ('make plutus ARGS=stats' prints them)")
+    if stack.stack and stack.stack.condition("FanOutOn"):
+        print(f"  Fan-out:    EventBridge bus {stack.stack.output('FanOutBusName')} (docs/fanout.md)")
     if not cfg.environment.get("PLUTUS_PRODUCER_POLICY"):
         print("  Producers:  no ProducerPolicy: in AuthMode NONE any source may send any type (dev only)")
     print("  Try it:\n" + CURL_EXAMPLE.format(url=stack.url))

@@ -103,7 +103,8 @@ def identify(headers: Any, body: bytes) -> tuple[str, str]:
     if "." in target:
         prefix, operation = target.rsplit(".", 1)
         service = "dynamodb" if prefix.startswith("DynamoDB") else "sqs" if "SQS" in prefix else prefix
-        return service, operation
+        # EventBridge (fan-out) answers errors in the same JSON shape as DynamoDB.
+        return ("events" if prefix == "AWSEvents" else service), operation
     action = parse_qs(body.decode("utf-8", "replace")).get("Action", [""])[0]
     return ("sqs" if action else "unknown"), action
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from plutus.adapters.events_store import EventsRepository, Retention
+    from plutus.consumer.fanout import FanOut
     from plutus.consumer.processor import Consumer
     from plutus.core.effects import StateReader
     from plutus.core.registry import Registry
@@ -143,7 +144,21 @@ class Root:
 
         url = self.settings.dead_letter_queue_url
         dead_letters = DeadLetterQueue(self.clients("sqs"), url) if url else None
-        return Consumer(self.settings, self.registry, self.events, self.state, dead_letters, self.packs)
+        return Consumer(
+            self.settings, self.registry, self.events, self.state, dead_letters, self.packs, self.fanout
+        )
+
+    @cached_property
+    def fanout(self) -> FanOut | None:
+        """The consumer's fan-out to the EventBridge bus, or ``None`` when no bus is configured."""
+        bus = self.settings.fanout_bus
+        if not bus:
+            return None
+        from plutus.adapters.fanout import EventBridgePublisher
+        from plutus.consumer.fanout import FanOut
+
+        publisher = EventBridgePublisher(self.clients("events"), bus)
+        return FanOut(publisher, self.events, include_payload=self.settings.fanout_include_payload)
 
     @cached_property
     def reads_app(self) -> FastAPI:

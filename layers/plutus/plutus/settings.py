@@ -69,6 +69,12 @@ class Settings(BaseSettings):
     # (empty) denies every event in WEBHOOK_SIGNATURE and IAM modes; in NONE mode ingest is open (dev only).
     producer_policy: Annotated[ProducerPolicy | None, NoDecode] = None
 
+    # Fan-out (template parameters FanOutBus, FanOutIncludePayload; docs/fanout.md): the EventBridge bus
+    # (name or ARN) the consumer announces PROCESSED events on; unset, fan-out is off and costs nothing. The
+    # payload goes along only when allowed, and never past EventBridge's 256 KB entry limit.
+    fanout_bus: str | None = Field(default=None, min_length=1, max_length=1600)
+    fanout_include_payload: bool = False
+
     # Bounded retries: one call's worst case, 3 x (1 s + 2 s) + at most 3 s of throttling backoff = 12 s,
     # fits inside ingest's 15 s, so a dead dependency is answered with a 503 rather than a Lambda timeout
     # (tests/unit/test_retry_budget.py checks this against template.yaml).

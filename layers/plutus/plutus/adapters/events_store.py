@@ -47,6 +47,12 @@ EXPIRES_AT = "expires_at"
 # event drops it. DynamoDB items stop at 400 KB: a message that does not fit is not kept (redrive it).
 KEPT_MESSAGE = "kept_message"
 KEPT_MESSAGE_MAX_BYTES = 300_000
+# Fan-out's publish marker (plutus/core/fanout.py): a PROCESSED event names its batch, and the batch's marker
+# item, ``fanout:<batch>`` in this table, holds the ids published (a string set). Reads never serve it: its
+# key is not an event id.
+FANOUT_BATCH = "fanout_batch"
+FANOUT_MARKER_PREFIX = "fanout:"
+FANOUT_PUBLISHED = "published"
 _deserializer = TypeDeserializer()
 
 
@@ -150,16 +156,22 @@ def _attempt_update(
     }
 
 
-def processed_update(table: str, event: QueuedEvent, now: str, retention: Retention) -> dict[str, Any]:
+def processed_update(
+    table: str, event: QueuedEvent, now: str, retention: Retention, fanout_batch: str | None = None
+) -> dict[str, Any]:
     """Transact item moving an event to PROCESSED; its condition is the consumer's exactly-once marker.
 
     It removes the ops-index keys (the event leaves the index) and starts the processed-retention clock.
+    With fan-out on, it also names the batch whose publish marker will record the event (no extra write).
     """
     clauses = ["#status = :processed", "processed_at = :now", "updated_at = :now", f"{EXPIRES_AT} = :expires"]
     values = {
         ":now": {"S": now},
         ":expires": {"N": str(retention.expiry(EventStatus.PROCESSED, now))},
     }
+    if fanout_batch is not None:
+        clauses.append(f"{FANOUT_BATCH} = :fanout_batch")
+        values[":fanout_batch"] = {"S": fanout_batch}
     return _attempt_update(table, event, clauses, values, remove=f"{KEPT_MESSAGE}, {OPS_PK}, {OPS_SK}")
 
 
@@ -306,16 +318,38 @@ def query_by_status(
     yield from _read_items(client, table, page)
 
 
-def _query_shard(
-    client: Any, table: str, pk: str, since: str | None, page_size: int, source: str | None
-) -> Iterator[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class OpsFilter:
+    """A selection on the ops index: a received_at range on its sort key, source and type on its projection.
+
+    ``since`` is inclusive and ``until`` exclusive (an ``ops_sk`` of ``<until>#<id>`` sorts after ``until``).
+    ``source`` and ``event_type`` are a FilterExpression: DynamoDB reads (and bills) every index entry of the
+    queried range and drops the others, which is cheap because the index holds only the failing few.
+    """
+
+    since: str | None = None
+    until: str | None = None
+    source: str | None = None
+    event_type: str | None = None
+
+
+def ops_query(table: str, pk: str, selection: OpsFilter, page_size: int = 100) -> dict[str, Any]:
+    """``Query`` arguments for one ops-index partition (``<STATUS>#<shard>``) under ``selection``."""
     condition = "#pk = :pk"
     names = {"#pk": OPS_PK}
     values: dict[str, Any] = {":pk": {"S": pk}}
-    if since is not None:
+    if selection.since is not None and selection.until is not None:
+        condition += " AND #sk BETWEEN :since AND :until"
+    elif selection.since is not None:
         condition += " AND #sk >= :since"
+    elif selection.until is not None:
+        condition += " AND #sk < :until"
+    if selection.since is not None:
+        values[":since"] = {"S": selection.since}
+    if selection.until is not None:
+        values[":until"] = {"S": selection.until}
+    if selection.since is not None or selection.until is not None:
         names["#sk"] = OPS_SK
-        values[":since"] = {"S": since}
     kwargs: dict[str, Any] = {
         "TableName": table,
         "IndexName": OPS_INDEX,
@@ -324,10 +358,28 @@ def _query_shard(
         "ExpressionAttributeValues": values,
         "Limit": page_size,
     }
-    if source is not None:
-        kwargs["FilterExpression"] = "#source = :source"
-        names["#source"] = "source"
-        values[":source"] = {"S": source}
+    filters = []
+    for name, value in (("source", selection.source), ("event_type", selection.event_type)):
+        if value is not None:
+            filters.append(f"#{name} = :{name}")
+            names[f"#{name}"] = name
+            values[f":{name}"] = {"S": value}
+    if filters:
+        kwargs["FilterExpression"] = " AND ".join(filters)
+    return kwargs
+
+
+def read_events(
+    client: Any, table: str, event_ids: Sequence[str], *, consistent: bool = False
+) -> dict[str, dict[str, Any]]:
+    """The items of ``event_ids`` that exist, as plain values, by id (``BatchGetItem`` by 100)."""
+    return {i["event_id"]: i for i in _read_items(client, table, event_ids, consistent=consistent)}
+
+
+def _query_shard(
+    client: Any, table: str, pk: str, since: str | None, page_size: int, source: str | None
+) -> Iterator[dict[str, Any]]:
+    kwargs = ops_query(table, pk, OpsFilter(since=since, source=source), page_size)
     while True:
         response = client.query(**kwargs)
         yield from response.get("Items", [])
@@ -336,13 +388,17 @@ def _query_shard(
         kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
 
-def _read_items(client: Any, table: str, event_ids: Sequence[str]) -> Iterator[dict[str, Any]]:
+def _read_items(
+    client: Any, table: str, event_ids: Sequence[str], *, consistent: bool = False
+) -> Iterator[dict[str, Any]]:
     # The index is eventually consistent and projects little: the table has the current attempts and error.
     # An id whose item is gone (expired) or has left the listed state meanwhile is still shown as it is now.
     found: dict[str, dict[str, Any]] = {}
     for start in range(0, len(event_ids), 100):  # BatchGetItem's limit
         chunk = event_ids[start : start + 100]
-        request: dict[str, Any] = {table: {"Keys": [{"event_id": {"S": i}} for i in chunk]}}
+        request: dict[str, Any] = {
+            table: {"Keys": [{"event_id": {"S": i}} for i in chunk], "ConsistentRead": consistent}
+        }
         while request:
             response = client.batch_get_item(RequestItems=request)
             for item in response.get("Responses", {}).get(table, []):
@@ -400,6 +456,7 @@ class Commit:
 
     event: QueuedEvent
     effects: Sequence[Effect]
+    fanout_batch: str | None = None  # the fan-out batch its PROCESSED record names (fan-out on)
 
 
 # TransactWriteItems' limits: 100 items and 4 MB of items per call (sized here with room to spare).
@@ -503,14 +560,17 @@ class EventsRepository:
             )
         return found
 
-    def commit(self, event: QueuedEvent, effects: Sequence[Effect], now: str) -> CommitOutcome:
+    def commit(
+        self, event: QueuedEvent, effects: Sequence[Effect], now: str, fanout_batch: str | None = None
+    ) -> CommitOutcome:
         """Write ``effects`` and move the event to PROCESSED in one transaction.
 
         The first item's condition (not PROCESSED yet) is the exactly-once marker: if it fails, the event was
         processed before and nothing is written. Without effects there is nothing to make atomic: the marker
         alone is one conditional ``UpdateItem`` (1 write unit instead of a transaction's 2).
+        ``fanout_batch``: see :meth:`committed_batch`.
         """
-        marker = processed_update(self.table, event, now, self.retention)
+        marker = processed_update(self.table, event, now, self.retention, fanout_batch)
         if not effects:
             try:
                 self.client.update_item(**marker)
@@ -555,7 +615,7 @@ class EventsRepository:
                 transactional.append(index)
                 continue
             try:
-                outcomes[index] = self.commit(entry.event, (), now)
+                outcomes[index] = self.commit(entry.event, (), now, entry.fanout_batch)
             except (ClientError, BotoCoreError) as exc:
                 logger.warning(
                     "marker write failed; left to the event's own commit", extra={"error": _code(exc)}
@@ -565,7 +625,8 @@ class EventsRepository:
         return outcomes
 
     def _items(self, entry: Commit, now: str) -> list[dict[str, Any]]:
-        items = [{"Update": processed_update(self.table, entry.event, now, self.retention)}]
+        marker = processed_update(self.table, entry.event, now, self.retention, entry.fanout_batch)
+        items = [{"Update": marker}]
         return items + [transact_item(self.state_table, e) for e in entry.effects]
 
     def _commit_group(
@@ -606,6 +667,37 @@ class EventsRepository:
             for index in pending:
                 outcomes[index] = Committed()
             return
+
+    def committed_batch(self, event_id: str) -> tuple[str | None, str] | None:
+        """(The fan-out batch it was committed in, its processed_at) if the event is PROCESSED, else ``None``.
+
+        A strongly consistent read, made only for a redelivered or duplicate message when fan-out is on.
+        """
+        item = self.get(event_id, consistent=True)
+        if not item or item.get("status") != EventStatus.PROCESSED:
+            return None
+        return item.get(FANOUT_BATCH), str(item.get("processed_at", ""))
+
+    def published_ids(self, batch: str) -> frozenset[str]:
+        """The event ids the publish marker of ``batch`` holds (a strongly consistent read)."""
+        item = self.get(FANOUT_MARKER_PREFIX + batch, consistent=True)
+        return frozenset((item or {}).get(FANOUT_PUBLISHED, ()))
+
+    def mark_published(self, batch: str, event_ids: Sequence[str], now: str) -> None:
+        """Add ``event_ids`` to the publish marker of ``batch``: one write for the whole batch.
+
+        It expires with the events it describes. Raises if DynamoDB refuses: the caller decides (the
+        announcements are out already, so at worst a later redelivery publishes them again).
+        """
+        self.client.update_item(
+            TableName=self.table,
+            Key={"event_id": {"S": FANOUT_MARKER_PREFIX + batch}},
+            UpdateExpression=f"ADD {FANOUT_PUBLISHED} :ids SET {EXPIRES_AT} = :expires",
+            ExpressionAttributeValues={
+                ":ids": {"SS": sorted(set(event_ids))},
+                ":expires": {"N": str(self.retention.expiry(EventStatus.PROCESSED, now))},
+            },
+        )
 
     def record_failure(
         self, event: QueuedEvent, error: str, status: EventStatus, now: str, message: str | None = None

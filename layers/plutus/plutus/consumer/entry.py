@@ -36,8 +36,9 @@ def build_lambda_handler(
             response = process_partial_response(
                 event=event, record_handler=consumer.process_record, processor=processor, context=context
             )
+            # The one fan-out point: after every commit of the batch, before SQS learns what failed.
+            return consumer.publish_processed(dict(response), event)
         finally:
             consumer.metrics.flush(consumer.settings.environment)
-        return dict(response)
 
     return cast(Callable[[dict[str, Any], LambdaContext], dict[str, Any]], handler)

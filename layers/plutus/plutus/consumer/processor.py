@@ -20,6 +20,7 @@ from plutus.adapters.events_store import (
     EventStatus,
     Refused,
 )
+from plutus.consumer.fanout import FanOut
 from plutus.core.effects import Effect, StateReader
 from plutus.core.envelope import QueuedEvent, parse_timestamp, utc_now
 from plutus.core.errors import (
@@ -62,6 +63,7 @@ class Settled:
 
     outcome: str
     now: str
+    fanout_batch: str | None = None  # the fan-out batch its commit named (fan-out on)
 
 
 @dataclass
@@ -110,6 +112,7 @@ class Consumer:
         state: StateReader,
         dead_letters: DeadLetterQueue | None = None,
         packs: PackSettings | None = None,
+        fanout: FanOut | None = None,
     ) -> None:
         self.settings = settings
         self.registry = registry
@@ -119,6 +122,8 @@ class Consumer:
         self.state = state
         self.dead_letters = dead_letters
         self.metrics = TypedMetrics()
+        # Announces PROCESSED events on the fan-out bus (None: fan-out is off, and costs nothing).
+        self.fanout = fanout
         # Records of the current batch that settle_batch committed (or found processed), by message id.
         self.settled: dict[str, Settled] = {}
 
@@ -148,9 +153,9 @@ class Consumer:
         except Exception as exc:  # the per-record path handles (and reports) every record instead
             logger.warning("batch commit skipped", extra={"error": type(exc).__name__})
             return
-        for (message_id, _), outcome in zip(planned, outcomes, strict=True):
+        for (message_id, commit), outcome in zip(planned, outcomes, strict=True):
             if isinstance(outcome, Committed):
-                self.settled[message_id] = Settled("processed", now)
+                self.settled[message_id] = Settled("processed", now, commit.fanout_batch)
             elif isinstance(outcome, AlreadyProcessed):
                 self.settled[message_id] = Settled("duplicate", now)
 
@@ -190,7 +195,8 @@ class Consumer:
                 break
             event_ids.add(event.event_id)
             written |= writes
-            planned.append((record.message_id, Commit(event, effects)))
+            batch = self.fanout.batch_for_commit() if self.fanout else None
+            planned.append((record.message_id, Commit(event, effects, batch)))
         return planned
 
     def _context(self, event: QueuedEvent, state: StateReader) -> EventContext:
@@ -228,33 +234,46 @@ class Consumer:
             try:
                 settled = self.settled.pop(record.message_id, None)
                 if settled is not None:
-                    return self._report_settled(event, settled)
-                return self.process(event, receive_count=receive_count, replay=replay)
+                    return self._report_settled(event, settled, record.message_id)
+                return self.process(
+                    event, receive_count=receive_count, replay=replay, message_id=record.message_id
+                )
             except Exception as exc:
                 return self._fail(event, record, exc, receive_count, trace)
             finally:
                 logger.remove_keys(["event_id", "event_type", "message_id"])
 
-    def process(self, event: QueuedEvent, *, receive_count: int = 1, replay: bool = False) -> str:
+    def process(
+        self,
+        event: QueuedEvent,
+        *,
+        receive_count: int = 1,
+        replay: bool = False,
+        message_id: str | None = None,
+    ) -> str:
         """Run the event's handlers and commit their effects with the exactly-once marker.
 
         Raises on failure; the caller records it. Domain tests call this with fake repositories.
+        ``message_id``: the SQS record's, for fan-out (which reports a record whose publish failed).
         """
         # A first delivery cannot have been processed yet, except for a replay, so only redeliveries and
         # replays pay for the read; the transaction's condition guards every case anyway.
         if (receive_count > 1 or replay) and self.events.is_processed(event.event_id):
-            return self._skip_duplicate(event)
+            return self._skip_duplicate(event, message_id)
         handlers, parsed = self._handlers_for(event)
         ctx = self._context(event, self.state)
         for attempt in range(1, OPTIMISTIC_ATTEMPTS + 1):
             effects = run_handlers(handlers, parsed, ctx)
             now = utc_now()
-            match self.events.commit(event, effects, now):
+            batch = self.fanout.batch_for_commit() if self.fanout and message_id else None
+            match self.events.commit(event, effects, now, fanout_batch=batch):
                 case Committed():
                     self._record_success(event, now)
+                    if self.fanout and message_id and batch:
+                        self.fanout.committed(message_id, event, now, batch, self._label(event))
                     return "processed"
                 case AlreadyProcessed():
-                    return self._skip_duplicate(event)
+                    return self._skip_duplicate(event, message_id)
                 case Contended() if attempt < OPTIMISTIC_ATTEMPTS:
                     continue
                 case Contended():
@@ -263,10 +282,12 @@ class Consumer:
                     raise EffectRejectedError(f"effect refused by its condition: {list(reasons)}")
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _report_settled(self, event: QueuedEvent, settled: Settled) -> str:
+    def _report_settled(self, event: QueuedEvent, settled: Settled, message_id: str) -> str:
         if settled.outcome == "duplicate":
-            return self._skip_duplicate(event)
+            return self._skip_duplicate(event, message_id)
         self._record_success(event, settled.now)
+        if self.fanout and settled.fanout_batch:
+            self.fanout.committed(message_id, event, settled.now, settled.fanout_batch, self._label(event))
         return "processed"
 
     def _label(self, event: QueuedEvent) -> str:
@@ -293,10 +314,29 @@ class Consumer:
             ) from None
         return registration.handlers or (self.registry.default_handler,), parsed
 
-    def _skip_duplicate(self, event: QueuedEvent) -> str:
+    def _skip_duplicate(self, event: QueuedEvent, message_id: str | None = None) -> str:
         self.metrics.count(self._label(event), PROCESSING_DUPLICATE)
         logger.info("already processed; acknowledged without running handlers again")
+        if self.fanout and message_id:
+            # Announced again only if its first publish did not go out (plutus/consumer/fanout.py).
+            self.fanout.already_processed(message_id, event, self._label(event))
         return "duplicate"
+
+    def publish_processed(self, response: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
+        """After a batch's commits: announce what it processed on the fan-out bus (if on).
+
+        A record of ``event`` whose announcement could not be published joins ``batchItemFailures``: SQS
+        redelivers it, and the "already processed" path publishes it without running its handlers again.
+        """
+        if self.fanout is None:
+            return response
+        failures = list(response.get("batchItemFailures", []))
+        reported = {item["itemIdentifier"] for item in failures}
+        # Only this batch's records: Lambda fails a whole batch whose response names a record not in it (one
+        # staged by an invocation that raised would be).
+        records = {r.get("messageId") for r in event.get("Records", [])} - reported
+        failures += [{"itemIdentifier": m} for m in self.fanout.flush(self.metrics) if m in records]
+        return response | {"batchItemFailures": failures}
 
     def _record_success(self, event: QueuedEvent, now: str) -> None:
         label = self._label(event)

@@ -31,6 +31,9 @@ PROCESSING_DUPLICATE = "processing_duplicate_total"
 DLQ_MESSAGES = "dlq_messages"
 BUSINESS_ID_CONFLICT = "business_id_conflict_total"
 PROCESSING_LAG = "event_processing_lag_ms"
+# Fan-out (plutus/consumer/fanout.py): announcements published on the bus, and ones left for redelivery.
+FANOUT_PUBLISHED = "fanout_published_total"
+FANOUT_FAILURE = "fanout_failure_total"
 
 # The event_type labels that are not registered types.
 DEFAULT_TYPE = "default"  # no event_type: the default handler's events
