@@ -104,9 +104,20 @@ validate: install $(SAM) ## sam validate --lint and cfn-lint (informational chec
 	$(SAM) validate --lint --region us-east-1
 	# The SAM venv's cfn-lint has the SAM translator, so it lints the transformed template.
 	$(TOOLS)/sam/bin/cfn-lint template.yaml --include-checks I
+	# The same checks with QueueMode=fifo as the default (FIFO queues, no batching window).
+	$(MAKE) -s $(FIFO_TEMPLATE)
+	$(SAM) validate --lint --region us-east-1 -t $(FIFO_TEMPLATE)
+	$(TOOLS)/sam/bin/cfn-lint $(FIFO_TEMPLATE) --include-checks I
 
 checkov: $(CHECKOV) ## checkov on the template; each skip is justified in the resource's Metadata
 	$(CHECKOV) -f template.yaml --framework cloudformation --compact --quiet --skip-download
+	$(MAKE) -s $(FIFO_TEMPLATE)
+	$(CHECKOV) -f $(FIFO_TEMPLATE) --framework cloudformation --compact --quiet --skip-download
+
+# template.yaml with QueueMode=fifo as its default, for the static checks of the FIFO variant.
+FIFO_TEMPLATE := .plutus/template.fifo.yaml
+$(FIFO_TEMPLATE): template.yaml
+	mkdir -p $(dir $@) && sed '/^  QueueMode:/,/Default:/ s/Default: standard/Default: fifo/' $< > $@
 
 build: $(SAM) ## sam build (makefile build methods: precompiled bytecode)
 	PATH="$(dir $(PYTHON312)):$$PATH" $(SAM) build --region us-east-1

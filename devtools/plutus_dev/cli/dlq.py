@@ -238,7 +238,7 @@ def _follow_task(
     return result
 
 
-def _send_entry(index: int, message: dict[str, Any]) -> dict[str, Any]:
+def _send_entry(index: int, message: dict[str, Any], fifo: bool) -> dict[str, Any]:
     entry: dict[str, Any] = {"Id": str(index), "MessageBody": message["Body"]}
     if message.get("MessageAttributes"):
         entry["MessageAttributes"] = {
@@ -246,8 +246,9 @@ def _send_entry(index: int, message: dict[str, Any]) -> dict[str, Any]:
             for name, value in message["MessageAttributes"].items()
         }
     group = message.get("Attributes", {}).get("MessageGroupId")
-    if group:  # FIFO queues
+    if group:  # the key on FIFO queues, the source on standard (fair) ones
         entry["MessageGroupId"] = group
+    if fifo:  # a standard queue refuses a deduplication id
         entry["MessageDeduplicationId"] = message["MessageId"]
     return entry
 
@@ -282,8 +283,9 @@ def _move_by_hand(
         batch = [m for m in batch if m["MessageId"] not in failed_ids]
         if not batch:
             break
+        fifo = source_url.endswith(".fifo")
         sent = sqs.send_message_batch(
-            QueueUrl=source_url, Entries=[_send_entry(i, m) for i, m in enumerate(batch)]
+            QueueUrl=source_url, Entries=[_send_entry(i, m, fifo) for i, m in enumerate(batch)]
         )
         ok = {int(s["Id"]) for s in sent.get("Successful", [])}
         for failure in sent.get("Failed", []):
@@ -495,7 +497,8 @@ def _send_and_delete(
     held: list[str],
 ) -> None:
     sent = sqs.send_message_batch(
-        QueueUrl=source_url, Entries=[_send_entry(i, m) for i, m in enumerate(batch)]
+        QueueUrl=source_url,
+        Entries=[_send_entry(i, m, source_url.endswith(".fifo")) for i, m in enumerate(batch)],
     )
     ok = {int(s["Id"]) for s in sent.get("Successful", [])}
     for failure in sent.get("Failed", []):

@@ -8,6 +8,7 @@ got PROCESSED meanwhile (its DLQ copy was also redriven, or it was replayed twic
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from plutus.adapters import events_store
 from plutus.adapters.events_store import EventStatus
-from plutus.core.envelope import utc_now
+from plutus.core.envelope import QueuedEvent, utc_now
 
 
 class Outcome(StrEnum):
@@ -92,8 +93,26 @@ def resend(sqs: Any, queue_url: str, item: dict[str, Any], body: str) -> str:
     its payload goes out as it came in, and the consumer resolves it as it did the first time.
     """
     attributes = replay_attributes(str(item["event_id"]), item.get("event_type"))
-    response = sqs.send_message(QueueUrl=queue_url, MessageBody=body, MessageAttributes=attributes)
+    group = _group_of_kept(item, body, fifo=queue_url.endswith(".fifo"))
+    response = sqs.send_message(QueueUrl=queue_url, MessageBody=body, MessageAttributes=attributes, **group)
     return str(response["MessageId"])
+
+
+def _group_of_kept(item: dict[str, Any], body: str, fifo: bool) -> dict[str, Any]:
+    """The message group of a kept message: from its event when the body reads as one, else from the item's
+    source (a body this version cannot read is still sent as it was kept)."""
+    try:
+        event = QueuedEvent.model_validate_json(body)
+    except ValueError:
+        event = None
+    if event is not None:
+        return replay_group(event, fifo)
+    from plutus.core.ordering import message_group_id
+
+    group: dict[str, Any] = {"MessageGroupId": message_group_id(str(item.get("source", "")))}
+    if fifo:
+        group["MessageDeduplicationId"] = f"replay:{uuid.uuid4()}"
+    return group
 
 
 def mark_replayed(dynamodb: Any, events_table: str, item: dict[str, Any], now: str) -> bool:
@@ -120,6 +139,34 @@ def mark_replayed(dynamodb: Any, events_table: str, item: dict[str, Any], now: s
             return False
         raise
     return True
+
+
+def replay_message(event: QueuedEvent, queue_url: str = "") -> dict[str, Any]:
+    """``SendMessage`` arguments (minus the queue) that re-enqueue ``event`` as a replay on ``queue_url``."""
+    return {
+        "MessageBody": event.to_message_body(),
+        "MessageAttributes": replay_attributes(event.event_id, event.event_type),
+        **replay_group(event, fifo=queue_url.endswith(".fifo")),
+    }
+
+
+def replay_group(event: QueuedEvent, fifo: bool) -> dict[str, Any]:
+    """The message group ingest gave ``event`` (plutus.core.ordering) and, on FIFO, a fresh deduplication id:
+    the original's (the event id) would make SQS drop a replay sent within 5 minutes of it."""
+    from plutus.core.errors import InvalidEventError
+    from plutus.core.ordering import message_group, message_group_id
+
+    if not fifo:
+        return {"MessageGroupId": message_group_id(event.source)}
+    from plutus.domains import build_registry
+
+    try:
+        group = message_group(
+            event.source, event.event_type, event.schema_version, event.payload, build_registry(), "fifo"
+        )
+    except InvalidEventError:  # accepted while the queue was standard, or a payload kept by pointer
+        group = message_group_id(event.source)
+    return {"MessageGroupId": group, "MessageDeduplicationId": f"replay:{uuid.uuid4()}"}
 
 
 def replay_one(dynamodb: Any, sqs: Any, events_table: str, queue_url: str, event_id: str) -> ReplayResult:

@@ -12,6 +12,12 @@ AWS never would. Two fixes, both scoped to this dev-only process:
   concurrency, so its long polls still overlap).
 - A transaction snapshots only the items it touches and restores those on cancellation, instead of
   deep-copying whole tables (which also made every transaction O(table size)).
+
+And one for SQS FIFO queues (template parameter QueueMode=fifo): a message group is held back while one of
+its messages is in flight, as on AWS, and no longer once that message is visible again. moto counted a
+message whose visibility timeout had expired as still in flight until it was received again, so it handed
+out a group's *later* messages first, which no FIFO queue does. And its long poll spun (a busy loop for the
+whole wait) while every visible message belonged to a group in flight, starving the server.
 """
 
 from __future__ import annotations
@@ -91,6 +97,29 @@ def patch_moto() -> None:
 
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
     Table.__deepcopy__ = same_table  # type: ignore[attr-defined]
+    _patch_fifo_groups()
+
+
+def _patch_fifo_groups() -> None:
+    """A FIFO group is in flight while one of its received messages is invisible, not after; a long poll
+    waits for a message it may deliver, not for any visible one."""
+    from moto.sqs.models import Queue
+
+    def pending_message_groups(self: Any) -> set[str]:
+        return {m.group_id for m in self._pending_messages if m.group_id is not None and not m.visible}
+
+    def deliverable(self: Any) -> bool:
+        if not self.fifo_queue:
+            return bool(self.messages)
+        busy = self.pending_message_groups
+        return any(m.group_id not in busy for m in self.messages)
+
+    def wait_for_messages(self: Any, timeout: int) -> None:
+        with self._messages_lock:
+            self._messages_lock.wait_for(lambda: deliverable(self), timeout=timeout)
+
+    Queue.pending_message_groups = property(pending_message_groups)  # type: ignore[method-assign, assignment]
+    Queue.wait_for_messages = wait_for_messages  # type: ignore[method-assign]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -35,7 +35,7 @@ from plutus_dev.emulator.resources import (
     start_emulator,
 )
 from plutus_dev.emulator.routes import RouteTable
-from plutus_dev.emulator.template import ROOT, Stack, provision
+from plutus_dev.emulator.template import NO_VALUE, ROOT, Stack, provision
 
 DEFAULT_API_PORT = 3000
 
@@ -64,7 +64,15 @@ PROFILES = {
 # Settings bound to the stack's own resources: they come from the template, never from the shell (a
 # PLUTUS_EVENTS_TABLE exported for the CLI must not point the functions at another table).
 RESOURCE_SETTINGS = frozenset(
-    {"events_table", "state_table", "idempotency_table", "queue_url", "max_receive_count", "fanout_bus"}
+    {
+        "events_table",
+        "state_table",
+        "idempotency_table",
+        "queue_url",
+        "max_receive_count",
+        "fanout_bus",
+        "queue_mode",
+    }
 )
 SHELL_PASSTHROUGH = frozenset({"POWERTOOLS_LOG_LEVEL"})
 
@@ -255,7 +263,8 @@ class LocalStack:
         queue_url = self.stack.refs["EventsQueue"]
         events = self.stack.template["Resources"]["ConsumerFunction"]["Properties"]["Events"]["Queue"]
         batch_size = int(self.stack.resolve(events["Properties"]["BatchSize"]))
-        window = int(self.stack.resolve(events["Properties"].get("MaximumBatchingWindowInSeconds", 0)))
+        window = self.stack.resolve(events["Properties"].get("MaximumBatchingWindowInSeconds", 0))
+        window = 0 if window is NO_VALUE else int(window)  # none on a FIFO queue
         for i in range(cfg.consumer_pollers):
             poller = Poller(
                 self.client("sqs"),
@@ -374,6 +383,10 @@ def config_from_environment(environ: dict[str, str]) -> StackConfig:
     parameters = dict(
         pair.split("=", 1) for pair in (environ.get("PLUTUS_PARAMETERS") or "").split() if "=" in pair
     )
+    # PLUTUS_QUEUE_MODE=fifo: the template's QueueMode, so the queues are created FIFO (the functions' own
+    # PLUTUS_QUEUE_MODE then follows from the template).
+    if environ.get("PLUTUS_QUEUE_MODE"):
+        parameters.setdefault("QueueMode", environ["PLUTUS_QUEUE_MODE"])
     return StackConfig(
         port=port,
         emulator_port=int(environ["PLUTUS_EMULATOR_PORT"]) if environ.get("PLUTUS_EMULATOR_PORT") else None,
@@ -404,6 +417,8 @@ def _banner(stack: LocalStack, started: float, state_path: Path) -> None:
     print(f"  API:        {stack.url}   (OpenAPI docs at {stack.url}/docs)")
     print(f"  Emulator:   {stack.endpoint_url}   (tables and queues from template.yaml, its own)")
     print(f"  Profile:    {cfg.profile}: {PROFILES[cfg.profile].description}")
+    if stack.stack and stack.stack.parameters.get("QueueMode") == "fifo":
+        print("  Queue:      FIFO, one message group per ordering key (docs: Ordering per key)")
     if cfg.environment:
         print("  From shell: " + " ".join(f"{k}={v}" for k, v in sorted(cfg.environment.items())))
     print(f"  State:      {state_path}   (the plutus CLI finds this stack from it)")

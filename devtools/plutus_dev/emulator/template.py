@@ -90,6 +90,8 @@ class Stack:
                 return any(self._evaluate(a) for a in args)
             if value.tag == "Condition":
                 return self.condition(args)
+            if value.tag == "Contains":
+                return str(self._evaluate(args[1])) in [str(a) for a in self._evaluate(args[0])]
         return self.resolve(value)
 
     def resolve(self, value: Any) -> Any:
@@ -242,6 +244,9 @@ def provision(
                     "MaximumMessageSize",
                     "ReceiveMessageWaitTimeSeconds",
                     "FifoQueue",
+                    "ContentBasedDeduplication",
+                    "DeduplicationScope",
+                    "FifoThroughputLimit",
                     "SqsManagedSseEnabled",
                     "KmsMasterKeyId",
                 }

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     # Where a permanent failure is dead-lettered on its first attempt; unset, SQS's redrive policy does it
     # after MaxReceiveCount receives.
     dead_letter_queue_url: str | None = Field(default=None, min_length=1)
+    # Template parameter QueueMode: "fifo" orders each key's events (plutus.core.ordering); "standard" shares
+    # the queue fairly between sources.
+    queue_mode: Literal["standard", "fifo"] = "standard"
 
     idempotency_key_prefix: str = "plutus.ingest"
     idempotency_expiry_seconds: int = Field(default=86_400, ge=60)
@@ -88,6 +91,13 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return json.loads(value) if value.strip() else None
         return value
+
+    @model_validator(mode="after")
+    def _queue_mode_matches_the_queue(self) -> Settings:
+        # SQS names every FIFO queue *.fifo: a mode that disagrees with the queue would fail on every send.
+        if (self.queue_mode == "fifo") != self.queue_url.endswith(".fifo"):
+            raise ValueError(f"queue_mode {self.queue_mode} does not match the queue {self.queue_url}")
+        return self
 
     @model_validator(mode="after")
     def _retention_is_consistent(self) -> Settings:

@@ -25,4 +25,17 @@ class DeadLetterQueue:
                 attributes[name] = {"DataType": value["dataType"], "StringValue": value["stringValue"]}
         attributes = dict(list(attributes.items())[:9])
         attributes[FAILED_AT_ATTRIBUTE] = {"DataType": "String", "StringValue": reason[:256]}
-        self.client.send_message(QueueUrl=self.url, MessageBody=record.body, MessageAttributes=attributes)
+        self.client.send_message(
+            QueueUrl=self.url, MessageBody=record.body, MessageAttributes=attributes, **self._group(record)
+        )
+
+    def _group(self, record: SQSRecord) -> dict[str, Any]:
+        # The record's message group, kept; a FIFO DLQ also needs a deduplication id, and the message id is
+        # unique to this message (a standard queue refuses one).
+        fields: dict[str, Any] = {}
+        group = record.attributes.message_group_id
+        if group:
+            fields["MessageGroupId"] = group
+        if self.url.endswith(".fifo"):
+            fields["MessageDeduplicationId"] = record.message_id
+        return fields

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -22,6 +22,8 @@ class Message:
     id: str
     body: str
     attributes: dict[str, Any]
+    # Entry fields of this message alone: MessageGroupId, MessageDeduplicationId (plutus.core.ordering).
+    fields: dict[str, Any] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
@@ -44,7 +46,13 @@ class EventQueue:
 
         def send_batch(pending: list[Message]) -> list[Message] | None:
             entries = [
-                {"Id": m.id, "MessageBody": m.body, "MessageAttributes": m.attributes, **(extra or {})}
+                {
+                    "Id": m.id,
+                    "MessageBody": m.body,
+                    "MessageAttributes": m.attributes,
+                    **(extra or {}),
+                    **m.fields,
+                }
                 for m in pending
             ]
             response = self.client.send_message_batch(QueueUrl=self.url, Entries=entries)

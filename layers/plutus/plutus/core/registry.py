@@ -24,6 +24,9 @@ class EventModel(BaseModel):
     # Why only named sources may send this type ("money", "identity", "clinical"), or None. A producer policy
     # grants a restricted type by its exact name only, never by a wildcard (plutus.core.policy).
     restricted: ClassVar[str | None] = None
+    # The payload field whose value orders this type's events on a FIFO queue (its MessageGroupId: the
+    # account, the vehicle, the package), or None to order by source (plutus.core.ordering).
+    ordering_key: ClassVar[str | None] = None
 
 
 class HandlerSettings(Protocol):
@@ -170,6 +173,11 @@ class Registry:
             for reg in self._entries.values()
             if (reason := getattr(reg.model, "restricted", None))
         }
+
+    def ordering_key(self, event_type: str, schema_version: str) -> str | None:
+        """The payload field (type, version)'s events are ordered by, or ``None`` (unknown or undeclared)."""
+        reg = self._entries.get((event_type, schema_version))
+        return getattr(reg.model, "ordering_key", None) if reg is not None else None
 
     @property
     def registrations(self) -> list[Registration]:

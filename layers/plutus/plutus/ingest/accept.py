@@ -25,6 +25,7 @@ from plutus.core.envelope import (
     utc_now,
 )
 from plutus.core.errors import InvalidEventError
+from plutus.core.ordering import message_group_id
 from plutus.observability.tracing import SQS_TRACE_HEADER, outgoing_trace_header
 from plutus.settings import Settings
 
@@ -47,9 +48,12 @@ class IngestCommand(BaseModel):
     event_type: str | None
     schema_version: str
     payload: dict[str, Any]
+    # The message's MessageGroupId (plutus.core.ordering), None for the source's; not part of the idempotency
+    # key or the digest.
+    message_group: str | None = None
 
 
-def command_for(request: IngestRequest) -> IngestCommand:
+def command_for(request: IngestRequest, message_group: str | None = None) -> IngestCommand:
     """The command of a validated request, with its content digest and derived event id."""
     digest = content_digest(request)
     return IngestCommand(
@@ -60,6 +64,7 @@ def command_for(request: IngestRequest) -> IngestCommand:
         event_type=request.event_type,
         schema_version=request.schema_version,
         payload=request.payload,
+        message_group=message_group,
     )
 
 
@@ -133,7 +138,11 @@ def build_accept_event(
             # Raised inside the idempotent function: Powertools deletes its claim, and the client gets a 422.
             raise queued_too_large(settings.max_body_bytes)
         sqs.send_message(
-            QueueUrl=settings.queue_url, MessageBody=body, MessageAttributes=attributes, **trace_attributes()
+            QueueUrl=settings.queue_url,
+            MessageBody=body,
+            MessageAttributes=attributes,
+            **group_attributes(command, settings),
+            **trace_attributes(),
         )
         return IngestResult(
             event_id=command.event_id,
@@ -144,6 +153,19 @@ def build_accept_event(
         )
 
     return accept_event, config
+
+
+def group_attributes(command: IngestCommand, settings: Settings) -> dict[str, Any]:
+    """``MessageGroupId`` (the key on FIFO, the source on standard) and, on FIFO, ``MessageDeduplicationId``.
+
+    The event id deduplicates: a client's retry after an ingest crash converges on the same event id, which
+    SQS then drops within its 5-minute window instead of delivering twice.
+    """
+    # A path that derived no group (none does today) still sends one: a FIFO queue refuses a message without.
+    fields: dict[str, Any] = {"MessageGroupId": command.message_group or message_group_id(command.source)}
+    if settings.queue_mode == "fifo":
+        fields["MessageDeduplicationId"] = command.event_id
+    return fields
 
 
 def trace_attributes() -> dict[str, Any]:

@@ -31,7 +31,13 @@ from plutus.adapters.idempotency_store import Claim, Completion, IdempotencyStor
 from plutus.adapters.queue import EventQueue, Message
 from plutus.core.envelope import IngestResult, utc_now
 from plutus.core.errors import EventNotQueuedError, InvalidEventError
-from plutus.ingest.accept import IngestCommand, queued_message, queued_too_large, trace_attributes
+from plutus.ingest.accept import (
+    IngestCommand,
+    group_attributes,
+    queued_message,
+    queued_too_large,
+    trace_attributes,
+)
 from plutus.observability import logger
 from plutus.settings import Settings
 
@@ -56,6 +62,8 @@ class _Event:
     result: IngestResult
     body: str
     attributes: dict[str, Any]
+    # MessageGroupId (and on FIFO MessageDeduplicationId), as the single path sends them.
+    fields: dict[str, Any]
 
 
 def _not_queued() -> Outcome:
@@ -135,6 +143,7 @@ class BatchIngest:
             result,
             body,
             attributes,
+            group_attributes(command, self.settings),
         )
 
     @staticmethod
@@ -172,7 +181,7 @@ class BatchIngest:
         """Queue the claimed events; release the claims of those SQS did not take."""
         # The same X-Ray hand-off as the single path, on every message.
         sent = self.queue.send(
-            [Message(str(e.index), e.body, e.attributes) for e in events], extra=trace_attributes()
+            [Message(str(e.index), e.body, e.attributes, e.fields) for e in events], extra=trace_attributes()
         )
         failed = [e for e in events if str(e.index) not in sent]
         if failed:

@@ -13,8 +13,9 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from plutus.core.envelope import IngestResult
+from plutus.core.envelope import IngestRequest, IngestResult
 from plutus.core.errors import BodyTooLargeError, InvalidEventError, PlutusError, UnauthenticatedError
+from plutus.core.ordering import message_group
 from plutus.core.registry import Registry
 from plutus.ingest import problems
 from plutus.ingest.accept import IngestCommand, command_for
@@ -60,6 +61,20 @@ def _measured(
     finally:
         elapsed_ms = (time.perf_counter() - started) * 1000
         metrics.add_metric(name=latency, unit=MetricUnit.Milliseconds, value=elapsed_ms)
+
+
+def _command(request: IngestRequest, settings: Settings, registry: Registry) -> IngestCommand:
+    # The message group is derived before anything is stored: on FIFO an event without its ordering field
+    # is a 422 (plutus.core.ordering).
+    group = message_group(
+        request.source,
+        request.event_type,
+        request.schema_version,
+        request.payload,
+        registry,
+        settings.queue_mode,
+    )
+    return command_for(request, group)
 
 
 def _authenticate(authenticator: Authenticator, request: HttpRequest) -> Caller:
@@ -120,7 +135,7 @@ class IngestEndpoint:
             },
         )
         # Sync on purpose: Powertools idempotency does not support coroutines.
-        result = self.accept_event(command=command_for(parsed))
+        result = self.accept_event(command=_command(parsed, self.settings, self.registry))
         tracer.put_annotation("event_id", result.event_id)
         tracer.put_annotation("source", result.source)
         tracer.put_annotation("event_type", result.event_type or "default")
@@ -181,9 +196,8 @@ class BatchIngestEndpoint:
         authorize = partial(self.authorizer.authorize_request, caller)
         for raw in events:
             try:
-                items.append(
-                    command_for(validate_event(raw, self.settings, self.registry, "<event>", authorize))
-                )
+                parsed = validate_event(raw, self.settings, self.registry, "<event>", authorize)
+                items.append(_command(parsed, self.settings, self.registry))
             except PlutusError as exc:
                 items.append(exc)
         tracer.put_annotation("batch_size", str(len(items)))

@@ -17,6 +17,7 @@ class AdImpressionV1(EventModel):
 
     event_type = "ad_impression"
     schema_version = "1.0"
+    ordering_key = "user_id"
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -52,6 +53,7 @@ class ClickV1(EventModel):
 
     event_type = "click"
     schema_version = "1.0"
+    ordering_key = "user_id"
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -82,6 +84,7 @@ class ConversionV1(EventModel):
 
     event_type = "conversion"
     schema_version = "1.0"
+    ordering_key = "user_id"
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -110,6 +113,7 @@ class ViewabilityMeasuredV1(EventModel):
 
     event_type = "viewability_measured"
     schema_version = "1.0"
+    ordering_key = "impression_id"
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [

@@ -38,6 +38,7 @@ class PageViewV1(EventModel):
 
     event_type = "page_view"
     schema_version = "1.0"
+    ordering_key = "user_id"
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -65,6 +66,7 @@ class ProductClickV1(EventModel):
 
     event_type = "product_click"
     schema_version = "1.0"
+    ordering_key = "user_id"
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -93,6 +95,7 @@ class AddToCartV1(EventModel):
 
     event_type = "add_to_cart"
     schema_version = "1.0"
+    ordering_key = "user_id"
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -123,6 +126,7 @@ class CheckoutStartedV1(EventModel):
 
     event_type = "checkout_started"
     schema_version = "1.0"
+    ordering_key = "user_id"
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -152,6 +156,7 @@ class PaymentCompletedV1(EventModel):
 
     event_type = "payment_completed"
     schema_version = "1.0"
+    ordering_key = "user_id"
     restricted = "money"
     model_config = ConfigDict(
         json_schema_extra={

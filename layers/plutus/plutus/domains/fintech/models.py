@@ -29,6 +29,7 @@ class TransactionInitiatedV1(EventModel):
 
     event_type = "transaction_initiated"
     schema_version = "1.0"
+    ordering_key = "account_id"
     restricted = "money"
     model_config = ConfigDict(
         json_schema_extra={
@@ -62,6 +63,7 @@ class CardSwipeV1(EventModel):
 
     event_type = "card_swipe"
     schema_version = "1.0"
+    ordering_key = "account_id"
     restricted = "money"
     model_config = ConfigDict(
         json_schema_extra={
@@ -101,6 +103,7 @@ class TransferRequestedV1(EventModel):
 
     event_type = "transfer_requested"
     schema_version = "1.0"
+    ordering_key = "from_account_id"
     restricted = "money"
     model_config = ConfigDict(
         json_schema_extra={
@@ -138,6 +141,7 @@ class KycDocumentUploadedV1(EventModel):
 
     event_type = "kyc_document_uploaded"
     schema_version = "1.0"
+    ordering_key = "account_id"
     restricted = "identity"
     model_config = ConfigDict(
         json_schema_extra={

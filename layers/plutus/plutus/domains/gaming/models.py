@@ -19,6 +19,7 @@ class PlayerLoginV1(EventModel):
 
     event_type = "player_login"
     schema_version = "1.0"
+    ordering_key = "player_id"
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -45,6 +46,7 @@ class MatchCompletedV1(EventModel):
 
     event_type = "match_completed"
     schema_version = "1.0"
+    ordering_key = "player_id"
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -79,6 +81,7 @@ class FriendRequestSentV1(EventModel):
 
     event_type = "friend_request_sent"
     schema_version = "1.0"
+    ordering_key = "from_player_id"
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -107,6 +110,7 @@ class InGamePurchaseV1(EventModel):
 
     event_type = "in_game_purchase"
     schema_version = "1.0"
+    ordering_key = "player_id"
     restricted = "money"
     model_config = ConfigDict(
         json_schema_extra={

@@ -20,6 +20,7 @@ class HeartRateReadingV1(EventModel):
 
     event_type = "heart_rate_reading"
     schema_version = "1.0"
+    ordering_key = "patient_id"
     restricted = "clinical"
     model_config = ConfigDict(
         json_schema_extra={
@@ -45,6 +46,7 @@ class MedicationAdministeredV1(EventModel):
 
     event_type = "medication_administered"
     schema_version = "1.0"
+    ordering_key = "patient_id"
     restricted = "clinical"
     model_config = ConfigDict(
         json_schema_extra={
@@ -85,6 +87,7 @@ class DoctorNotesUpdatedV1(EventModel):
 
     event_type = "doctor_notes_updated"
     schema_version = "1.0"
+    ordering_key = "patient_id"
     restricted = "clinical"
     model_config = ConfigDict(
         json_schema_extra={

@@ -34,6 +34,7 @@ class EngineTemperatureV1(EventModel):
 
     event_type = "engine_temperature"
     schema_version = "1.0"
+    ordering_key = "vehicle_id"
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -74,6 +75,7 @@ class FuelLevelV1(EventModel):
 
     event_type = "fuel_level"
     schema_version = "1.0"
+    ordering_key = "vehicle_id"
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -113,6 +115,7 @@ class GpsLocationUpdateV1(EventModel):
 
     event_type = "gps_location_update"
     schema_version = "1.0"
+    ordering_key = "vehicle_id"
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [

@@ -18,6 +18,7 @@ class PackageScannedV1(EventModel):
 
     event_type = "package_scanned"
     schema_version = "1.0"
+    ordering_key = "package_id"
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -54,6 +55,7 @@ class LocationUpdateV1(EventModel):
 
     event_type = "location_update"
     schema_version = "1.0"
+    ordering_key = "package_id"
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -80,6 +82,7 @@ class TemperatureBreachV1(EventModel):
 
     event_type = "temperature_breach"
     schema_version = "1.0"
+    ordering_key = "package_id"
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -123,6 +126,7 @@ class DeliveryAttemptedV1(EventModel):
 
     event_type = "delivery_attempted"
     schema_version = "1.0"
+    ordering_key = "package_id"
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [

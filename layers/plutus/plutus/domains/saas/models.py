@@ -19,6 +19,7 @@ class FeatureUsedV1(EventModel):
 
     event_type = "feature_used"
     schema_version = "1.0"
+    ordering_key = "account_id"
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -46,6 +47,7 @@ class UserInvitedV1(EventModel):
 
     event_type = "user_invited"
     schema_version = "1.0"
+    ordering_key = "account_id"
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -72,6 +74,7 @@ class DashboardViewedV1(EventModel):
 
     event_type = "dashboard_viewed"
     schema_version = "1.0"
+    ordering_key = "account_id"
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -96,6 +99,7 @@ class ExportTriggeredV1(EventModel):
 
     event_type = "export_triggered"
     schema_version = "1.0"
+    ordering_key = "account_id"
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
