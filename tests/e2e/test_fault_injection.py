@@ -23,7 +23,8 @@ pytestmark = [
 ]
 
 # A few hundred events keep `make test` short; `make soak` runs 10,000.
-SMALL_RUN = RunConfig(events=200, producers=16)
+# A tenth of them carry 300 KB payloads: stored in S3 behind pointers, their puts and gets faulted too.
+SMALL_RUN = RunConfig(events=200, producers=16, large_ratio=0.1)
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +70,12 @@ def test_under_injected_faults_nothing_is_lost_and_nothing_doubled(
     assert audit.lost == [] and audit.doubled == [] and audit.orphan_effects == []
     assert audit.processed + audit.failed == audit.accepted
     assert audit.failed == report.doomed_accepted == audit.in_dlq > 0
+    # And each large event's payload was stored once, under its own id, however often its put was retried
+    assert report.stored_payloads == report.large == 20
+    # (through the fault proxy: their puts and gets were as exposed to faults as every other call)
+    assert chaos.proxy is not None
+    calls = chaos.proxy.stats.calls
+    assert calls["s3.PutObject"] >= report.large and calls["s3.GetObject"] >= report.large
 
     # And the operator's recovery (replay FAILED by id, redrive the DLQ) processes them, once each
     recovery = report.recovery

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from plutus.core.payloads import payload_key
 from plutus.core.registry import EventContext, EventModel, Registry, Router
 from plutus.domains import default
 from plutus_dev.emulator.resources import Emulator
@@ -108,7 +109,16 @@ def test_the_marker_appears_in_no_log_line(h: Harness) -> None:
         assert (
             h.post_event(card_gateway("k-ctl", payload={"x": MARKER}, source="a\x00" + MARKER)).status == 422
         )
-        assert h.request("POST", "/api/v1/ingest", json.dumps({"p": MARKER * 20_000})).status == 413
+        assert h.request("POST", "/api/v1/ingest", json.dumps({"p": MARKER * 250_000})).status == 413
+        # Large: stored in S3 behind a pointer and processed; another whose stored payload is then tampered
+        # with (a digest mismatch names no content)
+        assert h.post_event(card_gateway("k-large", payload={"note": MARKER * 12_000})).status == 202
+        tampered = h.post_event(card_gateway("k-tampered", payload={"note": MARKER * 12_001})).json()[
+            "event_id"
+        ]
+        s3, bucket = h.client("s3"), h.stack.refs["PayloadBucket"]
+        stored = s3.get_object(Bucket=bucket, Key=payload_key(tampered))["Body"].read()
+        s3.put_object(Bucket=bucket, Key=payload_key(tampered), Body=stored.replace(b"MARKER", b"MARKEX"))
         # In flight: 409
         assert _conflict(h, card_gateway("k-flight", payload={"note": MARKER})) == 409
         # A handler that fails on the payload, and a message no one can parse: retried, then dead-lettered
@@ -127,10 +137,12 @@ def test_the_marker_appears_in_no_log_line(h: Harness) -> None:
         )
         assert h.drain() == 1
 
-    # The marker really went through: it is in the DLQ twice (the failed event, the unparseable message)
+    # The marker really went through: it is in the DLQ twice (the failed event, the unparseable message),
+    # next to the tampered event's pointer
     dead = tables.receive(h.client("sqs"), h.dlq_url, 10)
-    assert len(dead) == 2 and all(MARKER in m["Body"] for m in dead)
+    assert len(dead) == 3 and sum(MARKER in m["Body"] for m in dead) == 2
     assert h.get_event(failing).json()["status"] == "FAILED"
+    assert h.get_event(tampered).json()["last_error"].startswith("PayloadIntegrityError")
     # And the capture saw every path's log lines, at DEBUG too
     messages = {line.get("message") for line in out.logs}
     assert {

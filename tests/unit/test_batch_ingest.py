@@ -181,7 +181,7 @@ def test_a_key_whose_claim_has_an_unknown_outcome_is_a_503_and_never_queued() ->
 
 def test_invalid_items_are_answered_as_themselves_and_the_rest_go_through() -> None:
     # An event's own size is held to max_body_bytes by parsing (alike for single and batch); what reaches the
-    # use case can still outgrow SQS's limit once \u-escaped: refused as the single path refuses it.
+    # use case can still outgrow that limit once \u-escaped: refused as the single path refuses it.
     store, queue = FakeStore(), FakeQueue()
     invalid = InvalidEventError("bad", [{"field": "source", "message": "required"}])
 
@@ -190,6 +190,6 @@ def test_invalid_items_are_answered_as_themselves_and_the_rest_go_through() -> N
     assert outcomes[0].error is invalid
     assert (
         isinstance(outcomes[1].error, InvalidEventError)
-        and outcomes[1].error.detail == "the event is too large to queue"
+        and outcomes[1].error.detail == "the event is too large"
     )
     assert outcomes[2].error is None and len(queue.messages) == 1

@@ -11,7 +11,7 @@ from plutus_dev.emulator.template import Stack, default_parameters, load_templat
 TEMPLATE = load_template()
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
 KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-STATEFUL = {"AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::Logs::LogGroup"}
+STATEFUL = {"AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::Logs::LogGroup", "AWS::S3::Bucket"}
 
 
 def stack(**parameters: str) -> Stack:
@@ -62,6 +62,51 @@ def test_queues_are_encrypted_sqs_managed_or_under_the_key(key: str) -> None:
             assert p["KmsMasterKeyId"] == key and "SqsManagedSseEnabled" not in p, name
         else:
             assert p["SqsManagedSseEnabled"] is True and "KmsMasterKeyId" not in p, name
+
+
+@pytest.mark.parametrize("key", ["", KEY])
+def test_the_payload_bucket_is_encrypted_private_owner_enforced_and_expires_with_its_events(key: str) -> None:
+    # Checkov cannot evaluate the Fn::If of the encryption (CKV_AWS_19 is skipped for it): this proves both.
+    p = props(stack(KmsKeyArn=key, FailedRetentionDays="120"), "PayloadBucket")
+    [rule] = p["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    if key:
+        assert rule == {
+            "ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key},
+            "BucketKeyEnabled": True,
+        }
+    else:
+        assert rule == {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+    assert p["PublicAccessBlockConfiguration"] == dict.fromkeys(
+        ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"), True
+    )
+    assert p["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    expiry = next(r for r in p["LifecycleConfiguration"]["Rules"] if r.get("Prefix") == "payloads/")
+    assert expiry["Status"] == "Enabled" and expiry["ExpirationInDays"] == "120"
+
+
+def test_the_payload_bucket_refuses_every_request_without_tls() -> None:
+    [statement] = props(stack(), "PayloadBucketPolicy")["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Deny" and statement["Principal"] == "*" and statement["Action"] == "s3:*"
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": False}}
+    assert set(statement["Resource"]) == {"arn:test:PayloadBucket", "${PayloadBucket.Arn}/*"}
+
+
+def test_functions_reach_stored_payloads_least_privilege() -> None:
+    # Ingest writes, the consumer reads (and writes a FAILED event's copy), reads never touch the bucket.
+    def s3_grants(function: str) -> set[tuple[str, str]]:
+        return {
+            (action, statement["Resource"])
+            for statement in _statements(props(stack(KmsKeyArn=KEY), function)["Policies"])
+            for action in (
+                [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+            )
+            if action.startswith("s3:")
+        }
+
+    objects = "${PayloadBucket.Arn}/payloads/*"
+    assert s3_grants("IngestFunction") == {("s3:PutObject", objects)}
+    assert s3_grants("ConsumerFunction") == {("s3:GetObject", objects), ("s3:PutObject", objects)}
+    assert s3_grants("ReadsFunction") == set()
 
 
 def test_the_dlq_keeps_messages_longer_than_the_queue_that_feeds_it() -> None:

@@ -17,6 +17,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from plutus.adapters.dead_letters import FAILED_AT_ATTRIBUTE
+from plutus.core.payloads import sha256_hex
 from plutus_dev.cli.bulk import Estimate, TokenBucket, iso
 
 MOVE_TASK = "StartMessageMoveTask"
@@ -80,6 +81,30 @@ class RedriveResult:
     status: str = "COMPLETED"
     details: list[str] = field(default_factory=list)
     kept: int = 0  # left in the DLQ because the filter did not select them
+
+
+def readable_body(body: str, s3: Any) -> tuple[str, str]:
+    """(the message as indented JSON, a note): a pointer message is shown with its stored payload in place,
+    fetched and checked against its size and SHA-256; the note says where it came from or why it is not
+    shown. A body that is not JSON is returned as it is."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body, ""
+    note = ""
+    pointer = data.get("payload_ref") if isinstance(data, dict) else None
+    if isinstance(pointer, dict):
+        try:
+            stored = s3.get_object(Bucket=pointer["bucket"], Key=pointer["key"])["Body"].read()
+        except ClientError as exc:
+            note = f"stored payload not read: {exc.response.get('Error', {}).get('Code', 'error')}"
+        else:
+            if len(stored) != pointer.get("size") or sha256_hex(stored) != pointer.get("sha256"):
+                note = "[red]stored payload does NOT match the pointer's size and sha256: not shown[/red]"
+            else:
+                data = {**data, "payload": json.loads(stored)}
+                note = f"payload read from s3://{pointer['bucket']}/{pointer['key']} (sha256 checked)"
+    return json.dumps(data, indent=2, sort_keys=True), note
 
 
 def queue_counts(sqs: Any, url: str) -> tuple[int, int]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
@@ -70,10 +69,9 @@ def show(
         console.rule(letter.event_id or letter.message_id)
         console.print(table)
         if payload:
-            try:
-                pretty = json.dumps(json.loads(letter.body), indent=2, sort_keys=True)
-            except ValueError:
-                pretty = letter.body
+            pretty, note = dlq.readable_body(letter.body, target.client("s3"))
+            if note:
+                console.print(note)
             console.print(Syntax(pretty, "json", word_wrap=True))
     console.print(f"{len(letters)} message(s); reading received each once (counted in receive count).")
 

@@ -1,5 +1,8 @@
 """Replay recorded events by id: re-enqueue the message a FAILED event kept.
 
+A kept message with a payload pointer is re-enqueued as a pointer (the consumer fetches and checks the stored
+payload, as for the first delivery); replay first checks that the stored payload is still there.
+
 A PROCESSED event is never re-enqueued (and it keeps no message). Should a replayed message meet an event that
 got PROCESSED meanwhile (its DLQ copy was also redriven, or it was replayed twice), the consumer's
 ``plutus-replay`` pre-check and its conditional commit absorb it: effects are applied once.
@@ -20,6 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from plutus.adapters import events_store
 from plutus.adapters.events_store import EventStatus
 from plutus.core.envelope import QueuedEvent, utc_now
+from plutus.core.payloads import PointerEvent, parse_message
 
 
 class Outcome(StrEnum):
@@ -169,11 +173,51 @@ def replay_group(event: QueuedEvent, fifo: bool) -> dict[str, Any]:
     return {"MessageGroupId": group, "MessageDeduplicationId": f"replay:{uuid.uuid4()}"}
 
 
-def replay_one(dynamodb: Any, sqs: Any, events_table: str, queue_url: str, event_id: str) -> ReplayResult:
+def renew_stored_payload(s3: Any, event: PointerEvent) -> bool:
+    """Whether ``event``'s stored payload is still there; if so, its expiry restarts now.
+
+    The bucket's lifecycle counts an object's age from its last write, and a replay restarts the event
+    record's retention: copying the object onto itself (same bytes, same digest) keeps the two together.
+    """
+    pointer = event.payload_ref
+    try:
+        s3.head_object(Bucket=pointer.bucket, Key=pointer.key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+            return False
+        raise
+    s3.copy_object(
+        Bucket=pointer.bucket,
+        Key=pointer.key,
+        CopySource={"Bucket": pointer.bucket, "Key": pointer.key},
+        MetadataDirective="REPLACE",
+        ContentType="application/json",
+    )
+    return True
+
+
+def _stored_payload_gone(s3: Any, body: str) -> str | None:
+    """Why a kept pointer message cannot be replayed (its stored payload expired), else ``None``.
+
+    Parsed only to find the pointer: the body itself is re-sent byte for byte.
+    """
+    try:
+        message = parse_message(body)
+    except ValueError:
+        return None
+    if isinstance(message, PointerEvent) and not renew_stored_payload(s3, message):
+        return f"its stored payload {message.payload_ref.key} is gone (expired with its retention)"
+    return None
+
+
+def replay_one(
+    dynamodb: Any, sqs: Any, events_table: str, queue_url: str, event_id: str, s3: Any | None = None
+) -> ReplayResult:
     """Re-enqueue one event if it is replayable; say why not otherwise.
 
     By id is explicit: it re-enqueues even an event a replay re-enqueued before (the consumer absorbs the
-    extra copy once one is processed), and marks it so a bulk replay does not send it once more.
+    extra copy once one is processed), and marks it so a bulk replay does not send it once more. With ``s3``,
+    a pointer's stored payload is checked (and its expiry restarted) before re-enqueueing.
     """
     item = events_store.get_event(dynamodb, events_table, event_id, consistent=True)
     if item is None:
@@ -186,6 +230,9 @@ def replay_one(dynamodb: Any, sqs: Any, events_table: str, queue_url: str, event
         return ReplayResult(
             event_id, Outcome.NOT_REPLAYABLE, f"{status}: {_not_kept(item, datetime.now(UTC))}"
         )
+    gone = _stored_payload_gone(s3, body) if s3 is not None else None
+    if gone:
+        return ReplayResult(event_id, Outcome.NOT_REPLAYABLE, f"{status}: {gone}")
     message_id = resend(sqs, queue_url, item, body)
     try:
         mark_replayed(dynamodb, events_table, item, utc_now())
@@ -202,11 +249,12 @@ def replay_events(
     queue_url: str,
     event_ids: Iterable[str],
     on_result: Callable[[ReplayResult], None] | None = None,
+    s3: Any | None = None,
 ) -> list[ReplayResult]:
     """Replay each of ``event_ids`` (see :func:`replay_one`)."""
     results = []
     for event_id in dict.fromkeys(event_ids):  # once each, in order
-        result = replay_one(dynamodb, sqs, events_table, queue_url, event_id)
+        result = replay_one(dynamodb, sqs, events_table, queue_url, event_id, s3)
         results.append(result)
         if on_result:
             on_result(result)

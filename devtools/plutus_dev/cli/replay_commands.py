@@ -245,7 +245,7 @@ def _replay_ids(target: Target, event_ids: list[str], dry_run: bool) -> None:
             progress.advance(task)
 
         results = replay.replay_events(
-            dynamodb, sqs, target.events_table, target.queue_url, event_ids, record
+            dynamodb, sqs, target.events_table, target.queue_url, event_ids, record, s3=target.client("s3")
         )
     if results:
         console.print(table)

@@ -197,8 +197,8 @@ def provision(
     overrides: dict[str, str] | None = None,
     template_path: Path = TEMPLATE,
 ) -> Stack:
-    """Create (or reuse) every DynamoDB table, SQS queue and (when its condition holds) event bus the template
-    declares."""
+    """Create (or reuse) every DynamoDB table, SQS queue, S3 bucket and (when its condition holds) event bus
+    the template declares."""
     template = load_template(template_path)
     region = session.region_name or "us-east-1"
     stack = Stack(stack_name, region, default_parameters(template, overrides), template=template)
@@ -210,6 +210,8 @@ def provision(
     for logical, res in ordered:
         if res["Type"] == "AWS::Events::EventBus" and stack.condition(res["Condition"]):
             _create_bus(session.client("events"), stack, logical)
+        if res["Type"] == "AWS::S3::Bucket":
+            _bucket(session, stack, logical, stack.resolve(res.get("Properties", {})))
         if res["Type"] not in {"AWS::DynamoDB::Table", "AWS::SQS::Queue"}:
             continue
         props = stack.resolve(res.get("Properties", {}))
@@ -258,3 +260,26 @@ def provision(
                 "Attributes"
             ]["QueueArn"]
     return stack
+
+
+def _bucket(session: Any, stack: Stack, logical: str, props: dict[str, Any]) -> None:
+    """Create (or reuse) a bucket, with the template's default encryption and public access block."""
+    s3 = session.client("s3")
+    name = f"{stack.name}-{logical}".lower()  # bucket names are lower case
+    try:
+        s3.create_bucket(Bucket=name)
+    except (s3.exceptions.BucketAlreadyOwnedByYou, s3.exceptions.BucketAlreadyExists):
+        pass
+    # CloudFormation's spelling of the rules differs from the API's.
+    rules = [
+        {"ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"]}
+        for rule in props.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration", [])
+    ]
+    if rules:
+        s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
+    if props.get("PublicAccessBlockConfiguration"):
+        s3.put_public_access_block(
+            Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
+        )
+    stack.refs[logical] = name
+    stack.arns[logical] = f"arn:aws:s3:::{name}"

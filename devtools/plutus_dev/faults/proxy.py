@@ -67,7 +67,7 @@ _SHAPES: dict[FaultKind, tuple[int, str, str]] = {
 class Call:
     """One intercepted AWS call."""
 
-    service: str  # "dynamodb" or "sqs"
+    service: str  # "dynamodb", "sqs" or "s3"
     operation: str  # "PutItem", "SendMessage", ...
     body: bytes
 
@@ -97,14 +97,21 @@ def operation_is(service: str, *operations: str) -> Callable[[Call], bool]:
     return lambda call: call.service == service and call.operation in operations
 
 
-def identify(headers: Any, body: bytes) -> tuple[str, str]:
-    """(service, operation) of a request, for the JSON protocol (X-Amz-Target) and the query protocol."""
+# S3's REST protocol names the operation by method (the functions only put and get objects).
+_S3_OPERATIONS = {"PUT": "PutObject", "GET": "GetObject", "HEAD": "HeadObject", "DELETE": "DeleteObject"}
+
+
+def identify(headers: Any, body: bytes, method: str = "POST") -> tuple[str, str]:
+    """(service, operation) of a request, for the JSON protocol (X-Amz-Target), the query protocol and
+    S3's REST protocol."""
     target = headers.get("X-Amz-Target") or ""
     if "." in target:
         prefix, operation = target.rsplit(".", 1)
         service = "dynamodb" if prefix.startswith("DynamoDB") else "sqs" if "SQS" in prefix else prefix
         # EventBridge (fan-out) answers errors in the same JSON shape as DynamoDB.
         return ("events" if prefix == "AWSEvents" else service), operation
+    if method in _S3_OPERATIONS:
+        return "s3", _S3_OPERATIONS[method]
     action = parse_qs(body.decode("utf-8", "replace")).get("Action", [""])[0]
     return ("sqs" if action else "unknown"), action
 
@@ -112,6 +119,17 @@ def identify(headers: Any, body: bytes) -> tuple[str, str]:
 def error_response(call: Call, kind: FaultKind) -> tuple[int, dict[str, str], bytes]:
     """The status, headers and body AWS answers a failed call of ``call``'s service with."""
     status, ddb_type, sqs_code = _SHAPES[kind]
+    if call.service == "s3":
+        # S3 throttles with 503 SlowDown, in XML.
+        code = {FaultKind.THROTTLE: "SlowDown", FaultKind.UNAVAILABLE: "ServiceUnavailable"}.get(
+            kind, "InternalError"
+        )
+        xml = f"<Error><Code>{code}</Code><Message>Injected by plutus_dev.faults.proxy</Message></Error>"
+        return (
+            (503 if kind is FaultKind.THROTTLE else status),
+            {"Content-Type": "application/xml"},
+            xml.encode(),
+        )
     if call.service == "sqs":
         # SQS speaks JSON with awsQueryCompatible: botocore reads the code from x-amzn-query-error.
         fault = "Receiver" if status >= 500 else "Sender"
@@ -155,7 +173,7 @@ class FaultProxy:
         upstream: str,
         *,
         rate: float = 0.0,
-        services: tuple[str, ...] = ("dynamodb", "sqs"),
+        services: tuple[str, ...] = ("dynamodb", "sqs", "s3"),
         mix: dict[FaultKind, float] | None = None,
         timeout_hold: float = 2.5,
         seed: int | None = None,
@@ -252,7 +270,7 @@ class FaultProxy:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                service, operation = identify(self.headers, body)
+                service, operation = identify(self.headers, body, self.command)
                 call = Call(service, operation, body)
                 kind = proxy.decide(call)
                 if kind in (FaultKind.THROTTLE, FaultKind.UNAVAILABLE):

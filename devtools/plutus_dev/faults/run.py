@@ -59,6 +59,10 @@ class RunConfig:
     request_deadline: float = 120.0
     settle_timeout: float = 900.0
     recover: bool = True
+    # The share of events whose payload is large_bytes: above the inline threshold, stored in S3 behind a
+    # pointer (its puts and gets faulted like every other call).
+    large_ratio: float = 0.0
+    large_bytes: int = 300_000
 
 
 @dataclass
@@ -100,6 +104,9 @@ class RunReport:
     redrive_path: str = ""
     duration: float = 0.0
     ingest_seconds: float = 0.0
+    # Events with a large payload, and the payload objects stored for them.
+    large: int = 0
+    stored_payloads: int = 0
 
     @property
     def ok(self) -> bool:
@@ -124,6 +131,11 @@ class RunReport:
             f"({a.dlq_messages} messages) | lost {len(a.lost)} | doubled {len(a.doubled)}",
             f"doomed (their commit always fails) accepted: {self.doomed_accepted}",
         ]
+        if self.large:
+            out.append(
+                f"large payloads ({self.config.large_bytes} bytes): {self.large} events, "
+                f"{self.stored_payloads} stored in S3"
+            )
         if self.recovery is not None:
             r = self.recovery
             out.append(
@@ -211,9 +223,19 @@ class ChaosStack:
         return self.stack.client("sqs")
 
     @property
+    def s3(self) -> Any:
+        assert self.stack
+        return self.stack.client("s3")
+
+    @property
     def dynamodb(self) -> Any:
         assert self.stack
         return self.stack.client("dynamodb")
+
+    def stored_payloads(self) -> int:
+        """Objects under ``payloads/`` in the stack's bucket."""
+        listed = self.s3.list_objects_v2(Bucket=self.ref("PayloadBucket"), Prefix="payloads/")
+        return int(listed.get("KeyCount", 0))
 
     def queue_depth(self) -> int:
         """Messages in the source queue: visible, in flight or delayed."""
@@ -250,13 +272,16 @@ class ChaosStack:
         return int(sum(sum(d.get("processing_success_total", [])) for d in list(self.stack.output.emf)))
 
 
-def event_body(index: int) -> dict[str, Any]:
-    """The index-th event a producer sends."""
+def event_body(index: int, large_bytes: int = 0) -> dict[str, Any]:
+    """The index-th event a producer sends (with a ``large_bytes`` blob when given)."""
+    payload: dict[str, Any] = {"amount": index, "currency": "KES", "note": "caf\u00e9"}
+    if large_bytes:
+        payload["blob"] = f"{index:06d}" * (large_bytes // 6)
     return {
         "source": SOURCE,
         "schema_version": "1.0",
         "idempotency_key": f"chaos-{index:06d}",
-        "payload": {"amount": index, "currency": "KES", "note": "caf\u00e9"},
+        "payload": payload,
     }
 
 
@@ -413,6 +438,13 @@ def concurrent_same_key(chaos: ChaosStack, requests: int = 100) -> dict[str, Any
     }
 
 
+def _large_indexes(rng: random.Random, config: RunConfig) -> set[int]:
+    # Drawn only when asked for, so a run without large payloads keeps its seed's sequence.
+    if not config.large_ratio:
+        return set()
+    return set(rng.sample(range(config.events), round(config.events * config.large_ratio)))
+
+
 def run(chaos: ChaosStack, progress: Any = None) -> RunReport:
     """One fault-injection run on a started :class:`ChaosStack`; returns its figures."""
     config = chaos.config
@@ -420,7 +452,9 @@ def run(chaos: ChaosStack, progress: Any = None) -> RunReport:
     rng = random.Random(config.seed)
     report = RunReport(config)
     started = time.monotonic()
-    bodies = [event_body(i) for i in range(config.events)]
+    large = _large_indexes(rng, config)
+    report.large = len(large)
+    bodies = [event_body(i, config.large_bytes if i in large else 0) for i in range(config.events)]
     ids = [expected_event_id(b) for b in bodies]
     doomed = (
         set(rng.sample(ids, max(1, round(config.events * config.doomed_ratio))))
@@ -479,13 +513,14 @@ def run(chaos: ChaosStack, progress: Any = None) -> RunReport:
             else:
                 accepted.add(outcome.event_id)
     report.doomed_accepted = len(doomed & accepted)
+    report.stored_payloads = chaos.stored_payloads() if large else 0
     report.audit = audit(chaos, accepted)
 
     if config.recover:
         # The operator's recovery, faults off: replay FAILED events by id, then redrive the DLQ.
         failed = replay.event_ids_by_status(chaos.dynamodb, chaos.ref("EventsTable"), EventStatus.FAILED)
         results = replay.replay_events(
-            chaos.dynamodb, chaos.sqs, chaos.ref("EventsTable"), chaos.queue_url, failed
+            chaos.dynamodb, chaos.sqs, chaos.ref("EventsTable"), chaos.queue_url, failed, s3=chaos.s3
         )
         report.replayed = sum(r.outcome is replay.Outcome.REPLAYED for r in results)
         chaos.settle(config.settle_timeout)
@@ -509,6 +544,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-receive-count", type=int, default=3)
     parser.add_argument("--seed", type=int, default=RunConfig.seed)
     parser.add_argument("--no-recover", action="store_true", help="skip the replay/redrive phase")
+    parser.add_argument("--large-ratio", type=float, default=0.0, help="share of events with a large payload")
+    parser.add_argument("--large-bytes", type=int, default=300_000, help="size of a large payload's blob")
     args = parser.parse_args(argv)
     config = RunConfig(
         events=args.events,
@@ -520,6 +557,8 @@ def main(argv: list[str] | None = None) -> int:
         max_receive_count=args.max_receive_count,
         seed=args.seed,
         recover=not args.no_recover,
+        large_ratio=args.large_ratio,
+        large_bytes=args.large_bytes,
     )
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 

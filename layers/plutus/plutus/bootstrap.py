@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from plutus.adapters.events_store import EventsRepository, Retention
+    from plutus.adapters.payload_store import PayloadStore
     from plutus.consumer.fanout import FanOut
     from plutus.consumer.processor import Consumer
     from plutus.core.effects import StateReader
@@ -88,6 +89,19 @@ class Root:
         )
 
     @cached_property
+    def payloads(self) -> PayloadStore | None:
+        """Where payloads too large for a queued message are stored (``None`` when no bucket is set).
+
+        Its S3 client is built on the first large payload, not here: small events never pay for it.
+        """
+        bucket = self.settings.payload_bucket
+        if bucket is None:
+            return None
+        from plutus.adapters.payload_store import PayloadStore
+
+        return PayloadStore(lambda: self.clients("s3"), bucket)
+
+    @cached_property
     def state(self) -> StateReader:
         """Reads of the state table (handlers and pack read endpoints)."""
         from plutus.adapters.state_store import DynamoStateReader
@@ -112,7 +126,7 @@ class Root:
 
         settings = self.settings
         dynamodb, sqs = self.clients("dynamodb"), self.clients("sqs")
-        accept_event, config = build_accept_event(settings, dynamodb, sqs, self.retention)
+        accept_event, config = build_accept_event(settings, dynamodb, sqs, self.retention, self.payloads)
 
         def remaining_ms() -> int | None:
             # Time left in the current invocation: an in-progress claim must not outlive it.
@@ -120,7 +134,8 @@ class Root:
             return None if context is None else int(context.get_remaining_time_in_millis())
 
         store = IdempotencyStore(dynamodb, settings.idempotency_table, settings.events_table, self.retention)
-        batch = BatchIngest(settings, store, EventQueue(sqs, settings.queue_url), remaining_ms=remaining_ms)
+        queue = EventQueue(sqs, settings.queue_url)
+        batch = BatchIngest(settings, store, queue, remaining_ms=remaining_ms, payloads=self.payloads)
         authenticator = build_authenticator(settings, self.clients)
         # Who may send what (ProducerPolicy), checked against the registry's restricted types at init.
         authorizer = ProducerAuthorizer.for_settings(settings, self.registry)
@@ -145,7 +160,14 @@ class Root:
         url = self.settings.dead_letter_queue_url
         dead_letters = DeadLetterQueue(self.clients("sqs"), url) if url else None
         return Consumer(
-            self.settings, self.registry, self.events, self.state, dead_letters, self.packs, self.fanout
+            self.settings,
+            self.registry,
+            self.events,
+            self.state,
+            dead_letters,
+            self.packs,
+            fanout=self.fanout,
+            payloads=self.payloads,
         )
 
     @cached_property

@@ -43,7 +43,17 @@ class Settings(BaseSettings):
     # the first, RECEIVED/PROCESSING/FAILED ones after the second, counted from their last write.
     event_retention_days: int = Field(default=30, ge=1, le=3_650)
     failed_retention_days: int = Field(default=90, ge=1, le=3_650)
-    max_body_bytes: int = Field(default=262_144, ge=1_024, le=1_000_000)
+    # The largest request body (template parameter MaxBodyBytes). API Gateway takes 10 MB, but a Lambda
+    # synchronous invocation takes 6 MB (6,291,456 bytes) of event, in which the body is a JSON-escaped string
+    # next to the headers: hence at most 6,000,000, and 5 MiB in the template, which leaves a fifth for
+    # escaping. Larger payloads: see docs/payload-sizes.md.
+    max_body_bytes: int = Field(default=262_144, ge=1_024, le=6_000_000)
+    # Large payloads (plutus/core/payloads.py): a queued message (body and attributes) above
+    # inline_message_max_bytes carries a pointer to its payload, stored in payload_bucket (template
+    # PayloadBucket, InlineMessageMaxBytes). SQS takes 1 MiB per message; 1 KiB of it stays free for the
+    # attributes replay and redrive add. Without a bucket every event travels inline, up to SQS's limit.
+    payload_bucket: str | None = Field(default=None, min_length=3, max_length=63)
+    inline_message_max_bytes: int = Field(default=262_144, ge=1_024, le=1_047_552)
     max_payload_depth: int = Field(default=32, ge=1, le=256)
     # POST /api/v1/ingest/batch: events per request, and the request's size (each event is also held to
     # max_body_bytes once queued). Lambda's synchronous payload limit is 6 MB.

@@ -139,7 +139,7 @@ def accepted_update(table: str, result: IngestResult, retention: Retention) -> d
 
 
 def _attempt_update(
-    table: str, event: QueuedEvent, clauses: list[str], values: dict[str, Any], remove: str = ""
+    table: str, event: EventMetadata, clauses: list[str], values: dict[str, Any], remove: str = ""
 ) -> dict[str, Any]:
     """An update counting one processing attempt; it never touches an event already PROCESSED."""
     meta_clauses, meta_values, names = _metadata_update(event)
@@ -191,7 +191,7 @@ def kept_message(item: dict[str, Any]) -> str | None:
 
 def failure_update(
     table: str,
-    event: QueuedEvent,
+    event: EventMetadata,
     error: str,
     status: EventStatus,
     now: str,
@@ -700,7 +700,7 @@ class EventsRepository:
         )
 
     def record_failure(
-        self, event: QueuedEvent, error: str, status: EventStatus, now: str, message: str | None = None
+        self, event: EventMetadata, error: str, status: EventStatus, now: str, message: str | None = None
     ) -> None:
         """Count a failed attempt (PROCESSING, or FAILED keeping ``message`` for replay). Never raises."""
         update = failure_update(self.table, event, error, status, now, self.retention, message=message)

@@ -20,18 +20,21 @@ from plutus.adapters.events_store import (
     EventStatus,
     Refused,
 )
+from plutus.adapters.payload_store import PayloadStore
 from plutus.consumer.fanout import FanOut
 from plutus.core.effects import Effect, StateReader
-from plutus.core.envelope import QueuedEvent, parse_timestamp, utc_now
+from plutus.core.envelope import EventMetadata, QueuedEvent, parse_timestamp, utc_now
 from plutus.core.errors import (
     BusinessIdConflictError,
     ConcurrentUpdateError,
     EffectRejectedError,
+    PayloadIntegrityError,
     PoisonMessageError,
     describe,
     is_permanent,
 )
 from plutus.core.pack_settings import PackSettings
+from plutus.core.payloads import QueuedMessage, parse_message
 from plutus.core.registry import EventContext, Handler, Registry
 from plutus.core.times import CONSUMER_SLACK, validation_context
 from plutus.observability import logger
@@ -113,6 +116,7 @@ class Consumer:
         dead_letters: DeadLetterQueue | None = None,
         packs: PackSettings | None = None,
         fanout: FanOut | None = None,
+        payloads: PayloadStore | None = None,
     ) -> None:
         self.settings = settings
         self.registry = registry
@@ -121,6 +125,8 @@ class Consumer:
         self.events = events
         self.state = state
         self.dead_letters = dead_letters
+        # Where pointer messages' payloads are (none: a pointer message fails as permanently unresolvable).
+        self.payloads = payloads
         self.metrics = TypedMetrics()
         # Announces PROCESSED events on the fan-out bus (None: fan-out is off, and costs nothing).
         self.fanout = fanout
@@ -216,7 +222,7 @@ class Consumer:
         receive_count = int(record.attributes.approximate_receive_count or 1)
         with record_trace(record) as trace:
             try:
-                event = QueuedEvent.model_validate_json(record.body)
+                event = parse_message(record.body)
             except ValidationError as exc:
                 self._count_delivery(UNKNOWN_TYPE, receive_count)
                 poison = PoisonMessageError(describe(exc))
@@ -234,9 +240,13 @@ class Consumer:
             try:
                 settled = self.settled.pop(record.message_id, None)
                 if settled is not None:
-                    return self._report_settled(event, settled, record.message_id)
+                    return self._report_settled(self._resolve(event), settled, record.message_id)
+                # Handlers never see a pointer: its payload is fetched and its digest checked first.
                 return self.process(
-                    event, receive_count=receive_count, replay=replay, message_id=record.message_id
+                    self._resolve(event),
+                    receive_count=receive_count,
+                    replay=replay,
+                    message_id=record.message_id,
                 )
             except Exception as exc:
                 return self._fail(event, record, exc, receive_count, trace)
@@ -290,7 +300,14 @@ class Consumer:
             self.fanout.committed(message_id, event, settled.now, settled.fanout_batch, self._label(event))
         return "processed"
 
-    def _label(self, event: QueuedEvent) -> str:
+    def _resolve(self, message: QueuedMessage) -> QueuedEvent:
+        if isinstance(message, QueuedEvent):
+            return message
+        if self.payloads is None:
+            raise PayloadIntegrityError("a payload pointer arrived, and no payload bucket is configured")
+        return self.payloads.resolve(message)
+
+    def _label(self, event: EventMetadata) -> str:
         return event_type_label(event.event_type, self.registry)
 
     def _count_delivery(self, label: str, receive_count: int) -> None:
@@ -352,7 +369,7 @@ class Consumer:
         return last or early, early
 
     def _fail(
-        self, event: QueuedEvent, record: SQSRecord, exc: Exception, receive_count: int, trace: RecordTrace
+        self, event: EventMetadata, record: SQSRecord, exc: Exception, receive_count: int, trace: RecordTrace
     ) -> str:
         final, early = self._final(exc, receive_count)
         error = describe(exc)
@@ -365,8 +382,13 @@ class Consumer:
         )
         # A FAILED event keeps its message, so it can be replayed by id.
         status = EventStatus.FAILED if final else EventStatus.PROCESSING
-        self.events.record_failure(event, error, status, utc_now(), message=record.body if final else None)
+        kept = self._kept(record.body) if final else None
+        self.events.record_failure(event, error, status, utc_now(), message=kept)
         return self._dead_letter(record, exc, early, trace)
+
+    def _kept(self, body: str) -> str:
+        # Kept whatever its size: on the item, or as a pointer to a stored copy when too large for it.
+        return self.payloads.keepable(body) if self.payloads is not None else body
 
     def _fail_poison(
         self, record: SQSRecord, exc: PoisonMessageError, receive_count: int, trace: RecordTrace

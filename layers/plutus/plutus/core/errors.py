@@ -29,6 +29,15 @@ class UnsupportedMediaTypeError(PlutusError):
 class BodyTooLargeError(PlutusError):
     """The body exceeds ``max_body_bytes``."""
 
+    @classmethod
+    def of(cls, size: int | str, limit: int) -> BodyTooLargeError:
+        """The error for a ``size``-byte body, naming the limit, why it is there, and what to do instead."""
+        return cls(
+            f"body is {size} bytes; the limit is {limit} bytes (a Lambda invocation carries at most 6 MB, so "
+            "no deployment takes more than 6,000,000). Send larger data by reference: store it where the "
+            "consumer's handler can read it and put its location and digest in the payload"
+        )
+
 
 class UnauthenticatedError(PlutusError):
     """The request is not signed by its source (``AuthMode`` ``WEBHOOK_SIGNATURE``).
@@ -105,6 +114,14 @@ class BusinessIdConflictError(EffectRejectedError):
         super().__init__(f"{kind} is bound to event {first_event_id} with different content; nothing applied")
         self.kind = kind
         self.first_event_id = first_event_id
+
+
+class PayloadIntegrityError(PermanentError):
+    """A stored payload is missing, elsewhere than its event's own key, or does not match its size and
+    SHA-256 digest: the object was tampered with, replaced or expired. Nothing is processed.
+
+    The message names sizes and digests only, never the content.
+    """
 
 
 class ConcurrentUpdateError(PlutusError):

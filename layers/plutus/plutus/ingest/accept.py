@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import (
@@ -16,24 +17,27 @@ from pydantic import BaseModel, ConfigDict
 
 from plutus.adapters import events_store
 from plutus.adapters import idempotency_records as records
+from plutus.adapters.payload_store import PayloadStore
 from plutus.core.envelope import (
     IngestRequest,
     IngestResult,
     QueuedEvent,
+    canonical_json,
     content_digest,
     derive_event_id,
     utc_now,
 )
 from plutus.core.errors import InvalidEventError
 from plutus.core.ordering import message_group_id
+from plutus.core.payloads import PayloadPointer, payload_bytes, pointer_message
 from plutus.observability.tracing import SQS_TRACE_HEADER, outgoing_trace_header
 from plutus.settings import Settings
 
 # The idempotency key is (source, idempotency_key); the stored digest detects a reused key with new content.
 EVENT_KEY_JMESPATH = "[source, idempotency_key]"
 VALIDATION_JMESPATH = "digest"
-# SQS's limit on one message, body and attributes (the queues keep the default MaximumMessageSize).
-SQS_MAX_MESSAGE_BYTES = 262_144
+# SQS's limit on one message, body and attributes (the queues' MaximumMessageSize in template.yaml).
+SQS_MAX_MESSAGE_BYTES = 1_048_576
 
 
 class IngestCommand(BaseModel):
@@ -109,9 +113,16 @@ def _mark_replayed(response: Any, idempotent_data: DataRecord) -> Any:
 
 
 def build_accept_event(
-    settings: Settings, dynamodb: Any, sqs: Any, retention: events_store.Retention
+    settings: Settings,
+    dynamodb: Any,
+    sqs: Any,
+    retention: events_store.Retention,
+    payloads: PayloadStore | None = None,
 ) -> tuple[Callable[..., IngestResult], IdempotencyConfig]:
-    """The idempotent ``accept_event(command=...)`` and its config (to register the Lambda context on)."""
+    """The idempotent ``accept_event(command=...)`` and its config (to register the Lambda context on).
+
+    ``payloads``: where payloads above ``settings.inline_message_max_bytes`` are stored (none: all inline).
+    """
     persistence = EventRecordingPersistenceLayer(
         settings.idempotency_table, settings.events_table, dynamodb, retention
     )
@@ -133,14 +144,14 @@ def build_accept_event(
     )
     def accept_event(command: IngestCommand) -> IngestResult:
         received_at = utc_now()
-        body, attributes = queued_message(command, received_at)
-        if len(body) > settings.max_body_bytes:
-            # Raised inside the idempotent function: Powertools deletes its claim, and the client gets a 422.
-            raise queued_too_large(settings.max_body_bytes)
+        # Raised inside the idempotent function (too large): Powertools deletes its claim, the client gets a
+        # 422. The payload is stored before its pointer is sent: a consumer never meets a dangling pointer.
+        outgoing = queued_message(command, received_at, settings, payloads)
+        outgoing.store(payloads)
         sqs.send_message(
             QueueUrl=settings.queue_url,
-            MessageBody=body,
-            MessageAttributes=attributes,
+            MessageBody=outgoing.body,
+            MessageAttributes=outgoing.attributes,
             **group_attributes(command, settings),
             **trace_attributes(),
         )
@@ -180,7 +191,7 @@ def trace_attributes() -> dict[str, Any]:
 
 
 def queued_too_large(limit: int) -> InvalidEventError:
-    """An event whose queued message would exceed ``limit`` (SQS takes 256 KiB). Non-ASCII text is escaped
+    """An event whose queued message would exceed ``limit`` (``max_body_bytes``). Non-ASCII text is escaped
     in the message (``\\u00e9``), so a body under the limit can still be too large once queued."""
     return InvalidEventError(
         "the event is too large",
@@ -188,23 +199,60 @@ def queued_too_large(limit: int) -> InvalidEventError:
     )
 
 
-def queued_message(command: IngestCommand, received_at: str) -> tuple[str, dict[str, Any]]:
-    """The SQS message body and attributes of an accepted event (single and batch paths alike)."""
-    message = QueuedEvent(
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """An accepted event's SQS message, and the payload to store first when the message is a pointer."""
+
+    body: str
+    attributes: dict[str, Any]
+    pointer: PayloadPointer | None = None
+    data: bytes = b""
+
+    def store(self, payloads: PayloadStore | None) -> None:
+        """Store the payload the message points to (nothing when it travels inline); S3's errors propagate."""
+        if self.pointer is not None and payloads is not None:
+            payloads.put(self.pointer, self.data)
+
+    def stored(self, payloads: PayloadStore | None) -> bool:
+        """Whether the payload the message points to is stored now (always, when it travels inline)."""
+        return self.pointer is None or payloads is None or payloads.try_put(self.pointer, self.data)
+
+
+def message_size(body: str, attributes: dict[str, Any]) -> int:
+    """What a message counts towards SQS's limit: its body and its attributes' names, types and values."""
+    return len(body) + sum(len(k) + len(v["DataType"]) + len(v["StringValue"]) for k, v in attributes.items())
+
+
+def queued_message(
+    command: IngestCommand, received_at: str, settings: Settings, payloads: PayloadStore | None = None
+) -> Outgoing:
+    """The SQS message of an accepted event (single and batch paths alike), inline or a pointer.
+
+    The payload is serialised once: the inline body's size is known from the payload's canonical text, so
+    a 5 MB payload is not serialised again only to learn that it goes to S3.
+    """
+    envelope = QueuedEvent(
         event_id=command.event_id,
         source=command.source,
         event_type=command.event_type,
         schema_version=command.schema_version,
         received_at=received_at,
-        payload=command.payload,
+        payload={},
     )
     attributes = {"event_id": {"DataType": "String", "StringValue": command.event_id}}
     if command.event_type:
         attributes["event_type"] = {"DataType": "String", "StringValue": command.event_type}
-    body = message.to_message_body()
+    data = payload_bytes(command.payload)
+    # canonical_json writes {"payload":{}} as "{}": the inline body is that text with the payload's in place.
+    inline_size = len(envelope.to_message_body()) - len(canonical_json({})) + len(data)
     # The body is ASCII (non-ASCII escaped as \uXXXX), so its length is its size in bytes: an event within
-    # max_body_bytes can still outgrow SQS's message limit once escaped. Refused alike, single or batch.
-    size = len(body) + sum(len(k) + len(v["DataType"]) + len(v["StringValue"]) for k, v in attributes.items())
+    # max_body_bytes can still outgrow it once escaped. Refused alike, single or batch, inline or stored.
+    if inline_size > settings.max_body_bytes:
+        raise queued_too_large(settings.max_body_bytes)
+    size = inline_size + message_size("", attributes)
+    if payloads is not None and size > settings.inline_message_max_bytes:
+        pointer = payloads.pointer(command.event_id, data)
+        return Outgoing(pointer_message(envelope, pointer).to_message_body(), attributes, pointer, data)
     if size > SQS_MAX_MESSAGE_BYTES:
         raise InvalidEventError(
             "the event is too large to queue",
@@ -216,4 +264,5 @@ def queued_message(command: IngestCommand, received_at: str) -> tuple[str, dict[
                 }
             ],
         )
-    return body, attributes
+    body = envelope.model_copy(update={"payload": command.payload}).to_message_body()
+    return Outgoing(body, attributes)

@@ -28,16 +28,11 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from plutus.adapters import idempotency_records as records
 from plutus.adapters.idempotency_records import Clock, Seen
 from plutus.adapters.idempotency_store import Claim, Completion, IdempotencyStore, Verdict
+from plutus.adapters.payload_store import PayloadStore
 from plutus.adapters.queue import EventQueue, Message
 from plutus.core.envelope import IngestResult, utc_now
 from plutus.core.errors import EventNotQueuedError, InvalidEventError
-from plutus.ingest.accept import (
-    IngestCommand,
-    group_attributes,
-    queued_message,
-    queued_too_large,
-    trace_attributes,
-)
+from plutus.ingest.accept import IngestCommand, Outgoing, group_attributes, queued_message, trace_attributes
 from plutus.observability import logger
 from plutus.settings import Settings
 
@@ -60,8 +55,7 @@ class _Event:
     rid: str
     validation: str
     result: IngestResult
-    body: str
-    attributes: dict[str, Any]
+    message: Outgoing
     # MessageGroupId (and on FIFO MessageDeduplicationId), as the single path sends them.
     fields: dict[str, Any]
 
@@ -88,11 +82,13 @@ class BatchIngest:
         store: IdempotencyStore,
         queue: EventQueue,
         remaining_ms: Callable[[], int | None],
+        payloads: PayloadStore | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.queue = queue
         self.remaining_ms = remaining_ms
+        self.payloads = payloads
 
     def __call__(self, items: Sequence[IngestCommand | Exception]) -> list[Outcome]:
         """Deduplicate, store and enqueue the valid items; invalid ones (exceptions) are answered as such."""
@@ -114,7 +110,7 @@ class BatchIngest:
         clock = Clock.read()
         fresh = self._screen(list(firsts.values()), clock, outcomes)
         claimed = self._claim(fresh, clock, outcomes)
-        queued = self._enqueue(claimed, outcomes)
+        queued = self._enqueue(self._store_payloads(claimed, outcomes), outcomes)
         self._complete(queued, outcomes)
         for index, first, validation in followers:
             outcomes[index] = self._follow(outcomes[first.index], validation == first.validation)
@@ -129,20 +125,18 @@ class BatchIngest:
             received_at=received_at,
         )
         # The event's own size was checked as the single endpoint checks it (parsing.event_size); here, as in
-        # accept_event, its \u-escaped message is held to max_body_bytes and to SQS's own limit.
+        # accept_event, its \u-escaped message is held to max_body_bytes and, above the inline threshold,
+        # becomes a pointer to its stored payload.
         try:
-            body, attributes = queued_message(command, received_at)
+            message = queued_message(command, received_at, self.settings, self.payloads)
         except InvalidEventError as exc:
             return exc
-        if len(body) > self.settings.max_body_bytes:
-            return queued_too_large(self.settings.max_body_bytes)
         return _Event(
             index,
             records.record_id(self.settings.idempotency_key_prefix, command.source, command.idempotency_key),
             records.validation_hash(command.digest),
             result,
-            body,
-            attributes,
+            message,
             group_attributes(command, self.settings),
         )
 
@@ -177,11 +171,23 @@ class BatchIngest:
                 outcomes[event.index] = _not_queued()
         return [e for e in events if e.rid in claimed]
 
+    def _store_payloads(self, events: list[_Event], outcomes: dict[int, Outcome]) -> list[_Event]:
+        """Store the payloads of the claimed events that travel as pointers; release those not stored."""
+        stored: list[_Event] = []
+        failed: list[_Event] = []
+        for event in events:
+            (stored if event.message.stored(self.payloads) else failed).append(event)
+        if failed:
+            logger.warning("payloads not stored", extra={"events": len(failed)})
+            self._give_up(failed, outcomes)
+        return stored
+
     def _enqueue(self, events: list[_Event], outcomes: dict[int, Outcome]) -> list[_Event]:
         """Queue the claimed events; release the claims of those SQS did not take."""
         # The same X-Ray hand-off as the single path, on every message.
         sent = self.queue.send(
-            [Message(str(e.index), e.body, e.attributes, e.fields) for e in events], extra=trace_attributes()
+            [Message(str(e.index), e.message.body, e.message.attributes, e.fields) for e in events],
+            extra=trace_attributes(),
         )
         failed = [e for e in events if str(e.index) not in sent]
         if failed:

@@ -235,7 +235,7 @@ class WebhookAuthenticator:
         """The verified source and webhook id, or :class:`UnauthenticatedError`."""
         if len(body) > self.max_body_bytes:
             # A 413 stays a 413: the size limit is public, and no secret is fetched for an oversize body.
-            raise BodyTooLargeError(f"body is {len(body)} bytes; the limit is {self.max_body_bytes}")
+            raise BodyTooLargeError.of(len(body), self.max_body_bytes)
         signed = read_signature_headers(headers, now=self.clock(), tolerance_seconds=self.tolerance_seconds)
         source = claimed_source(body)
         verify_signature(self.secrets(source) or (), signed, body)

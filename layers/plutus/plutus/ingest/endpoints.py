@@ -44,7 +44,7 @@ HEALTH_PATH = "/health"
 def _check_declared_length(request: HttpRequest, limit: int) -> None:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLargeError(f"body is {declared} bytes; the limit is {limit}")
+        raise BodyTooLargeError.of(declared, limit)
 
 
 def _measured(

@@ -55,7 +55,7 @@ def _reject_constant(name: str) -> Any:
 def decode_json_body(body: bytes, content_type: str | None, limit: int) -> Any:
     """The body's JSON value, after the size and media-type checks."""
     if len(body) > limit:
-        raise BodyTooLargeError(f"body is {len(body)} bytes; the limit is {limit}")
+        raise BodyTooLargeError.of(len(body), limit)
     media = (content_type or "application/json").split(";")[0].strip().lower()
     if media != "application/json" and not media.endswith("+json"):
         raise UnsupportedMediaTypeError(f"content type {media!r} is not JSON")
