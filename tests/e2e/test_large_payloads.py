@@ -142,7 +142,7 @@ def test_a_failed_5_mb_event_is_shown_and_replayed_by_id_and_by_redrive(
     assert "1 of 1 event(s) re-enqueued" in replayed.output
 
     # And the DLQ is redriven (the second's message, and the first's DLQ copy, which is absorbed)
-    redriven = CliRunner().invoke(app, ["dlq", "redrive", *cli])
+    redriven = CliRunner().invoke(app, ["dlq", "redrive", "--yes", *cli])
     assert redriven.exit_code == 0, redriven.output
 
     # Then both are PROCESSED from their stored payloads, and the DLQ is empty

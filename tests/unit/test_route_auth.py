@@ -1,5 +1,6 @@
 """Deny by default, proven on the template as SAM transforms it (what CloudFormation deploys), in every
-AuthMode: every route needs SigV4 but ``GET /health``, and the two ingest POSTs follow ``AuthMode``.
+AuthMode: every route needs SigV4 but ``GET /health`` and the provider webhook POST (verified by its
+provider's signature in the function), and the two ingest POSTs follow ``AuthMode``.
 
 The matrix is read from the ``AWS::ApiGateway::RestApi`` body the translator generates (with each ``Fn::If``
 decided for the mode), so a route added by an ``Api`` event, by the ``DefinitionBody`` or by an explicit
@@ -18,6 +19,8 @@ from plutus_dev.sam_transform import resolve, transform
 MODES = ("NONE", "IAM", "WEBHOOK_SIGNATURE")
 READS, INGEST = "ReadsFunction", "IngestFunction"
 INGEST_ROUTES = {("POST", "/api/v1/ingest"), ("POST", "/api/v1/ingest/batch")}
+# A provider (Stripe, GitHub...) cannot sign SigV4: open at API Gateway, 404/401 in the function.
+PROVIDER_WEBHOOK = ("POST", "/api/v1/webhooks/{source}")
 
 
 def expected(mode: str) -> dict[tuple[str, str], tuple[str, str]]:
@@ -25,6 +28,7 @@ def expected(mode: str) -> dict[tuple[str, str], tuple[str, str]]:
     ingest_auth = "AWS_IAM" if mode == "IAM" else "NONE"
     return {
         ("GET", "/health"): (INGEST, "NONE"),
+        PROVIDER_WEBHOOK: (INGEST, "NONE"),
         **dict.fromkeys(INGEST_ROUTES, (INGEST, ingest_auth)),
         ("GET", "/api/v1/{proxy+}"): (READS, "AWS_IAM"),
         ("GET", "/docs"): (READS, "AWS_IAM"),
@@ -98,7 +102,7 @@ def test_no_method_but_get_health_is_open_except_ingest_outside_iam_mode(
 
     # Outside IAM mode the ingest POSTs pass API Gateway and are authenticated by the function (webhook
     # signatures) or by a trusted gateway in front (NONE).
-    allowed = {("GET", "/health")} | (set() if mode == "IAM" else INGEST_ROUTES)
+    allowed = {("GET", "/health"), PROVIDER_WEBHOOK} | (set() if mode == "IAM" else INGEST_ROUTES)
     assert open_routes == allowed
 
 

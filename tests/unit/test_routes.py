@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from plutus.ingest.app import ingest_router
 from plutus.ingest.endpoints import BATCH_PATH, HEALTH_PATH, INGEST_PATH
+from plutus.ingest.webhooks import WEBHOOKS_PATH
 from plutus.reads.app import create_reads_app
 from plutus.settings import Settings
 from plutus_dev.emulator.routes import RouteTable
@@ -88,6 +89,7 @@ def test_every_route_the_code_serves_reaches_the_function_that_serves_it() -> No
     assert {(m, p) for m, p, function in served if function == "IngestFunction"} == {
         ("POST", INGEST_PATH),
         ("POST", BATCH_PATH),
+        ("POST", WEBHOOKS_PATH),
         ("GET", HEALTH_PATH),
     }
     assert len(served) > 30  # every pack's reads

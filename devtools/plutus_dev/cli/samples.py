@@ -35,7 +35,10 @@ def sample_path(registration: Registration) -> Path:
 
 
 def sample_source(registration: Registration) -> str:
-    """The source a sample event names (``payment_completed`` comes from ``payment_service``)."""
+    """The source a sample event names (``payment_completed`` comes from ``payment_service``; a provider's
+    namespaced type from the provider: ``stripe.charge.refunded`` from ``stripe``)."""
+    if "." in registration.event_type:
+        return registration.event_type.split(".")[0]
     return f"{registration.event_type.split('_')[0]}_service"
 
 
@@ -76,14 +79,60 @@ def render(registration: Registration) -> str:
     return json.dumps(event, indent=2, sort_keys=True) + "\n"
 
 
+# Provider webhook samples (events/webhooks/): each provider type's example, as the provider sends it to
+# POST /api/v1/webhooks/<provider>, signed with this published, test-only secret at SAMPLE_RECEIVED_MS. The
+# signature's timestamp is fixed, so a stack refuses them as stale unless its clock is set to that time (the
+# tests do); to try one by hand, sign a fresh copy (docs/providers.md).
+WEBHOOK_DIR = EVENTS_DIR / "webhooks"
+SAMPLE_WEBHOOK_SECRET = "whsec_plutus_sample_secret_not_for_production"
+WEBHOOK_PROVIDERS = ("stripe",)
+
+
+def webhook_sample_path(registration: Registration) -> Path:
+    """Where the provider webhook sample of a provider type lives."""
+    return WEBHOOK_DIR / f"{registration.event_type}.json"
+
+
+def render_webhook(registration: Registration) -> str:
+    """A provider type's example as the API Gateway event of its signed webhook (Stripe's scheme)."""
+    import hashlib
+    import hmac
+
+    provider = registration.event_type.split(".")[0]
+    body = json.dumps(example_payload(registration), indent=2)
+    at = SAMPLE_RECEIVED_MS // 1000
+    digest = hmac.new(SAMPLE_WEBHOOK_SECRET.encode(), f"{at}.{body}".encode(), hashlib.sha256).hexdigest()
+    headers = {"Content-Type": "application/json; charset=utf-8", "Stripe-Signature": f"t={at},v1={digest}"}
+    event = build_event(
+        "POST",
+        f"/api/v1/webhooks/{provider}",
+        headers,
+        b"",
+        "127.0.0.1",
+        resource="/api/v1/webhooks/{source}",
+        path_parameters={"source": provider},
+        base_path="/v1",
+    )
+    event["body"] = body
+    event["isBase64Encoded"] = False
+    event["requestContext"]["requestId"] = f"sample-webhook-{registration.event_type}"
+    event["requestContext"]["requestTimeEpoch"] = SAMPLE_RECEIVED_MS
+    return json.dumps(event, indent=2, sort_keys=True) + "\n"
+
+
 def main() -> None:
-    """Write every registered type's sample."""
+    """Write every registered type's sample, and the provider webhook samples."""
     from plutus.domains import build_registry
 
     for registration in build_registry().registrations:
         path = sample_path(registration)
         path.write_text(render(registration))
         print(f"wrote {path.relative_to(ROOT)}")
+        if registration.event_type.split(".")[0] in WEBHOOK_PROVIDERS:
+            hook = webhook_sample_path(registration)
+            hook.parent.mkdir(exist_ok=True)
+            hook.write_text(render_webhook(registration))
+            print(f"wrote {hook.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

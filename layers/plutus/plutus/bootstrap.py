@@ -27,7 +27,9 @@ if TYPE_CHECKING:
     from plutus.consumer.processor import Consumer
     from plutus.core.effects import StateReader
     from plutus.core.registry import Registry
+    from plutus.ingest.auth import ParameterSecretStore
     from plutus.ingest.endpoints import BatchIngestEndpoint, IngestEndpoint
+    from plutus.ingest.webhooks import ProviderWebhookEndpoint
 
 Clients = Callable[[str], Any]
 
@@ -39,6 +41,7 @@ class IngestWiring:
     config: IdempotencyConfig
     single: IngestEndpoint
     batch: BatchIngestEndpoint
+    webhooks: ProviderWebhookEndpoint
 
 
 class Root:
@@ -114,6 +117,13 @@ class Root:
         return PackSettings.load(self.registry.settings_models)
 
     @cached_property
+    def secret_store(self) -> ParameterSecretStore:
+        """Per-source webhook secrets (Secrets Manager or SSM under the prefix), cached for their max age."""
+        from plutus.ingest.auth import build_secret_store
+
+        return build_secret_store(self.settings, self.clients)
+
+    @cached_property
     def ingest(self) -> IngestWiring:
         """The two ingest routes, their idempotent use cases, the producer authenticator and authorizer."""
         from plutus.adapters.idempotency_store import IdempotencyStore
@@ -123,6 +133,7 @@ class Root:
         from plutus.ingest.auth import build_authenticator, with_body_limit
         from plutus.ingest.endpoints import BatchIngestEndpoint, IngestEndpoint
         from plutus.ingest.producers import ProducerAuthorizer
+        from plutus.ingest.webhooks import ProviderWebhookEndpoint
 
         settings = self.settings
         dynamodb, sqs = self.clients("dynamodb"), self.clients("sqs")
@@ -136,7 +147,10 @@ class Root:
         store = IdempotencyStore(dynamodb, settings.idempotency_table, settings.events_table, self.retention)
         queue = EventQueue(sqs, settings.queue_url)
         batch = BatchIngest(settings, store, queue, remaining_ms=remaining_ms, payloads=self.payloads)
-        authenticator = build_authenticator(settings, self.clients)
+        # One secret store (one cache) for the Standard Webhooks producers and the provider webhook route.
+        signed = settings.auth_mode == "WEBHOOK_SIGNATURE" or bool(settings.webhook_sources)
+        secrets = self.secret_store if signed else None
+        authenticator = build_authenticator(settings, self.clients, secrets)
         # Who may send what (ProducerPolicy), checked against the registry's restricted types at init.
         authorizer = ProducerAuthorizer.for_settings(settings, self.registry)
         return IngestWiring(
@@ -148,6 +162,9 @@ class Root:
                 batch,
                 with_body_limit(authenticator, settings.max_batch_body_bytes),
                 authorizer,
+            ),
+            ProviderWebhookEndpoint(
+                settings, self.registry, accept_event, secrets.raw if secrets else _no_secrets, authorizer
             ),
         )
 
@@ -204,6 +221,11 @@ class Root:
             StageRoot(self.reads_app), lifespan="off"
         )
         return handler
+
+
+def _no_secrets(source: str) -> str | None:
+    # No provider source is configured: the webhook route answers 404 before it would ask.
+    return None
 
 
 _root: Root | None = None

@@ -14,6 +14,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from plutus.core.policy import ProducerPolicy
+from plutus.core.providers import WebhookSources
 
 
 class Settings(BaseSettings):
@@ -81,6 +82,9 @@ class Settings(BaseSettings):
     # Producer authorization (template parameter ProducerPolicy, JSON; see plutus/core/policy.py). None
     # (empty) denies every event in WEBHOOK_SIGNATURE and IAM modes; in NONE mode ingest is open (dev only).
     producer_policy: Annotated[ProducerPolicy | None, NoDecode] = None
+    # POST /api/v1/webhooks/{source}: the provider sources it serves and how each signs (template parameter
+    # WebhookSources, JSON; see plutus/core/providers.py). Empty: the route serves none (404).
+    webhook_sources: Annotated[WebhookSources, NoDecode] = Field(default_factory=dict)
 
     # Fan-out (template parameters FanOutBus, FanOutIncludePayload; docs/fanout.md): the EventBridge bus
     # (name or ARN) the consumer announces PROCESSED events on; unset, fan-out is off and costs nothing. The
@@ -100,6 +104,13 @@ class Settings(BaseSettings):
     def _policy_from_json(cls, value: Any) -> Any:
         if isinstance(value, str):
             return json.loads(value) if value.strip() else None
+        return value
+
+    @field_validator("webhook_sources", mode="before")
+    @classmethod
+    def _sources_from_json(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else {}
         return value
 
     @model_validator(mode="after")

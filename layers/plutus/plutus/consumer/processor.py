@@ -324,7 +324,8 @@ class Consumer:
                 event.event_type, event.schema_version, event.payload, window
             )
         except KeyError:
-            if self.settings.allow_unregistered_types:
+            # A provider webhook source's types are the provider's: the ones nobody registered get a receipt.
+            if self.settings.allow_unregistered_types or event.source in self.settings.webhook_sources:
                 return (self.registry.default_handler,), event.payload
             raise PoisonMessageError(
                 f"event_type {event.event_type!r} v{event.schema_version} is not registered"

@@ -17,7 +17,7 @@ from plutus.core.effects import StateReader
 from plutus.core.envelope import IngestRequest
 from plutus.core.pack_settings import PackSettings
 from plutus.core.registry import Registry
-from plutus.ingest import batch_route, problems
+from plutus.ingest import batch_route, problems, webhook_route
 from plutus.ingest.endpoints import (
     HEALTH_PATH,
     INGEST_PATH,
@@ -28,6 +28,7 @@ from plutus.ingest.endpoints import (
 from plutus.ingest.http import from_starlette, to_starlette
 from plutus.ingest.parsing import parse_ingest_body as parse_ingest_body  # callers import it from here too
 from plutus.ingest.replies import EventAccepted
+from plutus.ingest.webhooks import ProviderWebhookEndpoint
 from plutus.settings import Settings
 
 
@@ -47,7 +48,8 @@ def single_endpoint(request: Request) -> IngestEndpoint:
 
 
 def ingest_router() -> APIRouter:
-    """``POST /api/v1/ingest``, ``POST /api/v1/ingest/batch`` and ``GET /health``."""
+    """``POST /api/v1/ingest``, ``POST /api/v1/ingest/batch``, ``POST /api/v1/webhooks/{source}`` and
+    ``GET /health``."""
     router = APIRouter()
 
     @router.post(
@@ -87,6 +89,7 @@ def ingest_router() -> APIRouter:
         return to_starlette(health_endpoint(await from_starlette(request)))
 
     router.include_router(batch_route.router)
+    router.include_router(webhook_route.router)
     return router
 
 
@@ -98,6 +101,7 @@ def create_app(
     events: EventsRepository,
     state: StateReader,
     packs: PackSettings | None = None,
+    webhooks: ProviderWebhookEndpoint | None = None,
 ) -> FastAPI:
     """Every route on one ASGI app (the read API plus the ingest routes), for ASGI servers and tests.
 
@@ -111,4 +115,5 @@ def create_app(
     app.state.registry = registry
     app.state.single_endpoint = single
     app.state.batch_endpoint = batch_ingest
+    app.state.webhook_endpoint = webhooks
     return app

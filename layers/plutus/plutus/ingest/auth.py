@@ -276,6 +276,12 @@ class ParameterSecretStore:
 
     def __call__(self, source: str) -> list[bytes] | None:
         """The secrets of ``source``, or ``None`` if it has none."""
+        value = self.raw(source)
+        return None if value is None else parse_secrets(value)
+
+    def raw(self, source: str) -> str | None:
+        """The stored value of ``source``'s secrets as text, or ``None`` if it has none (provider webhooks
+        read it this way: a Stripe or GitHub secret is used as the text it is, not as ``whsec_`` base64)."""
         name = self.prefix + source
         now = self.clock()
         if self._missing.get(name, 0.0) > now:
@@ -294,18 +300,14 @@ class ParameterSecretStore:
             raise
         if isinstance(value, bytes):
             value = value.decode("utf-8", errors="strict")
-        return parse_secrets(str(value or ""))
+        return str(value or "")
 
 
-def build_authenticator(settings: Settings, client: Callable[[str], Any]) -> Authenticator:
-    """The authenticator ``settings.auth_mode`` asks for (composition root helper)."""
-    if settings.auth_mode == "IAM":
-        return SigV4Verified()
-    if settings.auth_mode != "WEBHOOK_SIGNATURE":
-        return Unauthenticated()
+def build_secret_store(settings: Settings, client: Callable[[str], Any]) -> ParameterSecretStore:
+    """The per-source secret store the settings name (composition root helper)."""
     from aws_lambda_powertools.utilities.parameters import SecretsProvider, SSMProvider
 
-    store = (
+    return (
         ParameterSecretStore(
             SSMProvider(boto3_client=client("ssm")),
             settings.webhook_secret_prefix,
@@ -319,8 +321,27 @@ def build_authenticator(settings: Settings, client: Callable[[str], Any]) -> Aut
             settings.webhook_secret_max_age_seconds,
         )
     )
+
+
+def build_authenticator(
+    settings: Settings, client: Callable[[str], Any], store: SecretLookup | None = None
+) -> Authenticator:
+    """The authenticator ``settings.auth_mode`` asks for (composition root helper); ``store``: the secret
+    store to share with the provider webhook route (default: a new one)."""
+    if settings.auth_mode == "IAM":
+        return SigV4Verified()
+    if settings.auth_mode != "WEBHOOK_SIGNATURE":
+        return Unauthenticated()
+    lookup = store or build_secret_store(settings, client)
+    providers = frozenset(settings.webhook_sources)
+
+    def first_party(source: str) -> Sequence[bytes] | None:
+        # A provider source's secret is the provider's (Stripe, GitHub...): it signs only on its own route,
+        # so /api/v1/ingest treats the source as unknown (401) and never parses that secret as whsec_.
+        return None if source in providers else lookup(source)
+
     return WebhookAuthenticator(
-        store,
+        first_party,
         tolerance_seconds=settings.webhook_tolerance_seconds,
         max_body_bytes=settings.max_body_bytes,
     )

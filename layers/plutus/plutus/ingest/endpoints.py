@@ -134,19 +134,25 @@ class IngestEndpoint:
                 "bytes": len(request.body),
             },
         )
-        # Sync on purpose: Powertools idempotency does not support coroutines.
-        result = self.accept_event(command=_command(parsed, self.settings, self.registry))
-        tracer.put_annotation("event_id", result.event_id)
-        tracer.put_annotation("source", result.source)
-        tracer.put_annotation("event_type", result.event_type or "default")
-        logger.append_keys(event_id=result.event_id)
-        if result.replayed:
-            metrics.add_metric(name=RAW_EVENTS_DUPLICATE, unit=MetricUnit.Count, value=1)
-            logger.info("duplicate event replayed")
-            return Reply(200, body(EventAccepted(event_id=result.event_id)), {"Idempotent-Replayed": "true"})
-        metrics.add_metric(name=RAW_EVENTS_CREATED, unit=MetricUnit.Count, value=1)
-        logger.info("event accepted")
-        return Reply(202, body(EventAccepted(event_id=result.event_id)))
+        return accept_and_reply(self.accept_event, _command(parsed, self.settings, self.registry))
+
+
+def accept_and_reply(accept_event: Callable[..., IngestResult], command: IngestCommand) -> Reply:
+    """The idempotent path of one validated event (``/api/v1/ingest`` and the provider webhook route alike):
+    202 when new, 200 (``Idempotent-Replayed: true``) for a duplicate, with the same metrics and logs."""
+    # Sync on purpose: Powertools idempotency does not support coroutines.
+    result = accept_event(command=command)
+    tracer.put_annotation("event_id", result.event_id)
+    tracer.put_annotation("source", result.source)
+    tracer.put_annotation("event_type", result.event_type or "default")
+    logger.append_keys(event_id=result.event_id)
+    if result.replayed:
+        metrics.add_metric(name=RAW_EVENTS_DUPLICATE, unit=MetricUnit.Count, value=1)
+        logger.info("duplicate event replayed")
+        return Reply(200, body(EventAccepted(event_id=result.event_id)), {"Idempotent-Replayed": "true"})
+    metrics.add_metric(name=RAW_EVENTS_CREATED, unit=MetricUnit.Count, value=1)
+    logger.info("event accepted")
+    return Reply(202, body(EventAccepted(event_id=result.event_id)))
 
 
 class BatchIngestEndpoint:

@@ -1,9 +1,9 @@
 """The ingest Lambda's entry point.
 
-The ingest function serves three routes, all framework-free, straight from the API Gateway event: the two
-ingest POSTs and ``GET /health``. It never imports FastAPI, Starlette or Mangum. Reads, docs and OpenAPI are
-the reads function's (``plutus.reads.entry``); API Gateway sends nothing else here, and anything else that
-arrives is a 404.
+The ingest function serves four routes, all framework-free, straight from the API Gateway event: the two
+ingest POSTs, the provider webhook POST and ``GET /health``. It never imports FastAPI, Starlette or Mangum.
+Reads, docs and OpenAPI are the reads function's (``plutus.reads.entry``); API Gateway sends nothing else
+here, and anything else that arrives is a 404.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def build_lambda_handler(
     """The ingest handler on ``wiring`` (default: this environment's root)."""
     root = wiring or bootstrap.root()
     ingest = root.ingest
-    endpoints: tuple[Endpoint, ...] = (ingest.single, ingest.batch, HealthEndpoint())
+    endpoints: tuple[Endpoint, ...] = (ingest.single, ingest.batch, ingest.webhooks, HealthEndpoint())
     # Keyed on the API Gateway resource, not the raw path: a base-path mapping cannot change it.
     routes = {(e.method, e.path): e for e in endpoints}
 

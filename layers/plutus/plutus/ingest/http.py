@@ -37,6 +37,8 @@ class HttpRequest:
     body: bytes
     # The IAM principal API Gateway verified (requestContext.identity.userArn); None without IAM auth.
     principal: str | None = None
+    # The route's path parameters (API Gateway's pathParameters: {"source": ...} on the webhook route).
+    path_params: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +109,14 @@ def from_apigw(event: Mapping[str, Any]) -> HttpRequest:
         headers[key.lower()] = ", ".join(values) if isinstance(values, list) else ""
     raw = event.get("body") or ""
     body = base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode()
-    return HttpRequest(event.get("httpMethod", ""), event.get("path", ""), headers, body, principal_of(event))
+    return HttpRequest(
+        event.get("httpMethod", ""),
+        event.get("path", ""),
+        headers,
+        body,
+        principal_of(event),
+        dict(event.get("pathParameters") or {}),
+    )
 
 
 def principal_of(event: Mapping[str, Any]) -> str | None:
@@ -137,6 +146,7 @@ async def from_starlette(request: StarletteRequest) -> HttpRequest:
         dict(request.headers.items()),
         await request.body(),
         principal_of(event) if isinstance(event, Mapping) else None,
+        dict(request.path_params),
     )
 
 

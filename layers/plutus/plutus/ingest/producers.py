@@ -68,6 +68,15 @@ class ProducerAuthorizer:
             self._refuse("forbidden_type", source, event_type)
             raise ForbiddenEventTypeError(source, event_type)
 
+    def authorize_provider(self, request: IngestRequest) -> None:
+        """The provider webhook route, in every AuthMode: the source is the one whose provider secret verified
+        the request's signature (no IAM principal sends it), so only its types are checked."""
+        if self.open:
+            return
+        if not self.policy.may_send(request.source, request.event_type, self.restricted):
+            self._refuse("forbidden_type", request.source, request.event_type)
+            raise ForbiddenEventTypeError(request.source, request.event_type)
+
     def authorize_request(self, caller: Caller, request: IngestRequest) -> None:
         """:meth:`authorize` for a validated envelope (the parsing hook)."""
         self.authorize(caller, request.source, request.event_type)
