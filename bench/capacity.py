@@ -203,8 +203,10 @@ class Meter:
     calls: Counter[str] = field(default_factory=Counter)
     phase: str = "ingest"  # which function is running: its calls are counted apart
     calls_by_phase: Counter[str] = field(default_factory=Counter)
-    # Writes whose size is settled at the end (table, key, sk, factor).
-    pending: list[tuple[str, str, str, float, int]] = field(default_factory=list)
+    # Writes whose size is settled at the end (table, key, sk, factor, size, phase).
+    pending: list[tuple[str, str, str, float, int, str]] = field(default_factory=list)
+    # Write units per phase, GSI entries included (the removed by-status index is not): bench/units.py.
+    wcu_by_phase: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     ops_index: dict[str, tuple[str, str] | None] = field(default_factory=dict)
     by_status: dict[str, str | None] = field(default_factory=dict)
 
@@ -244,9 +246,17 @@ class Meter:
         if operation == "GetItem":
             self._read(params["TableName"], None, params["Key"], [parsed.get("Item") or {}], params)
         elif operation == "BatchGetItem":
-            for table, items in parsed.get("Responses", {}).items():
-                for item in items:
-                    self._read(table, None, item, [item], params["RequestItems"][table])
+            for table, request in params["RequestItems"].items():
+                items = parsed.get("Responses", {}).get(table, [])
+                unprocessed = parsed.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
+                for key in request["Keys"]:
+                    if key in unprocessed:
+                        continue
+                    # A key that is not there is still read: as a GetItem of a missing item, it costs a unit.
+                    item: dict[str, Any] = next(
+                        (i for i in items if all(i.get(k) == v for k, v in key.items())), {}
+                    )
+                    self._read(table, None, key, [item], request)
         elif operation == "TransactGetItems":
             for entry, got in zip(params["TransactItems"], parsed.get("Responses", []), strict=False):
                 get = entry["Get"]
@@ -267,7 +277,7 @@ class Meter:
         pk = self._pk(table, None, key)
         sk = json.dumps(key, sort_keys=True)
         size = item_size(request["Item"]) if kind in ("Put", "PutItem") else 0
-        self.pending.append((logical, pk, sk, factor, size))
+        self.pending.append((logical, pk, sk, factor, size, self.phase))
         if ok and logical == "EventsTable" and kind in ("Update", "UpdateItem"):
             self._index_writes(request, pk)
 
@@ -286,8 +296,10 @@ class Meter:
         if after != before:
             if before is not None:
                 self.wcu[("EventsTable", "ops", before[0])] += 1
+                self.wcu_by_phase[self.phase] += 1
             if after is not None:
                 self.wcu[("EventsTable", "ops", after[0])] += 1
+                self.wcu_by_phase[self.phase] += 1
         self.ops_index[event_id] = after
         # The removed by-status index (status HASH, projection ALL, entries under 1 KB): every write of a
         # status item rewrote its entry (all attributes projected), a status change also deleted the old one.
@@ -330,10 +342,11 @@ class Meter:
 
     def settle(self, sizes: dict[tuple[str, str], int]) -> None:
         """Price the writes with item sizes known at the end of the run (at least the request's)."""
-        for logical, pk, sk, factor, size in self.pending:
+        for logical, pk, sk, factor, size, phase in self.pending:
             final = max(size, sizes.get((logical, sk), 0), 1)
             self.wcu[(logical, "-", pk)] += math.ceil(final / 1024) * factor
             self.item_wcu[(logical, sk)] += math.ceil(final / 1024) * factor
+            self.wcu_by_phase[phase] += math.ceil(final / 1024) * factor
         self.pending.clear()
 
 

@@ -61,17 +61,23 @@ def from_measurement(
     api: bool,
     memory_mb: int,
     extra_sqs_requests: float = 0.0,
+    units: dict[str, float] | None = None,
 ) -> dict[str, float]:
-    """Cost per million events of one measured scenario (totals over all its rounds)."""
+    """Cost per million events of one measured scenario (totals over all its rounds).
+
+    ``units`` (per event: ``wru``, ``rru``) replaces the DynamoDB units estimated from the requests with the
+    ones the capacity meter measured (bench/units.py: item sizes, transactions and index writes as billed).
+    """
     n = m["events"]
     invocations = 1 / events_per_invocation
+    measured = units or {"wru": m["units"].get("wru", 0) / n, "rru": m["units"].get("rru", 0) / n}
     return per_million(
         api_requests=invocations if api else 0.0,
         invocations=invocations,
         billed_ms=m["wall_ms_per_invocation"],
         memory_mb=memory_mb,
-        wru=m["units"].get("wru", 0) / n,
-        rru=m["units"].get("rru", 0) / n,
+        wru=measured["wru"],
+        rru=measured["rru"],
         sqs_requests=m["units"].get("sqs_requests", 0) / n + extra_sqs_requests,
         log_bytes=m["log_bytes"] / n,
     )

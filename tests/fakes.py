@@ -13,6 +13,7 @@ from typing import Any
 
 from plutus.adapters.events_store import (
     AlreadyProcessed,
+    Commit,
     CommitOutcome,
     Committed,
     Contended,
@@ -148,6 +149,13 @@ class FakeEvents:
             item["fanout_batch"] = fanout_batch
         item["attempts"] += 1
         return Committed()
+
+    def processed(self, event_ids: list[str]) -> set[str]:
+        return {i for i in event_ids if self.is_processed(i)}
+
+    def commit_batch(self, commits: list[Commit], now: str) -> list[CommitOutcome | None]:
+        """Each event's commit in turn: every event all or nothing, as the batch commits it."""
+        return [self.commit(c.event, list(c.effects), now, c.fanout_batch) for c in commits]
 
     # The publish ledger (plutus/core/fanout.py): a batch's marker holds the ids published under it.
     def committed_batch(self, event_id: str) -> tuple[str | None, str] | None:

@@ -220,3 +220,42 @@ def test_poison_error_is_permanent_and_concurrency_is_not() -> None:
 
     assert is_permanent(PoisonMessageError("x")) and is_permanent(EffectRejectedError("x"))
     assert not is_permanent(ConcurrentUpdateError("x")) and not is_permanent(TimeoutError())
+
+
+def _batch(*accounts: str) -> list[SQSRecord]:
+    return [
+        _record(
+            a_queued_event(f"evt-{i}", "points_awarded", {"account": a, "points": 5}, source="loyalty"),
+            message_id=f"m-{i}",
+        )
+        for i, a in enumerate(accounts)
+    ]
+
+
+def test_a_batch_settles_its_independent_leading_events_and_the_rest_run_alone() -> None:
+    world = World()
+    records = _batch("a1", "a2", "a1", "a3")
+
+    world.consumer.settle_batch(records)
+    # Then the third writes a1, which the first writes: it and everything after it are left to run alone
+    assert set(world.consumer.settled) == {"m-0", "m-1"}
+    assert [world.consumer.process_record(r) for r in records] == ["processed"] * 4
+    # each handler ran once, except the third's, which the batch ran before it stopped there
+    assert runs == ["evt-0", "evt-1", "evt-2", "evt-2", "evt-3"]
+    assert world.points() == 10
+
+
+def test_a_batch_whose_commit_fails_is_processed_record_by_record() -> None:
+    world = World()
+
+    def broken(*_: Any) -> None:
+        raise RuntimeError("the repository is down")
+
+    world.events.commit_batch = broken  # type: ignore[method-assign]
+    records = _batch("a1", "a2")
+
+    world.consumer.settle_batch(records)  # never raises
+
+    assert world.consumer.settled == {}
+    assert [world.consumer.process_record(r) for r in records] == ["processed", "processed"]
+    assert world.points() == 5

@@ -366,12 +366,16 @@ def send_batch_like_a_producer(
 
 def _doomed_matcher(doomed: set[str]) -> Any:
     def match(call: Call) -> bool:
-        # The consumer's commit: its first item is the event's move to PROCESSED.
+        # A consumer commit carrying a doomed event's move to PROCESSED, wherever it is in the transaction (a
+        # batch commits many events in one): that transaction fails, so the event can only fail.
         if call.service != "dynamodb" or call.operation != "TransactWriteItems":
             return False
-        items = json.loads(call.body).get("TransactItems", [])
-        key = items[0].get("Update", {}).get("Key", {}) if items else {}
-        return key.get("event_id", {}).get("S") in doomed
+        for item in json.loads(call.body).get("TransactItems", []):
+            update = item.get("Update", {})
+            moves_to_processed = "#status = :processed" in update.get("UpdateExpression", "")
+            if moves_to_processed and update.get("Key", {}).get("event_id", {}).get("S") in doomed:
+                return True
+        return False
 
     return match
 

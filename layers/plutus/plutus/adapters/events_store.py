@@ -19,6 +19,8 @@ expire ``Retention.processed_seconds`` after processing; RECEIVED, PROCESSING an
 from __future__ import annotations
 
 import heapq
+import json
+import uuid
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -449,6 +451,65 @@ class Refused:
 
 
 CommitOutcome = Committed | AlreadyProcessed | Contended | Refused
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """One event and the effects its handlers returned, to be committed with its move to PROCESSED."""
+
+    event: QueuedEvent
+    effects: Sequence[Effect]
+    fanout_batch: str | None = None  # the fan-out batch its PROCESSED record names (fan-out on)
+
+
+# TransactWriteItems' limits: 100 items and 4 MB of items per call (sized here with room to spare).
+MAX_TRANSACT_ITEMS = 100
+MAX_TRANSACT_BYTES = 4_000_000
+
+
+def _item_key(item: dict[str, Any]) -> str:
+    (request,) = item.values()
+    key = request.get("Key") or {k: request["Item"][k] for k in ("pk", "sk")}
+    return json.dumps([request["TableName"], key], sort_keys=True)
+
+
+def _transactions(events: Sequence[list[dict[str, Any]]]) -> list[list[int]]:
+    """Group events (each its list of transact items) into transactions, in order: at most 100 items and
+    4 MB each, never two operations on one item in one transaction (DynamoDB rejects that), and an event
+    that shares an item with an earlier one goes to a later transaction than it, so they commit in order.
+    """
+    groups: list[list[int]] = []
+    sizes: list[tuple[int, int]] = []  # items, bytes
+    keys: list[set[str]] = []
+    for index, items in enumerate(events):
+        own = {_item_key(item) for item in items}
+        size = len(json.dumps(items))
+        first = 1 + max((g for g, held in enumerate(keys) if held & own), default=-1)
+        target = next(
+            (
+                g
+                for g in range(first, len(groups))
+                if sizes[g][0] + len(items) <= MAX_TRANSACT_ITEMS and sizes[g][1] + size <= MAX_TRANSACT_BYTES
+            ),
+            None,
+        )
+        if target is None:
+            groups.append([])
+            sizes.append((0, 0))
+            keys.append(set())
+            target = len(groups) - 1
+        groups[target].append(index)
+        sizes[target] = (sizes[target][0] + len(items), sizes[target][1] + size)
+        keys[target] |= own
+    return groups
+
+
+def _code(exc: Exception) -> str:
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return type(exc).__name__
+
+
 # The last receive's FAILED write is what tells an operator the message is in the DLQ; it gets a few more
 # tries (each with botocore's own retries) than an intermediate PROCESSING write.
 FINAL_FAILURE_WRITE_RETRIES = RETRIES
@@ -472,15 +533,56 @@ class EventsRepository:
         item = self.get(event_id, consistent=True)
         return bool(item and item.get("status") == EventStatus.PROCESSED)
 
+    def processed(self, event_ids: Sequence[str]) -> set[str]:
+        """Which of ``event_ids`` are PROCESSED (strongly consistent ``BatchGetItem``, 100 keys per call).
+
+        An id left unread after the retries is not in the answer: its record checks it alone.
+        """
+        found: set[str] = set()
+
+        def read(request: dict[str, Any]) -> dict[str, Any] | None:
+            response = self.client.batch_get_item(RequestItems=request)
+            for item in response.get("Responses", {}).get(self.table, []):
+                if item.get("status", {}).get("S") == EventStatus.PROCESSED:
+                    found.add(item["event_id"]["S"])
+            left: dict[str, Any] | None = response.get("UnprocessedKeys")
+            return left
+
+        for start in range(0, len(event_ids), 100):
+            keys = [{"event_id": {"S": i}} for i in event_ids[start : start + 100]]
+            until_done(
+                read,
+                {
+                    self.table: {
+                        "Keys": keys,
+                        "ConsistentRead": True,
+                        "ProjectionExpression": "event_id, #status",
+                        "ExpressionAttributeNames": {"#status": "status"},
+                    }
+                },
+            )
+        return found
+
     def commit(
         self, event: QueuedEvent, effects: Sequence[Effect], now: str, fanout_batch: str | None = None
     ) -> CommitOutcome:
         """Write ``effects`` and move the event to PROCESSED in one transaction.
 
         The first item's condition (not PROCESSED yet) is the exactly-once marker: if it fails, the event was
-        processed before and nothing is written. ``fanout_batch``: see :meth:`committed_batch`.
+        processed before and nothing is written. Without effects there is nothing to make atomic: the marker
+        alone is one conditional ``UpdateItem`` (1 write unit instead of a transaction's 2).
+        ``fanout_batch``: see :meth:`committed_batch`.
         """
-        items = [{"Update": processed_update(self.table, event, now, self.retention, fanout_batch)}]
+        marker = processed_update(self.table, event, now, self.retention, fanout_batch)
+        if not effects:
+            try:
+                self.client.update_item(**marker)
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+                return AlreadyProcessed()
+            return Committed()
+        items = [{"Update": marker}]
         items += [transact_item(self.state_table, e) for e in effects]
         try:
             self.client.transact_write_items(TransactItems=items)
@@ -494,6 +596,80 @@ class EventsRepository:
                 return Contended()
             return Refused(tuple(reasons))
         return Committed()
+
+    def commit_batch(self, commits: Sequence[Commit], now: str) -> list[CommitOutcome | None]:
+        """Commit many events' effects, each with its exactly-once marker, in as few writes as limits allow.
+
+        The caller hands in events that are independent of each other (distinct ids, no item written by two
+        of them): each event's marker and effects go into the same ``TransactWriteItems`` (up to 100 items and
+        4 MB each), so each event stays all-or-nothing exactly as :meth:`commit` makes it. An event without
+        effects is one conditional ``UpdateItem``. When a transaction is cancelled, its
+        ``CancellationReasons`` say which events' conditions failed: an event whose marker failed was
+        processed before (:class:`AlreadyProcessed`); one whose effect failed, conflicted or was throttled is
+        answered ``None`` (commit it alone, with :meth:`commit`, after running its handlers again); the
+        others, cancelled only because of them, are retried as one transaction. Any other error answers
+        ``None`` for what it carried: a transaction whose outcome is unknown may have landed, and then the
+        event's own commit finds its marker and writes nothing.
+        """
+        outcomes: list[CommitOutcome | None] = [None] * len(commits)
+        transactional: list[int] = []
+        for index, entry in enumerate(commits):
+            if entry.effects:
+                transactional.append(index)
+                continue
+            try:
+                outcomes[index] = self.commit(entry.event, (), now, entry.fanout_batch)
+            except (ClientError, BotoCoreError) as exc:
+                logger.warning(
+                    "marker write failed; left to the event's own commit", extra={"error": _code(exc)}
+                )
+        for group in _transactions([self._items(commits[i], now) for i in transactional]):
+            self._commit_group(commits, [transactional[g] for g in group], now, outcomes)
+        return outcomes
+
+    def _items(self, entry: Commit, now: str) -> list[dict[str, Any]]:
+        marker = processed_update(self.table, entry.event, now, self.retention, entry.fanout_batch)
+        items = [{"Update": marker}]
+        return items + [transact_item(self.state_table, e) for e in entry.effects]
+
+    def _commit_group(
+        self, commits: Sequence[Commit], pending: list[int], now: str, outcomes: list[CommitOutcome | None]
+    ) -> None:
+        """One transaction for ``pending``; on a cancellation, settle the culprits and retry the rest."""
+        while pending:
+            per_event = [self._items(commits[i], now) for i in pending]
+            items = [item for event_items in per_event for item in event_items]
+            try:
+                # A fresh token per attempt: botocore's own retries of this call reuse it, so a transaction
+                # that landed but whose answer was lost is not applied twice (DynamoDB keeps tokens 10 min).
+                self.client.transact_write_items(TransactItems=items, ClientRequestToken=str(uuid.uuid4()))
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                    logger.warning("batch commit failed", extra={"error": _code(exc), "events": len(pending)})
+                    return
+                reasons = [r.get("Code") or "None" for r in exc.response.get("CancellationReasons", [])]
+                if len(reasons) != len(items):
+                    return  # nothing says which events failed: each commits alone
+                retry: list[int] = []
+                start = 0
+                for index, event_items in zip(pending, per_event, strict=True):
+                    codes = reasons[start : start + len(event_items)]
+                    start += len(event_items)
+                    if all(code == "None" for code in codes):
+                        retry.append(index)  # cancelled only because another event failed
+                    elif codes[0] == "ConditionalCheckFailed":
+                        outcomes[index] = AlreadyProcessed()
+                    # else: an effect's condition, a conflict or throttling: left to the event's own commit
+                if len(retry) == len(pending):
+                    return  # cancelled, yet no event's condition failed: each commits alone
+                pending = retry
+                continue
+            except BotoCoreError as exc:
+                logger.warning("batch commit failed", extra={"error": _code(exc), "events": len(pending)})
+                return
+            for index in pending:
+                outcomes[index] = Committed()
+            return
 
     def committed_batch(self, event_id: str) -> tuple[str | None, str] | None:
         """(The fan-out batch it was committed in, its processed_at) if the event is PROCESSED, else ``None``.

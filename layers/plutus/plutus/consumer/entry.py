@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.batch import (
     SqsFifoPartialProcessor,
     process_partial_response,
 )
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from plutus import bootstrap
@@ -26,6 +27,9 @@ def build_lambda_handler(
     """
     consumer = (wiring or bootstrap.root()).consumer
     processor = batch_processor(consumer.settings.queue_mode)
+    # Not on FIFO: there a record that fails must hold back the rest of its message group, and a batch commit
+    # would already have committed the independent records after it.
+    batch_commits = consumer.settings.queue_mode != "fifo"
 
     # log_event=False whatever POWERTOOLS_LOGGER_LOG_EVENT says: records carry payloads. Metrics are flushed
     # per event type by TypedMetrics, not by Powertools' log_metrics (one dimension value per document).
@@ -33,6 +37,9 @@ def build_lambda_handler(
     @tracer.capture_lambda_handler(capture_response=False)
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         try:
+            if batch_commits:
+                # The batch's leading first deliveries commit together; each record is still reported alone.
+                consumer.settle_batch([SQSRecord(r) for r in event.get("Records") or ()])
             response = process_partial_response(
                 event=event, record_handler=consumer.process_record, processor=processor, context=context
             )

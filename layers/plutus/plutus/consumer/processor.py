@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -11,6 +13,7 @@ from pydantic import ValidationError
 from plutus.adapters.dead_letters import DeadLetterQueue
 from plutus.adapters.events_store import (
     AlreadyProcessed,
+    Commit,
     Committed,
     Contended,
     EventsRepository,
@@ -57,6 +60,45 @@ MAX_EFFECTS = 99
 OPTIMISTIC_ATTEMPTS = 3
 
 
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """A record the batch commit already settled: ``processed`` (committed at ``now``) or ``duplicate``."""
+
+    outcome: str
+    now: str
+    fanout_batch: str | None = None  # the fan-out batch its commit named (fan-out on)
+
+
+@dataclass
+class ReadLog:
+    """The state a handler read (as a ``StateReader``), so the batch commit can tell whether an event's
+    handlers saw an item that an earlier event of the same batch writes."""
+
+    state: StateReader
+    keys: set[tuple[str, str]] = field(default_factory=set)
+    prefixes: list[tuple[str, str]] = field(default_factory=list)
+
+    def get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        """One item, or ``None``."""
+        self.keys.add((pk, sk))
+        return self.state.get(pk, sk)
+
+    def query(
+        self, pk: str, sk_prefix: str = "", *, limit: int = 100, newest_first: bool = False
+    ) -> list[dict[str, Any]]:
+        """Items of one partition whose sort key starts with ``sk_prefix``."""
+        self.prefixes.append((pk, sk_prefix))
+        return self.state.query(pk, sk_prefix, limit=limit, newest_first=newest_first)
+
+    def saw_any(self, written: set[tuple[str, str]]) -> bool:
+        """Whether any item in ``written`` is one this log read (or could have, through a query)."""
+        if self.keys & written:
+            return True
+        return any(
+            pk == w_pk and w_sk.startswith(prefix) for pk, prefix in self.prefixes for w_pk, w_sk in written
+        )
+
+
 class Consumer:
     """Processes queued events against the registry, exactly once per event id.
 
@@ -88,6 +130,92 @@ class Consumer:
         self.metrics = TypedMetrics()
         # Announces PROCESSED events on the fan-out bus (None: fan-out is off, and costs nothing).
         self.fanout = fanout
+        # Records of the current batch that settle_batch committed (or found processed), by message id.
+        self.settled: dict[str, Settled] = {}
+
+    def settle_batch(self, records: Sequence[SQSRecord]) -> None:
+        """Run the handlers of a batch's leading first deliveries and commit them together.
+
+        The batch's first records, as long as each is a first delivery (not a redelivery, not a replay) that
+        parses, whose handlers succeed, and that neither reads nor writes an item an earlier one of them
+        writes, are committed with :meth:`EventsRepository.commit_batch`: a whole SQS batch of default-handler
+        events in one ``TransactWriteItems``. Redeliveries and replays whose event is PROCESSED are found with
+        one read for the batch and acknowledged without running anything. Up to the first record that is not
+        such, the result is what processing them one by one in order would have given, since no handler saw
+        another's writes.
+        :meth:`process_record` then only reports what was settled here; every other record (the rest of the
+        batch, and any event the batch commit left unsettled) goes through :meth:`process`, one by one, as
+        before. Never raises: whatever fails here is left to the per-record path.
+        """
+        self.settled = {}
+        if len(records) < 2:
+            return
+        try:
+            planned = self._plan_batch(records, self._processed_again(records))
+            if not planned:
+                return
+            now = utc_now()
+            outcomes = self.events.commit_batch([commit for _, commit in planned], now)
+        except Exception as exc:  # the per-record path handles (and reports) every record instead
+            logger.warning("batch commit skipped", extra={"error": type(exc).__name__})
+            return
+        for (message_id, commit), outcome in zip(planned, outcomes, strict=True):
+            if isinstance(outcome, Committed):
+                self.settled[message_id] = Settled("processed", now, commit.fanout_batch)
+            elif isinstance(outcome, AlreadyProcessed):
+                self.settled[message_id] = Settled("duplicate", now)
+
+    def _processed_again(self, records: Sequence[SQSRecord]) -> set[str]:
+        """Message ids of the batch's redeliveries and replays whose event is PROCESSED (one batched read)."""
+        again: dict[str, str] = {}
+        for record in records:
+            if _first_delivery(record):
+                continue
+            try:
+                again[record.message_id] = QueuedEvent.model_validate_json(record.body).event_id
+            except ValidationError:
+                continue
+        processed = self.events.processed(list(set(again.values()))) if again else set()
+        return {message_id for message_id, event_id in again.items() if event_id in processed}
+
+    def _plan_batch(self, records: Sequence[SQSRecord], duplicates: set[str]) -> list[tuple[str, Commit]]:
+        planned: list[tuple[str, Commit]] = []
+        written: set[tuple[str, str]] = set()
+        event_ids: set[str] = set()
+        for record in records:
+            if record.message_id in duplicates:
+                # Processed before: acknowledged without running anything, so it changes nothing for the rest.
+                self.settled[record.message_id] = Settled("duplicate", "")
+                continue
+            if not _first_delivery(record):
+                break
+            try:
+                event = QueuedEvent.model_validate_json(record.body)
+                handlers, parsed = self._handlers_for(event)
+                reads = ReadLog(self.state)
+                effects = run_handlers(handlers, parsed, self._context(event, reads))
+            except Exception:  # noqa: BLE001 - this record is processed (and its failure recorded) alone
+                break
+            writes = {(e.pk, e.sk) for e in effects}
+            if event.event_id in event_ids or writes & written or reads.saw_any(written):
+                break
+            event_ids.add(event.event_id)
+            written |= writes
+            batch = self.fanout.batch_for_commit() if self.fanout else None
+            planned.append((record.message_id, Commit(event, effects, batch)))
+        return planned
+
+    def _context(self, event: QueuedEvent, state: StateReader) -> EventContext:
+        return EventContext(
+            event.event_id,
+            event.source,
+            event.event_type,
+            event.schema_version,
+            event.received_at,
+            state,
+            self.settings,
+            self.packs,
+        )
 
     def process_record(self, record: SQSRecord) -> str:
         """Handle one record; raises so the batch processor reports it in ``batchItemFailures``."""
@@ -110,6 +238,9 @@ class Consumer:
             logger.debug("record received", extra={"receive_count": receive_count})
             replay = REPLAY_ATTRIBUTE in (record.message_attributes or {})
             try:
+                settled = self.settled.pop(record.message_id, None)
+                if settled is not None:
+                    return self._report_settled(self._resolve(event), settled, record.message_id)
                 # Handlers never see a pointer: its payload is fetched and its digest checked first.
                 return self.process(
                     self._resolve(event),
@@ -140,16 +271,7 @@ class Consumer:
         if (receive_count > 1 or replay) and self.events.is_processed(event.event_id):
             return self._skip_duplicate(event, message_id)
         handlers, parsed = self._handlers_for(event)
-        ctx = EventContext(
-            event.event_id,
-            event.source,
-            event.event_type,
-            event.schema_version,
-            event.received_at,
-            self.state,
-            self.settings,
-            self.packs,
-        )
+        ctx = self._context(event, self.state)
         for attempt in range(1, OPTIMISTIC_ATTEMPTS + 1):
             effects = run_handlers(handlers, parsed, ctx)
             now = utc_now()
@@ -169,6 +291,14 @@ class Consumer:
                 case Refused(reasons):
                     raise EffectRejectedError(f"effect refused by its condition: {list(reasons)}")
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _report_settled(self, event: QueuedEvent, settled: Settled, message_id: str) -> str:
+        if settled.outcome == "duplicate":
+            return self._skip_duplicate(event, message_id)
+        self._record_success(event, settled.now)
+        if self.fanout and settled.fanout_batch:
+            self.fanout.committed(message_id, event, settled.now, settled.fanout_batch, self._label(event))
+        return "processed"
 
     def _resolve(self, message: QueuedMessage) -> QueuedEvent:
         if isinstance(message, QueuedEvent):
@@ -287,6 +417,12 @@ class Consumer:
         if final:
             # This was the last receive SQS allows: the message goes to the dead-letter queue next.
             self.metrics.count(label, DLQ_MESSAGES)
+
+
+def _first_delivery(record: SQSRecord) -> bool:
+    """Neither a redelivery nor an operator's replay: the only records that may be processed already."""
+    receive_count = int(record.attributes.approximate_receive_count or 1)
+    return receive_count == 1 and REPLAY_ATTRIBUTE not in (record.message_attributes or {})
 
 
 def run_handlers(handlers: tuple[Handler, ...], parsed: Any, ctx: EventContext) -> list[Effect]:
