@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +19,9 @@ from plutus.core.envelope import parse_timestamp
 from plutus_dev.cli import dlq
 from plutus_dev.cli.app import app
 from plutus_dev.emulator.dev_events import EVENT_TYPE
-from plutus_dev.emulator.stack import LocalStack, StackConfig
+from plutus_dev.emulator.stack import LocalStack
+from tests.e2e import devstack
+from tests.e2e.devstack import wait_for
 
 # Slow (e2e: an embedded stack on the dev profile, a 15 s failure walk): not in `make test-fast`.
 pytestmark = [
@@ -32,30 +34,9 @@ pytestmark = [
 FAIL_FOR_SECONDS = 8.0
 
 
-def wait_for(probe: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
-    """Poll ``probe`` until it returns something truthy. The timeout only bounds a broken run."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = probe()
-        if found:
-            return found
-        time.sleep(0.25)
-    raise AssertionError(f"never {what}")
-
-
 @pytest.fixture(scope="module")
 def dev_stack() -> Iterator[LocalStack]:
-    local = LocalStack(
-        StackConfig(
-            port=0,
-            stack_name=f"walk{uuid.uuid4().hex[:6]}",
-            profile="dev",
-            api_concurrency=1,
-            consumer_pollers=1,
-        )
-    ).start()
-    yield local
-    local.stop()
+    yield from devstack.dev_stack("walk")
 
 
 def test_failure_dlq_and_replay_on_the_dev_profile(

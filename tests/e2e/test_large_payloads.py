@@ -20,7 +20,14 @@ from plutus.core.payloads import payload_key
 from plutus_dev.cli import dlq
 from plutus_dev.cli.app import app
 from plutus_dev.emulator.dev_events import EVENT_TYPE
-from plutus_dev.emulator.stack import LocalStack, StackConfig
+from plutus_dev.emulator.stack import LocalStack
+from tests.e2e import devstack
+
+
+def wait(probe: Callable[[], Any], what: str) -> Any:
+    """Poll longer than the other walks: 5 MB bodies on a loaded machine."""
+    return devstack.wait_for(probe, what, timeout=90.0)
+
 
 pytestmark = [
     pytest.mark.slow,
@@ -34,30 +41,9 @@ FIVE_MB = 5_000_000
 FAIL_FOR_SECONDS = 15.0
 
 
-def wait_for(probe: Callable[[], Any], what: str, timeout: float = 90.0) -> Any:
-    """Poll ``probe`` until it returns something truthy. The timeout only bounds a broken run."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = probe()
-        if found:
-            return found
-        time.sleep(0.25)
-    raise AssertionError(f"never {what}")
-
-
 @pytest.fixture(scope="module")
 def dev_stack() -> Iterator[LocalStack]:
-    local = LocalStack(
-        StackConfig(
-            port=0,
-            stack_name=f"big{uuid.uuid4().hex[:6]}",
-            profile="dev",
-            api_concurrency=1,
-            consumer_pollers=1,
-        )
-    ).start()
-    yield local
-    local.stop()
+    yield from devstack.dev_stack("big")
 
 
 def _post(
@@ -92,7 +78,7 @@ def test_a_5_mb_payload_is_accepted_stored_and_processed(dev_stack: LocalStack) 
     assert response.status_code == 202, response.text
     event_id = response.json()["event_id"]
     assert json.loads(_stored(dev_stack, event_id)) == {"blob": "x" * FIVE_MB}
-    processed = wait_for(lambda: _event(dev_stack, event_id).get("status") == "PROCESSED", "PROCESSED")
+    processed = wait(lambda: _event(dev_stack, event_id).get("status") == "PROCESSED", "PROCESSED")
     assert processed
 
 
@@ -122,12 +108,12 @@ def test_a_failed_5_mb_event_is_shown_and_replayed_by_id_and_by_redrive(
 
     # When the consumer has tried them as often as the dev profile allows
     for event_id in ids:
-        failed = wait_for(
+        failed = wait(
             lambda e=event_id: _event(dev_stack, e).get("status") == "FAILED" and _event(dev_stack, e),
             "FAILED",
         )
         assert "failing on purpose" in failed["last_error"]
-    wait_for(lambda: dlq.queue_counts(sqs, dlq_url)[0] == 2, "both in the DLQ")
+    wait(lambda: dlq.queue_counts(sqs, dlq_url)[0] == 2, "both in the DLQ")
     failed_at = time.monotonic()
 
     # Then the DLQ holds pointers, and `dlq show --payload` shows the stored payload, its digest checked
@@ -147,5 +133,5 @@ def test_a_failed_5_mb_event_is_shown_and_replayed_by_id_and_by_redrive(
 
     # Then both are PROCESSED from their stored payloads, and the DLQ is empty
     for event_id in ids:
-        wait_for(lambda e=event_id: _event(dev_stack, e).get("status") == "PROCESSED", "PROCESSED")
-    wait_for(lambda: dlq.queue_counts(sqs, dlq_url) == (0, 0), "the DLQ empty")
+        wait(lambda e=event_id: _event(dev_stack, e).get("status") == "PROCESSED", "PROCESSED")
+    wait(lambda: dlq.queue_counts(sqs, dlq_url) == (0, 0), "the DLQ empty")
