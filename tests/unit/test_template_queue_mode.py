@@ -7,28 +7,10 @@ from typing import Any
 
 import pytest
 
-from plutus_dev.emulator.template import Stack, default_parameters, load_template
+from plutus_dev.emulator.template import Stack
+from tests.templates import RESOURCES, TEMPLATE, props, stack
 
-TEMPLATE = load_template()
-RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
 FIFO_ONLY = {"FifoQueue", "ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit"}
-
-
-def stack(**parameters: str) -> Stack:
-    """The template resolved with ``parameters``; every resource's ARN is ``arn:test:<logical id>``."""
-    return Stack(
-        "t",
-        "us-east-1",
-        default_parameters(TEMPLATE, parameters),
-        refs={name: f"ref:{name}" for name in RESOURCES},
-        arns={name: f"arn:test:{name}" for name in RESOURCES},
-        template=TEMPLATE,
-    )
-
-
-def props(s: Stack, name: str) -> dict[str, Any]:
-    resolved: dict[str, Any] = s.resolve(RESOURCES[name].get("Properties", {}))
-    return resolved
 
 
 def mapping(s: Stack) -> dict[str, Any]:

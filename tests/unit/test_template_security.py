@@ -6,33 +6,15 @@ from typing import Any
 
 import pytest
 
-from plutus_dev.emulator.template import Stack, default_parameters, load_template
+from plutus_dev.emulator.template import Stack
+from tests.templates import RESOURCES, TEMPLATE, props, stack
 
-TEMPLATE = load_template()
-RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
 KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 STATEFUL = {"AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::Logs::LogGroup", "AWS::S3::Bucket"}
 
 
-def stack(**parameters: str) -> Stack:
-    """The template resolved with ``parameters``; every resource's ARN is ``arn:test:<logical id>``."""
-    return Stack(
-        "t",
-        "us-east-1",
-        default_parameters(TEMPLATE, parameters),
-        refs={name: f"ref:{name}" for name in RESOURCES},
-        arns={name: f"arn:test:{name}" for name in RESOURCES},
-        template=TEMPLATE,
-    )
-
-
 def of_type(kind: str) -> dict[str, Any]:
     return {name: res for name, res in RESOURCES.items() if res["Type"] == kind}
-
-
-def props(s: Stack, name: str) -> dict[str, Any]:
-    resolved: dict[str, Any] = s.resolve(RESOURCES[name].get("Properties", {}))
-    return resolved
 
 
 def test_stateful_resources_are_retained_on_delete_and_replacement() -> None:
