@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from plutus.adapters.retry import until_done
+from plutus.core import chunking
 from plutus.observability import logger
 
 MAX_SEND_ENTRIES = 10
@@ -61,22 +62,9 @@ class EventQueue:
             again = {f["Id"] for f in response.get("Failed", []) if not f.get("SenderFault")}
             return [m for m in pending if m.id in again]
 
-        for batch in _batches(messages):
+        for batch in chunking.calls(messages, MAX_SEND_ENTRIES, MAX_SEND_BYTES):
             try:
                 until_done(send_batch, batch)
             except (ClientError, BotoCoreError) as exc:
                 logger.warning("send failed", extra={"error": type(exc).__name__, "events": len(batch)})
         return sent
-
-
-def _batches(messages: Sequence[Message]) -> Iterator[list[Message]]:
-    batch: list[Message] = []
-    size = 0
-    for message in messages:
-        if batch and (len(batch) == MAX_SEND_ENTRIES or size + message.size > MAX_SEND_BYTES):
-            yield batch
-            batch, size = [], 0
-        batch.append(message)
-        size += message.size
-    if batch:
-        yield batch

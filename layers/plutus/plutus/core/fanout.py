@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from plutus.core import chunking
 from plutus.core.envelope import QueuedEvent, canonical_json
 
 # PutEvents: at most 10 entries per call, and 256 KB for one entry and for all of a call's entries together.
@@ -80,16 +81,7 @@ def announce(event: QueuedEvent, processed_at: str, *, include_payload: bool) ->
 
 def calls(announcements: Sequence[Announcement]) -> Iterator[list[Announcement]]:
     """The announcements grouped into PutEvents calls, in order: 10 entries and 256 KB per call at most."""
-    call: list[Announcement] = []
-    size = 0
-    for announcement in announcements:
-        if call and (len(call) == MAX_ENTRIES_PER_CALL or size + announcement.size > MAX_REQUEST_BYTES):
-            yield call
-            call, size = [], 0
-        call.append(announcement)
-        size += announcement.size
-    if call:
-        yield call
+    return chunking.calls(announcements, MAX_ENTRIES_PER_CALL, MAX_REQUEST_BYTES)
 
 
 class Publisher(Protocol):
