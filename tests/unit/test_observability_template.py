@@ -80,6 +80,7 @@ def test_every_alarm_notifies_the_optional_topic() -> None:
         "ThrottlesAlarm",
         "OldestMessageAgeAlarm",
         "ProcessingLagAlarm",
+        "FanOutFailureAlarm",
     }
     for props in alarms.values():
         for key in ("AlarmActions", "OKActions"):
@@ -93,3 +94,17 @@ def test_the_lag_alarm_reads_the_emitted_metric_on_its_base_dimensions() -> None
     assert lag["Namespace"].value == "MetricsNamespace"
     assert {d["Name"] for d in lag["Dimensions"]} == {"service", "environment"}
     assert lag["Threshold"].value == "ProcessingLagThresholdMs"
+
+
+def test_the_fan_out_alarm_reads_the_emitted_failure_count_only_when_fan_out_is_on() -> None:
+    alarm = RESOURCES["FanOutFailureAlarm"]
+    props = alarm["Properties"]
+    assert alarm["Condition"] == "FanOutOn"
+    assert props["MetricName"] == telemetry.FANOUT_FAILURE
+    assert props["Namespace"].value == "MetricsNamespace"
+    assert {d["Name"] for d in props["Dimensions"]} == {"service", "environment"}
+    assert (props["Statistic"], props["Threshold"], props["ComparisonOperator"]) == (
+        "Sum",
+        0,
+        "GreaterThanThreshold",
+    )
