@@ -34,8 +34,16 @@ from plutus.settings import Settings
 class ProducerAuthorizer:
     """Whether a caller may send one event; raises a 403 error if not."""
 
-    def __init__(self, mode: str, policy: ProducerPolicy | None, restricted: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        mode: str,
+        policy: ProducerPolicy | None,
+        restricted: Mapping[str, str],
+        provider_sources: frozenset[str] = frozenset(),
+    ) -> None:
         self.mode = mode
+        # Sources proven only by a provider's signature on /api/v1/webhooks/{source}: never first-party.
+        self.provider_sources = provider_sources
         self.open = mode == "NONE" and policy is None
         self.policy = policy if policy is not None else ProducerPolicy()
         self.policy.check_restricted(restricted)
@@ -44,7 +52,12 @@ class ProducerAuthorizer:
     @classmethod
     def for_settings(cls, settings: Settings, registry: Registry) -> ProducerAuthorizer:
         """The authorizer of the settings' AuthMode and ProducerPolicy, over the registry's types."""
-        authorizer = cls(settings.auth_mode, settings.producer_policy, registry.restricted_types())
+        authorizer = cls(
+            settings.auth_mode,
+            settings.producer_policy,
+            registry.restricted_types(),
+            frozenset(settings.webhook_sources),
+        )
         unknown = authorizer.policy.unknown_types(registry.event_types)
         if unknown and not settings.allow_unregistered_types:
             logger.warning("ProducerPolicy names unregistered event types", extra={"patterns": unknown})
@@ -54,6 +67,11 @@ class ProducerAuthorizer:
 
     def authorize(self, caller: Caller, source: str, event_type: str | None) -> None:
         """Pass, or raise :class:`ForbiddenSourceError` / :class:`ForbiddenEventTypeError`."""
+        if source in self.provider_sources:
+            # In every AuthMode: a provider source's events (and its provider ids as keys) come only from the
+            # webhook route, where the provider's signature proves them, never from a first-party caller.
+            self._refuse("provider_source", source, event_type)
+            raise ForbiddenSourceError(source)
         if self.open:
             return
         if self.mode == "IAM":

@@ -1,0 +1,107 @@
+"""Attacks on the unsigned headers of provider webhooks (security review, 2026-12-01).
+
+GitHub and Shopify sign only the raw body: ``X-GitHub-Delivery``/``X-GitHub-Event`` and
+``X-Shopify-Webhook-Id``/``X-Shopify-Topic`` are not covered by the signature and no timestamp is signed.
+docs/security.md promises "a captured request replayed later carries its delivery id and is the same event
+(200), never a new one". These tests replay one captured, validly signed body with altered unsigned headers
+and require that the replay cannot become a *new* event or an event of *another* type. They fail today.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from typing import Any
+
+from plutus.domains import build_registry
+
+NOW = 1_795_737_600
+SECRET = "review-secret"
+REGISTRY = build_registry()
+
+
+class RecordingAccept:
+    def __init__(self) -> None:
+        self.commands: list[Any] = []
+
+    def __call__(self, *, command: Any) -> Any:
+        from plutus.core.envelope import IngestResult
+
+        self.commands.append(command)
+        return IngestResult(
+            event_id=command.event_id,
+            source=command.source,
+            event_type=command.event_type,
+            schema_version=command.schema_version,
+            received_at="2026-12-01T00:00:00.000000Z",
+        )
+
+
+def endpoint(accept: RecordingAccept) -> Any:
+    from plutus.ingest.producers import ProducerAuthorizer
+    from plutus.ingest.webhooks import ProviderWebhookEndpoint
+    from tests.fakes import settings as test_settings
+
+    config = test_settings(webhook_sources={"github": {"kind": "github"}, "shop": {"kind": "shopify"}})
+    return ProviderWebhookEndpoint(
+        config,
+        REGISTRY,
+        accept,
+        lambda _source: SECRET,
+        ProducerAuthorizer.for_settings(config, REGISTRY),
+        clock=lambda: NOW,
+    )
+
+
+def post(source: str, body: bytes, headers: dict[str, str]) -> Any:
+    from plutus.ingest.http import HttpRequest
+
+    return HttpRequest(
+        "POST",
+        f"/api/v1/webhooks/{source}",
+        {"content-type": "application/json", **{k.lower(): v for k, v in headers.items()}},
+        body,
+        None,
+        {"source": source},
+    )
+
+
+GITHUB_BODY = json.dumps({"action": "opened", "pull_request": {"id": 1}}).encode()
+GITHUB_SIG = "sha256=" + hmac.new(SECRET.encode(), GITHUB_BODY, hashlib.sha256).hexdigest()
+SHOPIFY_BODY = b'{"id":1234567890,"total_price":"123.45","financial_status":"pending"}'
+SHOPIFY_SIG = base64.b64encode(hmac.new(SECRET.encode(), SHOPIFY_BODY, hashlib.sha256).digest()).decode()
+
+
+def test_a_captured_github_delivery_replayed_with_a_new_delivery_id_is_not_a_new_event() -> None:
+    accept = RecordingAccept()
+    send = endpoint(accept)
+    genuine = {"X-Hub-Signature-256": GITHUB_SIG, "X-GitHub-Event": "pull_request"}
+
+    first = send(post("github", GITHUB_BODY, {**genuine, "X-GitHub-Delivery": "delivery-1"}))
+    # Days later (GitHub signs no timestamp): the same signed body, a made-up delivery id.
+    replay = send(post("github", GITHUB_BODY, {**genuine, "X-GitHub-Delivery": "attacker-2"}))
+
+    assert first.status == 202 and replay.status in (200, 202)
+    one, two = accept.commands
+    # Same idempotency key => the idempotent store answers the replay with 200, nothing stored twice.
+    assert two.idempotency_key == one.idempotency_key, "replay with a forged delivery id is a new event"
+    assert two.event_id == one.event_id
+
+
+def test_a_captured_shopify_delivery_cannot_be_retyped_by_its_unsigned_topic() -> None:
+    accept = RecordingAccept()
+    send = endpoint(accept)
+
+    send(post("shop", SHOPIFY_BODY, {"X-Shopify-Hmac-Sha256": SHOPIFY_SIG, "X-Shopify-Webhook-Id": "w-1",
+                                     "X-Shopify-Topic": "orders/create"}))
+    # The same signed body, stored again as a *paid* order: topic and webhook id are not signed.
+    forged = send(post("shop", SHOPIFY_BODY, {"X-Shopify-Hmac-Sha256": SHOPIFY_SIG,
+                                              "X-Shopify-Webhook-Id": "w-forged",
+                                              "X-Shopify-Topic": "orders/paid"}))
+
+    stored_types = [c.event_type for c in accept.commands]
+    assert "shopify.orders.paid" not in stored_types, (
+        f"unsigned X-Shopify-Topic retyped a signed body: {forged.status} {stored_types}"
+    )
