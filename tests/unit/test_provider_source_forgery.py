@@ -1,7 +1,8 @@
 """Security review (2026-12-01): a provider source (``PLUTUS_WEBHOOK_SOURCES``) is proven only by its
 provider's signature on ``POST /api/v1/webhooks/{source}``. On ``/api/v1/ingest`` an ``IAM`` principal mapped
 to ``"*"`` (any source), or anyone in ``NONE`` mode, could otherwise name the source ``stripe`` and send the
-money-moving ``stripe.charge.refunded`` the policy grants the webhook route, with a payload of its choosing and
+money-moving ``stripe.charge.refunded`` the policy grants the webhook route, with a payload of its choosing
+and
 no Stripe signature (and pre-claim the ``evt_...`` key of a future genuine delivery)."""
 
 from __future__ import annotations

@@ -182,15 +182,19 @@ def test_a_bad_github_request_is_refused(
     assert refused(GITHUB, stored, headers, body) == reason
 
 
-def test_a_github_delivery_is_keyed_by_its_delivery_id_and_typed_by_event_and_action() -> None:
+def test_a_github_delivery_is_keyed_by_its_type_and_signed_body_never_its_unsigned_delivery_id() -> None:
     headers = {"x-github-delivery": "72d3162e-cc78-11e3-81ab-4c9367dc0958", "x-github-event": "pull_request"}
 
     delivery = read_delivery(GITHUB, headers, {"action": "opened"}, b"{}")
-
-    assert delivery == Delivery("72d3162e-cc78-11e3-81ab-4c9367dc0958", "github.pull_request.opened")
-    assert read_delivery(GITHUB, {**headers, "x-github-event": "ping"}, {}, b"{}") == Delivery(
-        headers["x-github-delivery"], "github.ping"
+    forged_id = read_delivery(
+        GITHUB, {**headers, "x-github-delivery": "made-up"}, {"action": "opened"}, b"{}"
     )
+    other_body = read_delivery(GITHUB, headers, {"action": "opened"}, b"{ }")
+
+    assert delivery.event_type == "github.pull_request.opened" and not delivery.type_signed
+    assert delivery.idempotency_key.startswith("sha256:")
+    assert forged_id.idempotency_key == delivery.idempotency_key != other_body.idempotency_key
+    assert read_delivery(GITHUB, {**headers, "x-github-event": "ping"}, {}, b"{}").event_type == "github.ping"
 
 
 # --- Shopify -------------------------------------------------------------------------------------------
@@ -215,15 +219,19 @@ def test_a_shopify_hmac_verifies_base64_as_shopify_sends_it() -> None:
     )
 
 
-def test_a_shopify_delivery_is_keyed_by_its_webhook_id_and_typed_by_its_topic() -> None:
+def test_a_shopify_delivery_is_keyed_by_its_topic_and_signed_body_never_its_unsigned_webhook_id() -> None:
     headers = {
         "x-shopify-webhook-id": "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043",
         "x-shopify-topic": "orders/create",
     }
 
-    assert read_delivery(SHOPIFY, headers, {}, b"{}") == Delivery(
-        headers["x-shopify-webhook-id"], "shopify.orders.create"
-    )
+    delivery = read_delivery(SHOPIFY, headers, {}, b"{}")
+    forged_id = read_delivery(SHOPIFY, {**headers, "x-shopify-webhook-id": "made-up"}, {}, b"{}")
+    # Shopify sends byte-identical bodies under two topics (orders/create, orders/updated): two events.
+    other_topic = read_delivery(SHOPIFY, {**headers, "x-shopify-topic": "orders/updated"}, {}, b"{}")
+
+    assert delivery.event_type == "shopify.orders.create" and not delivery.type_signed
+    assert forged_id.idempotency_key == delivery.idempotency_key != other_topic.idempotency_key
     with pytest.raises(InvalidEventError):
         read_delivery(SHOPIFY, {"x-shopify-topic": "orders/create"}, {}, b"{}")
 

@@ -63,6 +63,10 @@ class Delivery:
 
     idempotency_key: str
     event_type: str | None
+    # False when the type comes from a header the signature does not cover (GitHub, Shopify, a generic
+    # type header): a captured body can be re-posted under another type, so such a type is a hint, never
+    # enough for a restricted (money, identity, clinical) type.
+    type_signed: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +241,20 @@ def _text(value: Any) -> str | None:
 
 Found = tuple[str | None, str | None]  # (idempotency key, provider type) as the request carries them
 
+# Kinds that sign only the body, with no timestamp: their delivery id and type headers are not signed.
+UNSIGNED_HEADER_KINDS = frozenset({"github", "shopify", "generic_hmac"})
+
+
+def _signed_key(raw_type: str | None, body: bytes) -> str:
+    """The idempotency key of a delivery whose id header is not signed: its type and its signed body.
+
+    A captured body re-posted later with a made-up delivery id is the same key, so a replay (200), never a new
+    event; a genuine redelivery (same body) is a replay too. The type is part of it because a provider may
+    send byte-identical bodies under two topics (Shopify's ``orders/create`` and ``orders/updated``).
+    """
+    material = (raw_type or "").encode() + b"\0" + body
+    return "sha256:" + hashlib.sha256(material).hexdigest()
+
 
 def _stripe(source: ProviderSource, headers: Mapping[str, str], obj: dict[str, Any], body: bytes) -> Found:
     if _text(obj.get("id")) is None:
@@ -248,14 +266,18 @@ def _github(source: ProviderSource, headers: Mapping[str, str], obj: dict[str, A
     if not headers.get(GITHUB_DELIVERY):
         raise _missing("X-GitHub-Delivery", "GitHub sends a delivery id with every request")
     event, action = headers.get(GITHUB_EVENT) or None, _text(obj.get("action"))
-    return headers[GITHUB_DELIVERY], f"{event}.{action}" if event and action else event
+    raw_type = f"{event}.{action}" if event and action else event
+    # X-GitHub-Delivery is not signed: the key comes from what is (a "Redeliver" sends the same body).
+    return _signed_key(raw_type, body), raw_type
 
 
 def _shopify(source: ProviderSource, headers: Mapping[str, str], obj: dict[str, Any], body: bytes) -> Found:
     key = headers.get(SHOPIFY_WEBHOOK_ID) or headers.get(SHOPIFY_EVENT_ID) or None
     if key is None:
         raise _missing("X-Shopify-Webhook-Id", "Shopify sends a webhook id with every request")
-    return key, headers.get(SHOPIFY_TOPIC) or None
+    raw_type = headers.get(SHOPIFY_TOPIC) or None
+    # X-Shopify-Webhook-Id is not signed: the key comes from what is (Shopify's retries send the same body).
+    return _signed_key(raw_type, body), raw_type
 
 
 def _slack(source: ProviderSource, headers: Mapping[str, str], obj: dict[str, Any], body: bytes) -> Found:
@@ -275,12 +297,10 @@ def _standard(source: ProviderSource, headers: Mapping[str, str], obj: dict[str,
 
 def _generic(source: ProviderSource, headers: Mapping[str, str], obj: dict[str, Any], body: bytes) -> Found:
     raw_type = headers.get(source.type_header.lower()) if source.type_header else None
-    if not source.id_header:
-        # No id from the provider: the body is its own key, so a retried delivery is still one event.
-        return "sha256:" + hashlib.sha256(body).hexdigest(), raw_type
-    if not headers.get(source.id_header.lower()):
+    if source.id_header and not headers.get(source.id_header.lower()):
         raise _missing(source.id_header, "the source's configured delivery id header is missing")
-    return headers[source.id_header.lower()], raw_type
+    # The id header (if any) is not signed: the key comes from the type and the signed body.
+    return _signed_key(raw_type, body), raw_type
 
 
 _READERS: dict[str, Callable[[ProviderSource, Mapping[str, str], dict[str, Any], bytes], Found]] = {
@@ -304,4 +324,7 @@ def read_delivery(
     key, raw_type = _READERS[source.kind](source, headers, obj, body)
     if key is None:  # read_signature_headers already required webhook-id
         raise _missing("webhook-id", "required")
-    return Delivery(key, namespaced_type(source.type_namespace, raw_type))
+    type_signed = source.kind not in UNSIGNED_HEADER_KINDS or (
+        source.kind == "generic_hmac" and not source.type_header
+    )
+    return Delivery(key, namespaced_type(source.type_namespace, raw_type), type_signed)

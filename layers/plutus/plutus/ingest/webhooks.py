@@ -28,7 +28,12 @@ import time
 from collections.abc import Callable
 
 from plutus.core.envelope import IngestRequest, IngestResult, canonical_json, derive_event_id
-from plutus.core.errors import BodyTooLargeError, ResourceNotFoundError, UnauthenticatedError
+from plutus.core.errors import (
+    BodyTooLargeError,
+    ForbiddenEventTypeError,
+    ResourceNotFoundError,
+    UnauthenticatedError,
+)
 from plutus.core.registry import Registry
 from plutus.ingest import providers
 from plutus.ingest.accept import IngestCommand
@@ -106,6 +111,12 @@ class ProviderWebhookEndpoint:
         if isinstance(delivery, providers.Challenge):
             # Slack's url_verification: signed, answered, nothing stored.
             return Reply(200, {"challenge": delivery.challenge})
+        if not delivery.type_signed and delivery.event_type in self.registry.restricted_types():
+            # The type came from an unsigned header: a captured body could be re-posted under it.
+            logger.warning(
+                "webhook type not signed", extra={"kind": source.kind, "event_type": delivery.event_type}
+            )
+            raise ForbiddenEventTypeError(name, delivery.event_type)
         envelope = {
             "source": name,
             "schema_version": PROVIDER_SCHEMA_VERSION,
