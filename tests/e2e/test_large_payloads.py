@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from plutus.adapters import events_store
-from plutus.core.payloads import payload_key
+from plutus.core.payloads import payload_prefix
 from plutus_dev.cli import dlq
 from plutus_dev.cli.app import app
 from plutus_dev.emulator.dev_events import EVENT_TYPE
@@ -64,9 +64,11 @@ def _event(stack: LocalStack, event_id: str) -> dict[str, Any]:
 def _stored(stack: LocalStack, event_id: str) -> bytes:
     assert stack.stack is not None
     s3 = stack.client("s3")
-    found: bytes = s3.get_object(Bucket=stack.stack.refs["PayloadBucket"], Key=payload_key(event_id))[
-        "Body"
-    ].read()
+    bucket = stack.stack.refs["PayloadBucket"]
+    (key,) = [
+        o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=payload_prefix(event_id))["Contents"]
+    ]
+    found: bytes = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     return found
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from plutus.core.payloads import payload_key
+from plutus.core.payloads import payload_prefix
 from plutus.core.registry import EventContext, EventModel, Registry, Router
 from plutus.domains import default
 from plutus_dev.emulator.resources import Emulator
@@ -117,8 +117,10 @@ def test_the_marker_appears_in_no_log_line(h: Harness) -> None:
             "event_id"
         ]
         s3, bucket = h.client("s3"), h.stack.refs["PayloadBucket"]
-        stored = s3.get_object(Bucket=bucket, Key=payload_key(tampered))["Body"].read()
-        s3.put_object(Bucket=bucket, Key=payload_key(tampered), Body=stored.replace(b"MARKER", b"MARKEX"))
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix=payload_prefix(tampered))["Contents"]
+        (key,) = [o["Key"] for o in listed]
+        stored = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        s3.put_object(Bucket=bucket, Key=key, Body=stored.replace(b"MARKER", b"MARKEX"))
         # In flight: 409
         assert _conflict(h, card_gateway("k-flight", payload={"note": MARKER})) == 409
         # A handler that fails on the payload, and a message no one can parse: retried, then dead-lettered

@@ -124,9 +124,10 @@ def test_the_pointer_names_the_events_own_key_with_the_size_and_sha256_of_what_i
 
     message = parse_message(out.body)
     assert isinstance(message, PointerEvent)
-    stored = s3.objects[(BUCKET, payload_key(command.event_id))]
+    digest = hashlib.sha256(canonical_json(payload).encode()).hexdigest()
+    stored = s3.objects[(BUCKET, payload_key(command.event_id, digest))]
     assert stored == canonical_json(payload).encode()  # the same text an inline message would carry
-    assert message.payload_ref.key == payload_key(command.event_id) == f"payloads/{command.event_id}.json"
+    assert message.payload_ref.key == f"payloads/{command.event_id}/{digest}.json"
     assert message.payload_ref.size == len(stored)
     assert message.payload_ref.sha256 == hashlib.sha256(stored).hexdigest()
 
@@ -190,7 +191,7 @@ def test_a_changed_object_is_a_permanent_integrity_error_that_names_no_content(
 ) -> None:
     store, s3 = _store()
     body = _pointer_body(s3, {"blob": "q" * 3_000})
-    key = (BUCKET, payload_key("evt-k1"))
+    key = (BUCKET, parse_message(body).payload_ref.key)  # type: ignore[union-attr]
     s3.objects[key] = tamper(s3.objects[key])
 
     with pytest.raises(PayloadIntegrityError) as error:
@@ -212,10 +213,11 @@ def test_a_pointer_to_another_bucket_or_key_is_refused_without_reading_it() -> N
 def test_a_missing_object_or_one_that_is_not_a_json_object_is_an_integrity_error() -> None:
     store, s3 = _store()
     body = _pointer_body(s3, {"blob": "q"})
-    key = (BUCKET, payload_key("evt-k1"))
-    s3.objects[key] = b"[1]"
+    key = (BUCKET, parse_message(body).payload_ref.key)  # type: ignore[union-attr]
+    digest = hashlib.sha256(b"[1]").hexdigest()
+    s3.objects[(BUCKET, payload_key("evt-k1", digest))] = b"[1]"
     forged = json.loads(body)
-    forged["payload_ref"].update(size=3, sha256=hashlib.sha256(b"[1]").hexdigest())
+    forged["payload_ref"].update(size=3, sha256=digest, key=payload_key("evt-k1", digest))
     with pytest.raises(PayloadIntegrityError, match="not a JSON object"):
         store.resolve(parse_message(json.dumps(forged)))
 
@@ -284,7 +286,7 @@ def test_a_tampered_payload_fails_the_event_at_once_unprocessed_and_keeps_the_po
     store, s3 = _store()
     consumer, events, dead = _consumer(store)
     body = _pointer_body(s3, {"blob": "v" * 4_000})
-    key = (BUCKET, payload_key("evt-k1"))
+    key = (BUCKET, parse_message(body).payload_ref.key)  # type: ignore[union-attr]
     s3.objects[key] = s3.objects[key].replace(b"v", b"u")
 
     outcome = consumer.process_record(SQSRecord(an_sqs_record(body)))

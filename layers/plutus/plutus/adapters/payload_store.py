@@ -39,7 +39,7 @@ _MISSING = {"NoSuchKey", "404", "NotFound"}
 
 
 class PayloadStore:
-    """Puts and fetches event payloads in one bucket, under ``payloads/<event_id>.json``.
+    """Puts and fetches event payloads in one bucket, under ``payloads/<event_id>/<sha256>.json``.
 
     ``client`` is a getter: S3's client (its service model is large) is built on the first large payload,
     so a function that never meets one does not pay for it at cold start.
@@ -98,7 +98,7 @@ class PayloadStore:
         pointer = message.payload_ref
         # Deny by default: a pointer may only name this bucket and its own event's key, so a forged message
         # cannot make the consumer read (and a handler act on) any other object the function may read.
-        if pointer.bucket != self.bucket or pointer.key != payload_key(message.event_id):
+        if pointer.bucket != self.bucket or pointer.key != payload_key(message.event_id, pointer.sha256):
             raise PayloadIntegrityError("the payload pointer names another bucket or key than its event's")
         try:
             response = self._client().get_object(Bucket=pointer.bucket, Key=pointer.key)

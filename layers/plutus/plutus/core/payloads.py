@@ -18,15 +18,21 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapte
 
 from plutus.core.envelope import EventMetadata, QueuedEvent, canonical_json
 
-# Objects live under one prefix, one per event id: a retried ingest of the same event rewrites the same
-# object (the same bytes: the id derives from the content digest), so retries never orphan copies.
+# Objects live under one prefix, one per event id and content digest: a retried ingest of the same event
+# rewrites the same object (the same bytes), so retries never orphan copies; and two renderings of one
+# provider event (same event id, other bytes) never overwrite the object the other's pointer names.
 PAYLOAD_PREFIX = "payloads/"
 Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 
 
-def payload_key(event_id: str) -> str:
-    """The object key of an event's stored payload."""
-    return f"{PAYLOAD_PREFIX}{event_id}.json"
+def payload_prefix(event_id: str) -> str:
+    """Where an event's stored payloads live (one per distinct content)."""
+    return f"{PAYLOAD_PREFIX}{event_id}/"
+
+
+def payload_key(event_id: str, sha256: str) -> str:
+    """The object key of an event's stored payload whose SHA-256 is ``sha256``."""
+    return f"{payload_prefix(event_id)}{sha256}.json"
 
 
 def sha256_hex(data: bytes) -> str:
@@ -73,7 +79,8 @@ def payload_bytes(payload: dict[str, Any]) -> bytes:
 
 def pointer_for(bucket: str, event_id: str, data: bytes) -> PayloadPointer:
     """The pointer to ``data`` stored as the payload of ``event_id`` in ``bucket``."""
-    return PayloadPointer(bucket=bucket, key=payload_key(event_id), size=len(data), sha256=sha256_hex(data))
+    digest = sha256_hex(data)
+    return PayloadPointer(bucket=bucket, key=payload_key(event_id, digest), size=len(data), sha256=digest)
 
 
 def pointer_message(event: QueuedEvent, pointer: PayloadPointer) -> PointerEvent:
