@@ -296,3 +296,22 @@ def packs(**overrides: Any) -> PackSettings:
 
 
 __all__ = ["DomainRunner", "FakeState", "packs", "settings"]
+
+
+class RecordingAccept:
+    """Stands in for the idempotent accept use case: records each command, answers a new event."""
+
+    def __init__(self) -> None:
+        self.commands: list[Any] = []
+
+    def __call__(self, *, command: Any) -> Any:
+        from plutus.core.envelope import IngestResult
+
+        self.commands.append(command)
+        return IngestResult(
+            event_id=command.event_id,
+            source=command.source,
+            event_type=command.event_type,
+            schema_version=command.schema_version,
+            received_at="2026-11-27T00:00:00.000000Z",
+        )

@@ -16,27 +16,11 @@ import json
 from typing import Any
 
 from plutus.domains import build_registry
+from tests.fakes import RecordingAccept
 
 NOW = 1_795_737_600
 SECRET = "review-secret"
 REGISTRY = build_registry()
-
-
-class RecordingAccept:
-    def __init__(self) -> None:
-        self.commands: list[Any] = []
-
-    def __call__(self, *, command: Any) -> Any:
-        from plutus.core.envelope import IngestResult
-
-        self.commands.append(command)
-        return IngestResult(
-            event_id=command.event_id,
-            source=command.source,
-            event_type=command.event_type,
-            schema_version=command.schema_version,
-            received_at="2026-12-01T00:00:00.000000Z",
-        )
 
 
 def endpoint(accept: RecordingAccept) -> Any:

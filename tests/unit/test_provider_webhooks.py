@@ -34,6 +34,7 @@ from plutus.ingest.providers import (
     read_delivery,
     verify,
 )
+from tests.fakes import RecordingAccept
 
 NOW = 1_795_737_600
 TOLERANCE = 300
@@ -408,25 +409,6 @@ def test_the_webhook_samples_are_current_and_stripes_library_verifies_their_sign
 
 
 # --- The endpoint, with a fake accept use case: deny by default ----------------------------------------
-
-
-class RecordingAccept:
-    """Stands in for the idempotent accept use case: records each command, answers a new event."""
-
-    def __init__(self) -> None:
-        self.commands: list[Any] = []
-
-    def __call__(self, *, command: Any) -> Any:
-        from plutus.core.envelope import IngestResult
-
-        self.commands.append(command)
-        return IngestResult(
-            event_id=command.event_id,
-            source=command.source,
-            event_type=command.event_type,
-            schema_version=command.schema_version,
-            received_at="2026-11-27T00:00:00.000000Z",
-        )
 
 
 class SecretsSpy:
