@@ -132,15 +132,23 @@ def _stripe_event(event_type: str, data_object: dict[str, Any]) -> dict[str, Any
     }
 
 
-class StripePaymentIntentSucceededV1(EventModel):
-    """Stripe ``payment_intent.succeeded``: the amount received credits the account."""
+class _StripeMoneyEvent(EventModel):
+    """What both Stripe types share: a version, the money restriction, the event id and its creation time."""
 
-    event_type = "stripe.payment_intent.succeeded"
     schema_version = "1.0"
     restricted = "money"
     # Stripe does not order its deliveries, so there is no order of theirs to keep: on a FIFO queue each
     # Stripe event is its own message group (a refund ahead of its payment is retried, see the handler).
     ordering_key = "id"
+
+    id: Ident
+    created: int = Field(ge=0)
+
+
+class StripePaymentIntentSucceededV1(_StripeMoneyEvent):
+    """Stripe ``payment_intent.succeeded``: the amount received credits the account."""
+
+    event_type = "stripe.payment_intent.succeeded"
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -161,20 +169,13 @@ class StripePaymentIntentSucceededV1(EventModel):
         }
     )
 
-    id: Ident
-    created: int = Field(ge=0)
     data: _PaymentIntentData
 
 
-class StripeChargeRefundedV1(EventModel):
+class StripeChargeRefundedV1(_StripeMoneyEvent):
     """Stripe ``charge.refunded``: the increase of the charge's refunded total debits the account."""
 
     event_type = "stripe.charge.refunded"
-    schema_version = "1.0"
-    restricted = "money"
-    # Stripe does not order its deliveries, so there is no order of theirs to keep: on a FIFO queue each
-    # Stripe event is its own message group (a refund ahead of its payment is retried, see the handler).
-    ordering_key = "id"
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -196,8 +197,6 @@ class StripeChargeRefundedV1(EventModel):
         }
     )
 
-    id: Ident
-    created: int = Field(ge=0)
     data: _ChargeData
 
 
