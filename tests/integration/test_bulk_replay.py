@@ -278,27 +278,32 @@ def test_a_second_run_over_the_same_selection_sends_nothing_and_processed_events
     assert ops.queue_depth() == 0
 
 
-def test_processed_events_are_skipped_even_when_the_index_lags_and_a_rerun_is_refused(ops: Harness) -> None:
-    # Given an event the consumer PROCESSED whose index entry has not been removed yet (the index is
-    # eventually consistent), still holding a kept message
-    dynamodb = ops.client("dynamodb")
-    event_id = "5f0c1ad2-0000-5000-8000-0000000000aa"
+def _put_indexed(ops: Harness, event_id: str, status: str, kept_body: str) -> None:
+    """An event item of source ``ledger`` in the ``ops`` index as FAILED (the index may lag its status),
+    holding ``kept_body`` as its kept message."""
     received = utc_now()
     pk, sk = ops_keys(EventStatus.FAILED, event_id, received)
-    dynamodb.put_item(
+    ops.client("dynamodb").put_item(
         TableName=ops.stack.refs["EventsTable"],
         Item={
             "event_id": {"S": event_id},
-            "status": {"S": "PROCESSED"},
+            "status": {"S": status},
             "source": {"S": "ledger"},
             "event_type": {"S": "test_bulk_posted"},
             "received_at": {"S": received},
             "attempts": {"N": "3"},
             "ops_pk": {"S": pk},
             "ops_sk": {"S": sk},
-            KEPT_MESSAGE: {"B": zlib.compress(b"{}")},
+            KEPT_MESSAGE: {"B": zlib.compress(kept_body.encode())},
         },
     )
+
+
+def test_processed_events_are_skipped_even_when_the_index_lags_and_a_rerun_is_refused(ops: Harness) -> None:
+    # Given an event the consumer PROCESSED whose index entry has not been removed yet (the index is
+    # eventually consistent), still holding a kept message
+    event_id = "5f0c1ad2-0000-5000-8000-0000000000aa"
+    _put_indexed(ops, event_id, "PROCESSED", "{}")
 
     # When a bulk replay selects it
     ran = _cli("--source", "ledger", "--yes")
@@ -320,29 +325,13 @@ def test_the_kept_message_is_re_enqueued_byte_for_byte_even_when_it_carries_a_pa
 ) -> None:
     # Given a FAILED event whose kept message points at its payload in S3 (a large event) and is not in the
     # canonical form the ingest writes (key order, spacing, escapes)
-    dynamodb = ops.client("dynamodb")
     event_id = "5f0c1ad2-0000-5000-8000-0000000000bb"
     body = (
         '{"payload_ref": {"bucket": "b", "key": "payloads/x", "sha256": "ab"},  "event_id": "'
         + event_id
         + '", "source": "ledger", "note": "caf\\u00e9 \u00e9"}'
     )
-    received = utc_now()
-    pk, sk = ops_keys(EventStatus.FAILED, event_id, received)
-    dynamodb.put_item(
-        TableName=ops.stack.refs["EventsTable"],
-        Item={
-            "event_id": {"S": event_id},
-            "status": {"S": "FAILED"},
-            "source": {"S": "ledger"},
-            "event_type": {"S": "test_bulk_posted"},
-            "received_at": {"S": received},
-            "attempts": {"N": "3"},
-            "ops_pk": {"S": pk},
-            "ops_sk": {"S": sk},
-            KEPT_MESSAGE: {"B": zlib.compress(body.encode())},
-        },
-    )
+    _put_indexed(ops, event_id, "FAILED", body)
 
     # When it is replayed in bulk
     assert _cli("--source", "ledger", "--yes").exit_code == 0
