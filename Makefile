@@ -13,7 +13,7 @@ CHECKOV := $(TOOLS)/checkov/bin/checkov
 TRANSLATOR := $(TOOLS)/samtranslator/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help install translator browser dev plutus test unit integration e2e check lint typecheck validate checkov build tools samples soak bench bench-reads capacity clean
+.PHONY: help install translator browser dev plutus test unit integration e2e check lint typecheck validate checkov build tools samples catalog soak bench bench-reads capacity clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -71,6 +71,9 @@ soak: install ## Fault-injection soak: 10,000 events, 5% AWS faults, 4 consumers
 
 samples: install ## Rewrite events/<event_type>.json for every registered type
 	$(PY) -m plutus_dev.cli.samples
+
+catalog: install ## Rewrite plutus/domains/catalog.py (which pack registers each type) from the packs
+	$(PY) -m plutus_dev.catalog
 
 bench-reads: install ## Adtech decision-read latency (p50/p95/p99) through the real ingest handler and moto
 	$(PY) -m bench.decision_read

@@ -1,6 +1,7 @@
 """The functions' cold starts stay lean: serving ingest (its POSTs, /health, a stray route) or consumer
 traffic imports no web framework and, with tracing off, not the X-Ray SDK's core (whose import builds an
-X-Ray client). Web framework imports are the reads function's alone."""
+X-Ray client). Web framework imports are the reads function's alone. No domain pack is imported until one of
+its types arrives, and then only that pack."""
 
 from __future__ import annotations
 
@@ -29,13 +30,37 @@ if sys.argv[2] == "ingest":
         context = FakeContext("f", 512, "a", "r", 1e12)
         reply = module.handler(build_event(method, path, {}, b"", "127.0.0.1"), context)
         assert reply["statusCode"] in {200, 400, 404}, reply
-print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in {"fastapi", "starlette", "mangum"}
-                        or m.startswith("aws_xray_sdk.core"))))
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in {"fastapi", "starlette", "mangum"}
+               or m.startswith("aws_xray_sdk.core"))
+print("PROBE", json.dumps(heavy))
+from plutus.domains import PACKS
+def packs(): return json.dumps(sorted(p for p in PACKS if f"plutus.domains.{p}" in sys.modules))
+print("PROBE", packs())
+if sys.argv[2] == "ingest":
+    # A typed event (invalid, so refused before any AWS call) imports its own pack, and only that one.
+    body = json.dumps({"source": "s", "event_type": "card_swipe", "schema_version": "1.0",
+                       "idempotency_key": "k", "payload": {}})
+    headers = {"Content-Type": "application/json"}
+    event = build_event("POST", "/api/v1/ingest", headers, body.encode(), "127.0.0.1")
+    reply = module.handler(event, FakeContext("f", 512, "a", "r", 1e12))
+    assert reply["statusCode"] == 422 and "payload" in reply["body"], reply
+print("PROBE", packs())
 """
 
 
 @pytest.mark.parametrize("function", ["ingest", "consumer"])
 def test_an_entry_point_imports_no_web_framework_and_no_xray_core(function: str) -> None:
+    assert _probe(function)[0] == [], f"{function} imports {HEAVY}"
+
+
+def test_the_ingest_imports_a_pack_only_when_one_of_its_types_arrives() -> None:
+    _, untyped, typed = _probe("ingest")
+    assert (untyped, typed) == ([], ["fintech"])
+
+
+def _probe(function: str) -> tuple[list[str], list[str], list[str]]:
+    """The heavy modules the function imported after init and its first requests; the packs it imported
+    then, and after one typed event more."""
     env = {
         **os.environ,
         "PLUTUS_EVENTS_TABLE": "e",
@@ -54,4 +79,6 @@ def test_an_entry_point_imports_no_web_framework_and_no_xray_core(function: str)
         timeout=120,
         check=True,
     )
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == [], f"{function} imports {HEAVY}"
+    # The function's own output (log lines, EMF) comes between the probe's.
+    heavy, untyped, typed = (line[6:] for line in done.stdout.splitlines() if line.startswith("PROBE "))
+    return json.loads(heavy), json.loads(untyped), json.loads(typed)

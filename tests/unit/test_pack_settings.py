@@ -19,11 +19,11 @@ from tests.fakes import FakeState, settings
 def test_every_pack_declares_a_settings_model_prefixed_with_its_domain() -> None:
     registry = build_registry()
     prefixes = {str(m.model_config.get("env_prefix")) for m in registry.settings_models}
-    assert prefixes == {f"PLUTUS_{pack.router.domain.upper()}_" for pack in PACKS}
+    assert prefixes == {f"PLUTUS_{name.upper()}_" for name in PACKS}
 
 
 def test_the_core_settings_hold_no_pack_knob() -> None:
-    domains = tuple(f"{pack.router.domain}_" for pack in PACKS)
+    domains = tuple(f"{name}_" for name in PACKS)
     assert not [name for name in Settings.model_fields if name.startswith(domains)]
 
 

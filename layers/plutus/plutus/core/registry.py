@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -81,6 +82,38 @@ class DuplicateRegistrationError(Exception):
     """The same (event type, schema version) was registered twice."""
 
 
+class StaleCatalogError(Exception):
+    """A pack registers other types, or declares them otherwise, than the catalog says."""
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """What the registry knows of a (type, version) before its pack is imported: the pack that registers it,
+    and the two facts the ingest needs at init or per request without the model (``EventModel``'s
+    ``restricted`` and ``ordering_key``)."""
+
+    domain: str
+    restricted: str | None = None
+    ordering_key: str | None = None
+
+
+class Packs(Protocol):
+    """Where a registry finds packs it imports on demand (``plutus.domains.LazyPacks``)."""
+
+    @property
+    def catalog(self) -> Mapping[tuple[str, str], Listing]:
+        """Every (type, version) the packs register, without importing them."""
+        ...
+
+    def router(self, domain: str) -> Router:
+        """The pack's router (this imports the pack: its models and handlers)."""
+        ...
+
+    def settings_models(self) -> list[type[EnvSettings]]:
+        """Every pack's settings model (this imports only the packs' settings modules)."""
+        ...
+
+
 class Router:
     """A domain pack's own set of registrations, and the settings model its handlers and reads use."""
 
@@ -130,58 +163,123 @@ class Router:
 
 
 class Registry:
-    """All registrations, keyed by (event type, schema version). Refuses duplicates."""
+    """All registrations, keyed by (event type, schema version). Refuses duplicates.
 
-    def __init__(self, default_handler: Handler) -> None:
+    With ``packs``, a pack is imported when one of its types is first looked up or resolved, not at init: an
+    execution environment pays only for the packs of the types it receives. What the ingest must know of
+    every type before that (that it exists, its versions, whether it is restricted, its ordering key) comes
+    from the packs' catalog; a pack whose registrations differ from the catalog is refused when it loads.
+    """
+
+    def __init__(self, default_handler: Handler, packs: Packs | None = None) -> None:
         self.default_handler = default_handler
         self._entries: dict[tuple[str, str], Registration] = {}
-        self.domains: dict[str, list[tuple[str, str]]] = {}
-        self.settings_models: list[type[EnvSettings]] = []
+        self._domains: dict[str, list[tuple[str, str]]] = {}
+        self._settings_models: list[type[EnvSettings]] = []
+        self._packs = packs
+        self._catalog: Mapping[tuple[str, str], Listing] = packs.catalog if packs is not None else {}
+        self._pending = {listing.domain for listing in self._catalog.values()}
+        self._lock = threading.Lock()
 
     def include_router(self, router: Router) -> None:
         """Add every registration of ``router``; raises on a (type, version) already present."""
-        for reg in router.registrations():
+        registrations = list(router.registrations())
+        if router.domain in self._pending:
+            self._check_catalog(router.domain, registrations)
+        for reg in registrations:
             key = (reg.event_type, reg.schema_version)
-            if key in self._entries:
+            listed = self._catalog.get(key)
+            if key in self._entries or (listed is not None and listed.domain != router.domain):
                 raise DuplicateRegistrationError(f"{key} is registered twice ({router.domain})")
+        for reg in registrations:
+            key = (reg.event_type, reg.schema_version)
             self._entries[key] = reg
-            self.domains.setdefault(router.domain, []).append(key)
-        if router.settings is not None and router.settings not in self.settings_models:
-            self.settings_models.append(router.settings)
+            self._domains.setdefault(router.domain, []).append(key)
+        self._pending.discard(router.domain)
+        if router.settings is not None and router.settings not in self._settings_models:
+            self._settings_models.append(router.settings)
+
+    def _check_catalog(self, domain: str, registrations: list[Registration]) -> None:
+        listed = {key: listing for key, listing in self._catalog.items() if listing.domain == domain}
+        found = {
+            (reg.event_type, reg.schema_version): Listing(
+                domain, getattr(reg.model, "restricted", None), getattr(reg.model, "ordering_key", None)
+            )
+            for reg in registrations
+        }
+        if found != listed:
+            raise StaleCatalogError(f"pack {domain} registers other types than the catalog lists")
+
+    def _load(self, domain: str) -> None:
+        if self._packs is None:
+            return
+        with self._lock:  # the reads function may serve requests on threads
+            if domain in self._pending:
+                self.include_router(self._packs.router(domain))
+
+    def load_all(self) -> None:
+        """Import every pack not imported yet."""
+        for domain in sorted(self._pending):
+            self._load(domain)
+
+    @property
+    def domains(self) -> dict[str, list[tuple[str, str]]]:
+        """Each domain's (type, version) keys (this imports every pack)."""
+        self.load_all()
+        return self._domains
+
+    @property
+    def settings_models(self) -> list[type[EnvSettings]]:
+        """Every pack's settings model: of the packs included, and of those not imported yet."""
+        if self._packs is None or not self._pending:
+            return list(self._settings_models)
+        return [
+            *self._settings_models,
+            *(m for m in self._packs.settings_models() if m not in self._settings_models),
+        ]
+
+    def _keys(self) -> Iterable[tuple[str, str]]:
+        return self._entries.keys() | self._catalog.keys()
 
     def lookup(self, event_type: str, schema_version: str) -> Registration | None:
-        """The registration of (type, version), or ``None``."""
-        return self._entries.get((event_type, schema_version))
+        """The registration of (type, version), or ``None`` (its pack is imported on first lookup)."""
+        key = (event_type, schema_version)
+        listing = self._catalog.get(key)
+        if listing is not None and listing.domain in self._pending:
+            self._load(listing.domain)
+        return self._entries.get(key)
 
     def knows_type(self, event_type: str) -> bool:
         """Whether any version of ``event_type`` is registered."""
-        return any(t == event_type for t, _ in self._entries)
+        return any(t == event_type for t, _ in self._keys())
 
     def versions(self, event_type: str) -> list[str]:
         """The registered schema versions of ``event_type``."""
-        return sorted(v for t, v in self._entries if t == event_type)
+        return sorted(v for t, v in self._keys() if t == event_type)
 
     @property
     def event_types(self) -> list[str]:
         """Every registered event type, sorted."""
-        return sorted({t for t, _ in self._entries})
+        return sorted({t for t, _ in self._keys()})
 
     def restricted_types(self) -> dict[str, str]:
         """Every restricted event type and why (its models' ``restricted``), for the producer policy."""
-        return {
-            reg.event_type: reason
-            for reg in self._entries.values()
-            if (reason := getattr(reg.model, "restricted", None))
-        }
+        listed = {key: listing.restricted for key, listing in self._catalog.items()}
+        declared = {key: getattr(reg.model, "restricted", None) for key, reg in self._entries.items()}
+        return {key[0]: reason for key, reason in (listed | declared).items() if reason}
 
     def ordering_key(self, event_type: str, schema_version: str) -> str | None:
         """The payload field (type, version)'s events are ordered by, or ``None`` (unknown or undeclared)."""
         reg = self._entries.get((event_type, schema_version))
-        return getattr(reg.model, "ordering_key", None) if reg is not None else None
+        if reg is not None:
+            return getattr(reg.model, "ordering_key", None)
+        listing = self._catalog.get((event_type, schema_version))
+        return listing.ordering_key if listing is not None else None
 
     @property
     def registrations(self) -> list[Registration]:
-        """Every registration."""
+        """Every registration (this imports every pack)."""
+        self.load_all()
         return list(self._entries.values())
 
     def resolve(
@@ -197,7 +295,7 @@ class Registry:
         Raises ``KeyError`` for an unregistered (type, version) and pydantic's ``ValidationError`` for an
         invalid payload.
         """
-        reg = self._entries[(event_type, schema_version)]
+        reg = self._registration(event_type, schema_version)
         parsed = reg.model.model_validate(payload, context=context)
         seen = {schema_version}
         while reg.upcast is not None and reg.current_version is not None:
@@ -205,6 +303,12 @@ class Registry:
             if reg.current_version in seen:
                 raise RuntimeError(f"upcast cycle for {event_type}")
             seen.add(reg.current_version)
-            reg = self._entries[(event_type, reg.current_version)]
+            reg = self._registration(event_type, reg.current_version)
             parsed = reg.model.model_validate(payload, context=context)
         return reg, parsed
+
+    def _registration(self, event_type: str, schema_version: str) -> Registration:
+        reg = self.lookup(event_type, schema_version)
+        if reg is None:
+            raise KeyError((event_type, schema_version))
+        return reg
