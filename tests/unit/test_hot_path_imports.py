@@ -65,7 +65,6 @@ def _probe(function: str) -> tuple[list[str], list[str], list[str]]:
         **os.environ,
         "PLUTUS_EVENTS_TABLE": "e",
         "PLUTUS_STATE_TABLE": "s",
-        "PLUTUS_IDEMPOTENCY_TABLE": "i",
         "PLUTUS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/q",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_NAMESPACE": "Plutus",

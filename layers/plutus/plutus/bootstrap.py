@@ -143,7 +143,7 @@ class Root:
         dynamodb, sqs = self.clients("dynamodb"), self.clients("sqs")
         accept_event, config = build_accept_event(settings, dynamodb, sqs, self.retention, self.payloads)
 
-        store = IdempotencyStore(dynamodb, settings.idempotency_table, settings.events_table, self.retention)
+        store = IdempotencyStore(dynamodb, settings.events_table, self.retention)
         queue = EventQueue(sqs, settings.queue_url)
         # An in-progress claim must not outlive the invocation that holds it.
         batch = BatchIngest(settings, store, queue, remaining_ms=config.remaining_ms, payloads=self.payloads)
@@ -166,7 +166,7 @@ class Root:
                 authorizer,
             ),
             ProviderWebhookEndpoint(
-                settings, self.registry, accept_event, secrets.raw if secrets else _no_secrets, authorizer
+                settings, self.registry, accept_event, secrets.keys if secrets else _no_secrets, authorizer
             ),
         )
 
@@ -231,9 +231,9 @@ class Root:
             renewal()
 
 
-def _no_secrets(source: str) -> str | None:
+def _no_secrets(source: str, kind: str) -> tuple[bytes, ...]:
     # No provider source is configured: the webhook route answers 404 before it would ask.
-    return None
+    return ()
 
 
 _root: Root | None = None
