@@ -308,8 +308,12 @@ class Meter:
             new = status or values[":received"]["S"]
         elif "#status = :processed" in expression:
             new = values[":processed"]["S"]
-        else:
+        elif ":status" in values:
             new = values[":status"]["S"]
+        elif status is None:
+            return  # a claim on an item with no status yet: it had no entry in that index either
+        else:
+            new = status  # a write that leaves the status: its entry (all attributes projected) rewritten
         self.by_status[event_id] = new
         self.wcu[("EventsTable", "by-status (removed)", new)] += 1
         if status is not None and status != new:
@@ -387,7 +391,7 @@ class Run:
 def _schemas(client: Any, refs: dict[str, str]) -> tuple[dict[str, dict[str | None, str]], dict[str, str]]:
     schemas: dict[str, dict[str | None, str]] = {}
     names: dict[str, str] = {}
-    for logical in ("EventsTable", "StateTable", "IdempotencyTable"):
+    for logical in ("EventsTable", "StateTable"):
         table = client.describe_table(TableName=refs[logical])["Table"]
         names[refs[logical]] = logical
         hash_of = {k["KeyType"]: k["AttributeName"] for k in table["KeySchema"]}
@@ -632,9 +636,9 @@ def capacity(observed: Run) -> dict[str, Any]:
         "sqs_requests_per_event": observed.requests / observed.offered,
         "log_bytes_per_event": ingest["log_bytes"] / ingest["events"]
         + consumer["log_bytes"] / consumer["events"],
-        # Event records for EventRetentionDays (30 of a 30.4-day month), idempotency records for a day.
-        "stored_bytes_per_event": observed.stored_bytes.get("EventsTable", 0) / fresh * 30 / 30.4
-        + observed.stored_bytes.get("IdempotencyTable", 0) / fresh / 30.4,
+        # Event records (which hold their keys' idempotency records) for EventRetentionDays (30 of a 30.4-day
+        # month).
+        "stored_bytes_per_event": observed.stored_bytes.get("EventsTable", 0) / fresh * 30 / 30.4,
         "init_ms": results["cold_start"]["ingest"]["total_ms"],
     }
     return {
@@ -725,7 +729,7 @@ def markdown(result: dict[str, Any]) -> str:
     lines += [
         "",
         "| events/s | API req/s | ingest conc. | consumer conc. | MaximumConcurrency | SQS in flight "
-        "| WCU/s events / state / idempotency | ApiThrottlingRateLimit / BurstLimit | raise | $/month |",
+        "| WCU/s events / state | ApiThrottlingRateLimit / BurstLimit | raise | $/month |",
         "|---:|---:|---:|---:|---:|---:|---|---|---|---:|",
     ]
     for row in result["capacity_table"]:
@@ -734,8 +738,8 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {row['events_per_second']:,} | {row['api_requests_per_second']:,} "
             f"| {row['ingest_concurrency']:,} "
             f"| {row['consumer_concurrency']:,} | {row['event_source_mapping']['MaximumConcurrency']:,} "
-            f"| {row['sqs_in_flight']:,} | {w.get('EventsTable', 0):,} / {w.get('StateTable', 0):,} / "
-            f"{w.get('IdempotencyTable', 0):,} | {row['template_parameters']['ApiThrottlingRateLimit']:,} / "
+            f"| {row['sqs_in_flight']:,} | {w.get('EventsTable', 0):,} / {w.get('StateTable', 0):,} "
+            f"| {row['template_parameters']['ApiThrottlingRateLimit']:,} / "
             f"{row['template_parameters']['ApiThrottlingBurstLimit']:,} "
             f"| {'; '.join(row['quotas_to_raise']) or '-'} "
             f"| {row['monthly_cost_usd']:,.0f} |"

@@ -152,10 +152,11 @@ class _Floor:
     consumer threads receive, write and delete (receive and delete by 10, as the event source mapping does).
 
     ``calls="minimal"`` is the floor the target names: put + send per event (BatchWriteItem by 25 and
-    SendMessageBatch by 10 in batch mode), receive + delete. ``calls="plutus"`` makes exactly Plutus' calls:
-    single, a conditional put, SendMessage and a two-item transaction per event; batch, per 100 events a
-    BatchGetItem, a 100-item conditional transaction, SendMessageBatch by 10 and two 100-item transactions;
-    and one two-item transaction per event in the consumer.
+    SendMessageBatch by 10 in batch mode), receive + delete. ``calls="plutus"`` makes exactly Plutus' calls,
+    on the event's own item as Plutus does: single, a conditional UpdateItem (the claim), SendMessage and an
+    UpdateItem (the completion) per event; batch, per 100 events a BatchGetItem, a 100-item conditional
+    transaction, SendMessageBatch by 10 and one 100-item transaction; and in the consumer one transaction per
+    received batch, one conditional update per event (its marker, with the default handler's receipt).
     """
 
     def __init__(self, endpoint: str, mode: str, n: int, calls: str) -> None:
@@ -165,8 +166,8 @@ class _Floor:
         session = boto3.session.Session(region_name="us-east-1")
         ddb = session.client("dynamodb", endpoint_url=endpoint)
         name = f"bench-floor-{uuid.uuid4().hex[:8]}"
-        self.idem, self.events, self.state = (f"{name}-{t}" for t in ("idem", "events", "state"))
-        for table in (self.idem, self.events, self.state):
+        self.events = f"{name}-events"
+        for table in (self.events,):
             ddb.create_table(
                 TableName=table,
                 AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
@@ -201,15 +202,34 @@ class _Floor:
     def message(key: str, i: int) -> str:
         return json.dumps({"sent": time.time(), "key": key, **events.body(key, i)})
 
-    def update(self, table: str, key: str, status: str) -> dict[str, Any]:
+    def claim(self, key: str) -> dict[str, Any]:
         return {
-            "Update": {
-                "TableName": table,
-                "Key": {"id": {"S": key}},
-                "UpdateExpression": "SET #s = :s ADD applied :one",
-                "ExpressionAttributeNames": {"#s": "status"},
-                "ExpressionAttributeValues": {":s": {"S": status}, ":one": {"N": "1"}},
-            }
+            "TableName": self.events,
+            "Key": {"id": {"S": key}},
+            "UpdateExpression": "SET #c = :c",
+            "ConditionExpression": "attribute_not_exists(#c)",
+            "ExpressionAttributeNames": {"#c": "claim"},
+            "ExpressionAttributeValues": {":c": {"S": "INPROGRESS"}},
+        }
+
+    def update(self, key: str, status: str, i: int = 0) -> dict[str, Any]:
+        return {
+            "TableName": self.events,
+            "Key": {"id": {"S": key}},
+            "UpdateExpression": "SET #s = :s, #c = :c, n = :n ADD applied :one",
+            "ExpressionAttributeNames": {"#s": "status", "#c": "claim"},
+            "ExpressionAttributeValues": {
+                ":s": {"S": status},
+                ":c": {"S": "COMPLETED"},
+                ":n": {"N": str(i)},
+                ":one": {"N": "1"},
+            },
+        }
+
+    def marker(self, key: str) -> dict[str, Any]:
+        update = self.update(key, "PROCESSED")
+        return update | {
+            "ConditionExpression": "attribute_not_exists(#s) OR #s <> :s",
         }
 
     def produce(self, worker: int) -> None:
@@ -221,18 +241,9 @@ class _Floor:
                     ddb.put_item(TableName=self.events, Item=self.item(key, i))
                     sqs.send_message(QueueUrl=self.queue, MessageBody=self.message(key, i))
                     continue
-                ddb.put_item(
-                    TableName=self.idem,
-                    Item=self.item(key, i),
-                    ConditionExpression="attribute_not_exists(id)",
-                )
+                ddb.update_item(**self.claim(key))
                 sqs.send_message(QueueUrl=self.queue, MessageBody=self.message(key, i))
-                ddb.transact_write_items(
-                    TransactItems=[
-                        self.update(self.idem, key, "COMPLETED"),
-                        self.update(self.events, key, "RECEIVED"),
-                    ]
-                )
+                ddb.update_item(**self.update(key, "RECEIVED", i))
             return
         for j in range(0, len(mine), 100):
             self.produce_batch(ddb, sqs, mine[j : j + 100])
@@ -243,34 +254,15 @@ class _Floor:
                 puts = [{"PutRequest": {"Item": self.item(key, i)}} for key, i in chunk[k : k + 25]]
                 ddb.batch_write_item(RequestItems={self.events: puts})
         else:
-            ddb.batch_get_item(RequestItems={self.idem: {"Keys": [{"id": {"S": key}} for key, _ in chunk]}})
-            ddb.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self.idem,
-                            "Item": self.item(key, i),
-                            "ConditionExpression": "attribute_not_exists(id)",
-                        }
-                    }
-                    for key, i in chunk
-                ]
-            )
+            ddb.batch_get_item(RequestItems={self.events: {"Keys": [{"id": {"S": key}} for key, _ in chunk]}})
+            ddb.transact_write_items(TransactItems=[{"Update": self.claim(key)} for key, _ in chunk])
         for k in range(0, len(chunk), 10):
             entries = [{"Id": str(i), "MessageBody": self.message(key, i)} for key, i in chunk[k : k + 10]]
             sqs.send_message_batch(QueueUrl=self.queue, Entries=entries)
         if self.calls != "minimal":
-            for k in range(0, len(chunk), 50):
-                ddb.transact_write_items(
-                    TransactItems=[
-                        u
-                        for key, _ in chunk[k : k + 50]
-                        for u in (
-                            self.update(self.idem, key, "COMPLETED"),
-                            self.update(self.events, key, "RECEIVED"),
-                        )
-                    ]
-                )
+            ddb.transact_write_items(
+                TransactItems=[{"Update": self.update(key, "RECEIVED", i)} for key, i in chunk]
+            )
 
     def consume(self, worker: int) -> None:
         ddb, sqs = self.clients[PRODUCERS + worker]
@@ -282,14 +274,9 @@ class _Floor:
             messages = got.get("Messages", [])
             if not messages:
                 continue
-            for m in messages if self.calls != "minimal" else ():
-                key = json.loads(m["Body"])["key"]
-                ddb.transact_write_items(
-                    TransactItems=[
-                        self.update(self.events, key, "PROCESSED"),
-                        self.update(self.state, key, "APPLIED"),
-                    ]
-                )
+            if self.calls != "minimal":
+                keys = [json.loads(m["Body"])["key"] for m in messages]
+                ddb.transact_write_items(TransactItems=[{"Update": self.marker(key)} for key in keys])
             sqs.delete_message_batch(
                 QueueUrl=self.queue,
                 Entries=[{"Id": str(k), "ReceiptHandle": m["ReceiptHandle"]} for k, m in enumerate(messages)],

@@ -109,6 +109,22 @@ class Bench:
 
         return provision(_Session(), f"bench-{label}-{uuid.uuid4().hex[:6]}")
 
+    def reference_table(self, stack: Stack) -> str:
+        """The reference's own table, as the Powertools documentation creates it (``id`` as the key, TTL on
+        ``expiration``): Plutus keeps its idempotency records on the events' items and has no such table."""
+        name = f"{stack.name}-reference-idempotency"
+        client = self.session.client("dynamodb", endpoint_url=self.emulator.url)
+        try:
+            client.create_table(
+                TableName=name,
+                AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
+        except client.exceptions.ResourceInUseException:
+            pass
+        return name
+
     def ingest_env(self, stack: Stack) -> dict[str, str]:
         return {
             **self.base,
@@ -126,7 +142,7 @@ class Bench:
     def reference_env(self, stack: Stack) -> dict[str, str]:
         return {
             **self.base,
-            "IDEMPOTENCY_TABLE": stack.refs["IdempotencyTable"],
+            "IDEMPOTENCY_TABLE": self.reference_table(stack),
             "QUEUE_URL": stack.refs["EventsQueue"],
             "AWS_LAMBDA_FUNCTION_NAME": "ReferenceFunction",
         }

@@ -217,9 +217,7 @@ class DomainRunner:
 
     routers: list[Router]
     settings: Settings = field(
-        default_factory=lambda: Settings(
-            events_table="events", state_table="state", idempotency_table="idempotency", queue_url="queue"
-        )
+        default_factory=lambda: Settings(events_table="events", state_table="state", queue_url="queue")
     )
     packs: PackSettings = field(default_factory=PackSettings)
     state: FakeState = field(default_factory=FakeState)
@@ -284,7 +282,6 @@ def settings(**overrides: Any) -> Settings:
     base: dict[str, Any] = {
         "events_table": "events",
         "state_table": "state",
-        "idempotency_table": "idem",
         "queue_url": "queue",
     }
     return Settings(**(base | overrides))

@@ -28,6 +28,7 @@ from schemathesis.checks import (
 )
 from schemathesis.generation import GenerationMode
 
+from plutus.adapters.idempotency_records import STATE_ATTR
 from plutus_dev.emulator.stack import LocalStack
 from plutus_dev.emulator.template import load_template
 from tests import tables
@@ -47,14 +48,16 @@ class Stored:
     """What the tables hold."""
 
     events: frozenset[str]
-    idempotency: Counter[str]  # records per status
+    idempotency: Counter[str]  # records per state (INPROGRESS, COMPLETED)
 
 
 def stored(stack: LocalStack) -> Stored:
     assert stack.stack
     ddb = stack.client("dynamodb")
-    events = frozenset(i["event_id"] for i in tables.scan(ddb, stack.stack.refs["EventsTable"]))
-    records = Counter(i["status"] for i in tables.scan(ddb, stack.stack.refs["IdempotencyTable"]))
+    items = tables.scan(ddb, stack.stack.refs["EventsTable"])
+    # Idempotency records live on the events' items (plutus.adapters.idempotency_records).
+    events = frozenset(i["event_id"] for i in items if "status" in i)
+    records = Counter(i[STATE_ATTR] for i in items if STATE_ATTR in i)
     return Stored(events, records)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from plutus.adapters import idempotency_records as records
-from plutus.core.envelope import IngestRequest, content_digest
+from plutus.core.envelope import IngestRequest, content_digest, derive_event_id
 from plutus.domains import default
 from plutus_dev.emulator.resources import Emulator
 from tests.builders import a_batch, an_event, encoded
@@ -42,12 +42,17 @@ def error_types(response: Any) -> list[str | None]:
 
 
 def idempotency_records(stack: Harness) -> dict[str, dict[str, Any]]:
-    return {r["id"]: r for r in stack.scan("IdempotencyTable")}
+    """The events' items that hold an idempotency record, by event id."""
+    return {r["event_id"]: r for r in stack.scan("EventsTable") if records.STATE_ATTR in r}
 
 
 def record_of(stack: Harness, key: str) -> dict[str, Any] | None:
-    rid = records.record_id("plutus.ingest", "payment_service", key)
-    return idempotency_records(stack).get(rid)
+    return idempotency_records(stack).get(derive_event_id("payment_service", key))
+
+
+def is_claim(items: list[dict[str, Any]]) -> bool:
+    """Whether a TransactWriteItems request is a claim (conditional updates), not a completion."""
+    return "ConditionExpression" in items[0].get("Update", {})
 
 
 class _Http:
@@ -104,7 +109,7 @@ def test_a_batch_of_new_events_is_accepted_queued_and_processed(stack: Harness) 
     assert len(set(ids(response))) == 5
     for event_id in ids(response):
         assert stack.get_event(str(event_id)).json()["status"] == "RECEIVED"
-    assert {r["status"] for r in idempotency_records(stack).values()} == {"COMPLETED"}
+    assert {r[records.STATE_ATTR] for r in idempotency_records(stack).values()} == {records.COMPLETED}
     assert stack.queue_depth() == 5
 
     assert stack.drain() == 5
@@ -154,9 +159,9 @@ def test_batch_and_single_write_records_of_the_same_shape(stack: Harness) -> Non
     single, batch = record_of(stack, "shape-single"), record_of(stack, "shape-batch")
 
     assert single is not None and batch is not None
-    assert set(single) - {"in_progress_expiration"} == set(batch) - {"in_progress_expiration"}
-    assert single["status"] == batch["status"] == "COMPLETED"
-    assert set(json.loads(single["data"])) == set(json.loads(batch["data"]))
+    assert set(single) == set(batch)
+    assert single[records.STATE_ATTR] == batch[records.STATE_ATTR] == records.COMPLETED
+    assert single["status"] == batch["status"] == "RECEIVED"
 
 
 def test_a_mixed_batch_gets_one_result_per_event_in_order(stack: Harness) -> None:
@@ -233,7 +238,7 @@ def test_more_events_than_the_limit_are_refused_whole(stack: Harness) -> None:
 
     assert response.status == 422
     assert response.json()["errors"][0]["field"] == "events"
-    assert stack.scan("IdempotencyTable") == [] and stack.queue_depth() == 0
+    assert stack.scan("EventsTable") == [] and stack.queue_depth() == 0
 
 
 def test_the_limit_is_a_setting(emulator: Emulator) -> None:
@@ -278,7 +283,7 @@ def test_a_batch_costs_a_handful_of_calls(stack: Harness) -> None:
         response = stack.post_batch([an_event(f"calls-{i}") for i in range(27)] + [an_event("calls-seen-0")])
 
     assert statuses(response) == [202] * 27 + [200]
-    # One read, one claim, three sends of up to 10, one completion of up to 50 events.
+    # One read, one claim, three sends of up to 10, one completion of up to 100 events.
     assert calls == Counter(BatchGetItem=1, TransactWriteItems=2, SendMessageBatch=3)
 
 
@@ -340,7 +345,7 @@ def test_a_send_that_fails_whole_leaves_nothing_behind(stack: Harness) -> None:
         response = stack.post_batch([an_event("down-1"), an_event("down-2")])
 
     assert statuses(response) == [503, 503]
-    assert stack.scan("IdempotencyTable") == [] and stack.scan("EventsTable") == []
+    assert stack.scan("EventsTable") == []
     assert stack.queue_depth() == 0
     assert statuses(stack.post_batch([an_event("down-1"), an_event("down-2")])) == [202, 202]
 
@@ -352,7 +357,7 @@ def test_a_cancelled_claim_retries_the_batch_and_claims_only_the_conflicting_key
 
     def conflict_once(params: dict[str, Any], **_: Any) -> tuple[_Http, dict[str, Any]] | None:
         items = _body(params)["TransactItems"]
-        if "Put" not in items[0]:
+        if not is_claim(items):
             return None  # the completion goes through
         claims.append(len(items))
         if len(claims) > 1:
@@ -370,24 +375,25 @@ def test_a_cancelled_claim_retries_the_batch_and_claims_only_the_conflicting_key
 
     assert statuses(response) == [202] * 5
     assert claims == [5, 4], "the retry leaves the conflicting key out"
-    assert calls["PutItem"] == 1, "only the conflicting key is claimed on its own"
+    assert calls["UpdateItem"] == 1, "only the conflicting key is claimed on its own"
     assert stack.queue_depth() == 5
 
 
 def hold_key(stack: Harness, body: dict[str, Any]) -> None:
     """Write the INPROGRESS record another request would hold for ``body`` for the next minute."""
-    digest = content_digest(IngestRequest.model_validate(body))
-    rid = records.record_id("plutus.ingest", body["source"], body["idempotency_key"])
+    request = IngestRequest.model_validate(body)
     clock = records.Clock.read()
-    put = records.in_progress_put(
-        stack.stack.refs["IdempotencyTable"],
-        rid,
-        records.validation_hash(digest),
-        clock.now + 600,
+    update = records.claim_update(
+        stack.stack.refs["EventsTable"],
+        derive_event_id(request.source, request.idempotency_key),
+        content_digest(request),
         clock.now_ms + 60_000,
+        clock.now + 600,
         clock,
     )
-    stack.client("dynamodb").put_item(TableName=put["TableName"], Item=put["Item"])
+    del update["ConditionExpression"], update["ReturnValuesOnConditionCheckFailure"]
+    del update["ExpressionAttributeValues"][":now_ms"]
+    stack.client("dynamodb").update_item(**update)
 
 
 def test_unread_keys_are_settled_by_the_claim_condition(stack: Harness) -> None:
@@ -415,7 +421,7 @@ def test_unread_keys_are_settled_by_the_claim_condition(stack: Harness) -> None:
     assert error_types(response)[1:3] == ["request-in-progress", "idempotency-key-reused"]
     assert ids(response)[0] == done
     assert calls["BatchGetItem"] == 3, "UnprocessedKeys are retried"
-    assert calls["PutItem"] == 0 and calls["GetItem"] == 0
+    assert calls["UpdateItem"] == 0 and calls["GetItem"] == 0
     assert stack.queue_depth() == 3
 
 
@@ -424,7 +430,7 @@ def test_a_completion_conflict_is_retried(stack: Harness) -> None:
 
     def conflict_once(params: dict[str, Any], **_: Any) -> tuple[_Http, dict[str, Any]] | None:
         items = _body(params)["TransactItems"]
-        if "Update" not in items[0]:
+        if is_claim(items):
             return None
         completions.append(len(items))
         if len(completions) > 1:
@@ -435,28 +441,53 @@ def test_a_completion_conflict_is_retried(stack: Harness) -> None:
         response = stack.post_batch([an_event(f"done-{i}") for i in range(3)])
 
     assert statuses(response) == [202] * 3
-    assert completions == [6, 6]
-    assert {r["status"] for r in stack.scan("IdempotencyTable")} == {"COMPLETED"}
+    assert completions == [3, 3]
+    assert {r[records.STATE_ATTR] for r in idempotency_records(stack).values()} == {records.COMPLETED}
 
 
-def test_events_queued_but_not_completed_are_503_and_converge_on_retry(stack: Harness) -> None:
+def test_events_queued_but_not_completed_are_503_keep_their_claims_and_converge_on_retry(
+    stack: Harness,
+) -> None:
     def fail_completion(params: dict[str, Any], **_: Any) -> tuple[_Http, dict[str, Any]] | None:
         items = _body(params)["TransactItems"]
-        if "Update" not in items[0]:
+        if is_claim(items):
             return None
         return cancelled([{"Code": "ThrottlingError"}] + [{"Code": "None"}] * (len(items) - 1))
 
+    def fail_alone(params: dict[str, Any], **_: Any) -> tuple[_Http, dict[str, Any]] | None:
+        if "ConditionExpression" in _body(params):
+            return None  # a claim
+        return _Http(400), {"Error": {"Code": "ThrottlingException", "Message": "injected"}}
+
     batch = [an_event("late-1"), an_event("late-2")]
-    # Given completions that keep failing after the messages were queued
-    with hooked(client("dynamodb"), "before-call.dynamodb.TransactWriteItems", fail_completion):
+    # Given completions that keep failing after the messages were queued, in a batch and one by one
+    dynamodb = client("dynamodb")
+    with (
+        hooked(dynamodb, "before-call.dynamodb.TransactWriteItems", fail_completion),
+        hooked(dynamodb, "before-call.dynamodb.UpdateItem", fail_alone),
+    ):
         first = statuses(stack.post_batch(batch))
 
-    # Then the events are not reported accepted, and their claims are released
+    # Then the events are not reported accepted, and their claims are kept: their messages are queued, so
+    # the key must not be free for other content
     assert first == [503, 503]
-    assert stack.scan("IdempotencyTable") == []
+    assert {r[records.STATE_ATTR] for r in idempotency_records(stack).values()} == {records.INPROGRESS}
     assert stack.queue_depth() == 2
+    assert statuses(stack.post_batch(batch)) == [409, 409]
+    assert error_types(stack.post_batch([an_event("late-1", payload={"amount": 9})])) == [
+        "idempotency-key-reused"
+    ]
 
-    # When the client retries, the same events are accepted again; the consumer applies each once
+    # When the claims' deadline has passed (the invocation that held them is over) and the client retries,
+    # the same events are accepted again; the consumer applies each once
+    for event_id in idempotency_records(stack):
+        stack.client("dynamodb").update_item(
+            TableName=stack.stack.refs["EventsTable"],
+            Key={"event_id": {"S": event_id}},
+            UpdateExpression="SET #deadline = :past",
+            ExpressionAttributeNames={"#deadline": records.DEADLINE_ATTR},
+            ExpressionAttributeValues={":past": {"N": "1"}},
+        )
     second = stack.post_batch(batch)
     assert statuses(second) == [202, 202]
     assert stack.queue_depth() == 4
@@ -502,7 +533,7 @@ def test_a_claim_whose_answer_was_lost_is_recognised_on_the_retry(stack: Harness
 
     def land_then_cancel(params: dict[str, Any], **_: Any) -> tuple[_Http, dict[str, Any]] | None:
         items = _body(params)["TransactItems"]
-        if "Put" not in items[0] or claims:
+        if not is_claim(items) or claims:
             return None
         claims.append(len(items))
         # The claim lands, its answer is lost, and the retry (no token honoured) meets its own records.

@@ -37,8 +37,9 @@ def test_a_new_event_costs_three_calls_and_a_duplicate_one(stack: Harness) -> No
     with counting() as duplicate:
         assert stack.post_event(SEED).status == 200
 
-    assert new == {"dynamodb.PutItem": 1, "sqs.SendMessage": 1, "dynamodb.TransactWriteItems": 1}
-    assert duplicate == {"dynamodb.PutItem": 1}
+    # The claim and the completion, both an UpdateItem of the event's own item, and the message.
+    assert new == {"dynamodb.UpdateItem": 2, "sqs.SendMessage": 1}
+    assert duplicate == {"dynamodb.UpdateItem": 1}
 
 
 def test_a_batch_of_default_handler_events_costs_one_call(stack: Harness) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from typing import Any
 
 from plutus_dev.emulator.apigw import build_event
 from plutus_dev.emulator.lambda_runtime import InProcessFunction
@@ -147,14 +148,15 @@ def test_a_failed_completion_is_a_clean_503_and_the_retry_converges(stack: Harne
 
     from tests.integration.harness import app_client as client
 
-    # Given DynamoDB fails the completion transaction once, after the message was already sent
-    def fail(**_: object) -> None:
-        raise ClientError({"Error": {"Code": "InternalServerError", "Message": "boom"}}, "TransactWriteItems")
+    # Given DynamoDB fails the completion (the update writing the event RECEIVED), after the message was sent
+    def fail(params: dict[str, Any], **_: object) -> None:
+        if b":completed" in params["body"]:
+            raise ClientError({"Error": {"Code": "InternalServerError", "Message": "boom"}}, "UpdateItem")
 
     # (a 1 s Lambda timeout, so the in-progress record expires quickly)
     short = InProcessFunction("IngestFunction", stack.ingest.handler, timeout=1)
     ddb = client("dynamodb")
-    ddb.meta.events.register_first("before-call.dynamodb.TransactWriteItems", fail)
+    ddb.meta.events.register_first("before-call.dynamodb.UpdateItem", fail)
     try:
         status, result, _ = short.invoke(
             build_event(
@@ -166,7 +168,7 @@ def test_a_failed_completion_is_a_clean_503_and_the_retry_converges(stack: Harne
             )
         )
     finally:
-        ddb.meta.events.unregister("before-call.dynamodb.TransactWriteItems", fail)
+        ddb.meta.events.unregister("before-call.dynamodb.UpdateItem", fail)
     response = Response(
         result["statusCode"], {k.lower(): v for k, v in result["headers"].items()}, result["body"].encode()
     )

@@ -67,7 +67,6 @@ def assert_forbidden(stack: Harness, response: Response, problem: str, stored_be
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.json()["type"] == f"https://plutus.dev/problems/{problem}"
     assert len(stack.scan("EventsTable")) == stored_before
-    assert len(stack.scan("IdempotencyTable")) == stored_before
     assert stack.queue_depth() == stored_before
 
 

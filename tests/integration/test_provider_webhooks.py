@@ -107,7 +107,6 @@ def usd_balance(stack: Harness) -> Decimal:
 
 def assert_nothing_stored(stack: Harness) -> None:
     assert stack.scan("EventsTable") == []
-    assert stack.scan("IdempotencyTable") == []
     assert stack.queue_depth() == 0
 
 

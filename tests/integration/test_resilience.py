@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
+from plutus.adapters import idempotency_records as records
 from plutus_dev.emulator.lambda_runtime import InProcessFunction
 from plutus_dev.emulator.resources import Emulator
-from plutus_dev.faults.proxy import FaultKind, FaultProxy, Rule, operation_is
+from plutus_dev.faults.proxy import Call, FaultKind, FaultProxy, Rule, operation_is
 from tests import tables
 from tests.builders import an_event
 from tests.integration.harness import Harness, harness
@@ -41,17 +42,29 @@ def faulty(proxy: FaultProxy) -> Iterator[Harness]:
 
 
 def _records(h: Harness) -> dict[str, list[dict[str, Any]]]:
+    """The idempotency records (on the events' items) and the accepted events (items with a status)."""
+    items = h.scan("EventsTable")
     return {
-        "idempotency": h.scan("IdempotencyTable"),
-        "events": h.scan("EventsTable"),
+        "idempotency": [i for i in items if records.STATE_ATTR in i],
+        "events": [i for i in items if "status" in i],
     }
 
 
 def _wait_for_in_progress_expiry(h: Harness) -> None:
-    (record,) = h.scan("IdempotencyTable")
-    assert record["status"] == "INPROGRESS"
-    expiry = int(record["in_progress_expiration"]) / 1000
+    (record,) = _records(h)["idempotency"]
+    assert record[records.STATE_ATTR] == records.INPROGRESS
+    expiry = int(record[records.DEADLINE_ATTR]) / 1000
     time.sleep(max(0.0, expiry - time.time()) + 0.2)
+
+
+def _claims(call: Call) -> bool:
+    """The ingest's claims: conditional updates marking a key INPROGRESS."""
+    return call.service == "dynamodb" and call.operation == "UpdateItem" and call.mentions(":inprogress")
+
+
+def _completions(call: Call) -> bool:
+    """The ingest's completions: the update that writes the event RECEIVED and its record COMPLETED."""
+    return call.service == "dynamodb" and call.operation == "UpdateItem" and call.mentions(":completed")
 
 
 def _assert_retryable_503(response: Any) -> None:
@@ -64,12 +77,12 @@ def _assert_retryable_503(response: Any) -> None:
 def test_a_throttled_conditional_put_is_retried_and_the_event_accepted(
     faulty: Harness, proxy: FaultProxy
 ) -> None:
-    rule = proxy.add_rule(Rule(operation_is("dynamodb", "PutItem"), FaultKind.THROTTLE, times=2))
+    rule = proxy.add_rule(Rule(_claims, FaultKind.THROTTLE, times=2))
 
     response = faulty.post_event(EVENT)
 
     assert response.status == 202
-    assert rule.times == 0 and proxy.stats.calls["dynamodb.PutItem"] == 3
+    assert rule.times == 0 and proxy.stats.calls["dynamodb.UpdateItem"] == 3 + 1  # claims, completion
     assert faulty.get_event(response.json()["event_id"]).json()["status"] == "RECEIVED"
     assert faulty.queue_depth() == 1
 
@@ -77,8 +90,8 @@ def test_a_throttled_conditional_put_is_retried_and_the_event_accepted(
 def test_a_throttled_idempotency_table_is_a_clean_503_that_stores_nothing(
     faulty: Harness, proxy: FaultProxy
 ) -> None:
-    # Given the idempotency table throttles every attempt
-    proxy.add_rule(Rule(operation_is("dynamodb", "PutItem"), FaultKind.THROTTLE))
+    # Given the claim on the events table throttles every attempt
+    proxy.add_rule(Rule(_claims, FaultKind.THROTTLE))
 
     # Then the producer gets a retryable 503 and nothing was written or queued
     _assert_retryable_503(faulty.post_event(EVENT))
@@ -104,14 +117,15 @@ def test_a_failed_send_releases_the_key_at_once(faulty: Harness, proxy: FaultPro
 def test_a_throttled_completion_is_a_503_and_the_retry_converges_on_one_event(
     faulty: Harness, proxy: FaultProxy
 ) -> None:
-    # Given the completion transaction (idempotency record + event row) is throttled on every attempt
-    proxy.add_rule(Rule(operation_is("dynamodb", "TransactWriteItems"), FaultKind.THROTTLE))
+    # Given the completion (the update writing the event RECEIVED and its record COMPLETED) is throttled on
+    # every attempt
+    proxy.add_rule(Rule(_completions, FaultKind.THROTTLE))
 
     # Then the producer gets a retryable 503; the message went out, but no event row and no COMPLETED record
     _assert_retryable_503(faulty.post_event(EVENT))
-    records = _records(faulty)
-    assert records["events"] == []
-    assert [r["status"] for r in records["idempotency"]] == ["INPROGRESS"]
+    stored = _records(faulty)
+    assert stored["events"] == []
+    assert [r[records.STATE_ATTR] for r in stored["idempotency"]] == [records.INPROGRESS]
     assert faulty.queue_depth() == 1
 
     # After the in-progress expiry (409 until then) the retry is accepted, with the first message's id
@@ -186,8 +200,9 @@ def test_an_ingest_that_crashed_before_enqueueing_is_retried_after_the_in_progre
     finally:
         sqs.meta.events.unregister("before-call.sqs.SendMessage", crash)
     assert crashed is None or crashed.status >= 500
-    assert [r["status"] for r in stack.scan("IdempotencyTable")] == ["INPROGRESS"]
-    assert stack.scan("EventsTable") == [] and stack.queue_depth() == 0
+    stored = _records(stack)
+    assert [r[records.STATE_ATTR] for r in stored["idempotency"]] == [records.INPROGRESS]
+    assert stored["events"] == [] and stack.queue_depth() == 0
 
     # Then a retry during the dead invocation's remaining time is a 409, and one after it succeeds
     assert stack.post_event(EVENT).status == 409

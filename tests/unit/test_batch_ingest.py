@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from plutus.adapters.idempotency_records import Clock, Seen
-from plutus.adapters.idempotency_store import Claim, Claimed, Completion, Verdict
+from plutus.adapters.idempotency_store import Claim, Claimed
 from plutus.adapters.queue import Message
-from plutus.core.envelope import IngestRequest
+from plutus.core.envelope import IngestRequest, IngestResult
 from plutus.core.errors import (
     EventNotQueuedError,
     IdempotencyKeyReusedError,
@@ -23,49 +23,49 @@ from tests.fakes import settings
 
 @dataclass
 class FakeStore:
-    """Records by key: (status, validation, event id), with the store's verdicts."""
+    """Records by event id: (state, digest), with the store's verdicts."""
 
-    records: dict[str, tuple[str, str, str | None]] = field(default_factory=dict)
+    records: dict[str, tuple[str, str]] = field(default_factory=dict)
     fail_claim: set[str] = field(default_factory=set)  # keys whose claim has an unknown outcome
     fail_completion: set[str] = field(default_factory=set)
     released: list[str] = field(default_factory=list)
 
-    def _verdict(self, rid: str, validation: str) -> Verdict | None:
-        if rid not in self.records:
+    def _verdict(self, claim: Claim) -> Seen | None:
+        if claim.event_id not in self.records:
             return None
-        status, stored, event_id = self.records[rid]
-        if stored != validation:
-            return Seen.REUSED, None
-        return (Seen.IN_PROGRESS, None) if status == "INPROGRESS" else (Seen.REPLAY, event_id)
+        state, digest = self.records[claim.event_id]
+        if digest != claim.digest:
+            return Seen.REUSED
+        return Seen.IN_PROGRESS if state == "INPROGRESS" else Seen.REPLAY
 
-    def seen(self, claims: Sequence[Claim], clock: Clock) -> dict[str, Verdict]:
-        found = {c.rid: self._verdict(c.rid, c.validation) for c in claims}
-        return {rid: v for rid, v in found.items() if v is not None}
+    def seen(self, claims: Sequence[Claim], clock: Clock) -> dict[str, Seen]:
+        found = {c.event_id: self._verdict(c) for c in claims}
+        return {key: v for key, v in found.items() if v is not None}
 
-    def claim(self, claims: Sequence[Claim], clock: Clock, expiry: int, deadline_ms: int) -> Claimed:
+    def claim(self, claims: Sequence[Claim], clock: Clock, deadline_ms: int) -> Claimed:
         out = Claimed()
         for c in claims:
-            if c.rid in self.fail_claim:
-                out.unavailable.append(c.rid)
-            elif (verdict := self._verdict(c.rid, c.validation)) is not None:
-                out.answered[c.rid] = verdict
+            if c.event_id in self.fail_claim:
+                out.unavailable.append(c.event_id)
+            elif (verdict := self._verdict(c)) is not None:
+                out.answered[c.event_id] = verdict
             else:
-                self.records[c.rid] = ("INPROGRESS", c.validation, None)
-                out.claimed.append(c.rid)
+                self.records[c.event_id] = ("INPROGRESS", c.digest)
+                out.claimed.append(c.event_id)
         return out
 
-    def complete(self, completions: Sequence[Completion], expiry: int) -> set[str]:
+    def complete(self, results: Sequence[IngestResult]) -> set[str]:
         done = set()
-        for c in completions:
-            if c.rid not in self.fail_completion:
-                self.records[c.rid] = ("COMPLETED", c.validation, c.result.event_id)
-                done.add(c.rid)
+        for result in results:
+            if result.event_id not in self.fail_completion:
+                self.records[result.event_id] = ("COMPLETED", self.records[result.event_id][1])
+                done.add(result.event_id)
         return done
 
-    def release(self, rids: Sequence[str]) -> None:
-        for rid in rids:
-            self.records.pop(rid, None)
-            self.released.append(rid)
+    def release(self, claims: Sequence[Claim]) -> None:
+        for claim in claims:
+            self.records.pop(claim.event_id, None)
+            self.released.append(claim.event_id)
 
 
 @dataclass
@@ -91,10 +91,8 @@ def _batch(store: FakeStore, queue: FakeQueue, **overrides: Any) -> BatchIngest:
     return BatchIngest(settings(**overrides), store, queue, remaining_ms=lambda: 1_000)  # type: ignore[arg-type]
 
 
-def _rid(store: FakeStore, batch: BatchIngest, key: str) -> str:
-    from plutus.adapters import idempotency_records as records
-
-    return records.record_id(batch.settings.idempotency_key_prefix, "shop", key)
+def _id(key: str) -> str:
+    return str(_command(key).event_id)
 
 
 def test_new_events_are_claimed_queued_and_completed_in_order() -> None:
@@ -105,7 +103,7 @@ def test_new_events_are_claimed_queued_and_completed_in_order() -> None:
 
     assert outcomes == [Outcome(event_id=commands[0].event_id), Outcome(event_id=commands[1].event_id)]
     assert len(queue.messages) == 2
-    assert {status for status, _, _ in store.records.values()} == {"COMPLETED"}
+    assert {state for state, _ in store.records.values()} == {"COMPLETED"}
 
 
 def test_a_key_repeated_in_one_batch_is_one_event() -> None:
@@ -126,7 +124,7 @@ def test_keys_seen_before_are_answered_from_their_records() -> None:
     batch = _batch(store, queue)
     done, busy, reused = _command("done"), _command("busy"), _command("reused")
     batch([done, reused])
-    store.records[_rid(store, batch, "busy")] = ("INPROGRESS", busy_validation(busy), None)
+    store.records[busy.event_id] = ("INPROGRESS", busy.digest)
     queue.messages.clear()
 
     outcomes = batch([done, busy, _command("reused", amount=99)])
@@ -137,12 +135,6 @@ def test_keys_seen_before_are_answered_from_their_records() -> None:
     assert queue.messages == []
 
 
-def busy_validation(command: Any) -> str:
-    from plutus.adapters import idempotency_records as records
-
-    return records.validation_hash(command.digest)
-
-
 def test_an_event_sqs_did_not_take_is_a_503_and_its_claim_is_released() -> None:
     store, queue = FakeStore(), FakeQueue(refuse={"marked-lost"})
     batch = _batch(store, queue)
@@ -151,27 +143,31 @@ def test_an_event_sqs_did_not_take_is_a_503_and_its_claim_is_released() -> None:
     outcomes = batch([_command("k-ok"), lost])
 
     assert outcomes[0].error is None and isinstance(outcomes[1].error, EventNotQueuedError)
-    assert store.released == [_rid(store, batch, "k-lost")]
+    assert store.released == [lost.event_id]
     # so the client's retry is a new claim, not a 409
     queue.refuse.clear()
     assert batch([lost])[0] == Outcome(event_id=lost.event_id)
 
 
-def test_an_event_queued_but_not_completed_is_a_503_and_released() -> None:
+def test_an_event_queued_but_not_completed_is_a_503_and_keeps_its_claim() -> None:
+    # Its message is on the queue: released, the key could be claimed again by other content, whose 202
+    # would then name an event the consumer already processed with the first.
     store, queue = FakeStore(), FakeQueue()
     batch = _batch(store, queue)
-    store.fail_completion.add(_rid(store, batch, "k2"))
+    store.fail_completion.add(_id("k2"))
 
     outcomes = batch([_command("k1"), _command("k2")])
 
     assert outcomes[0].error is None and isinstance(outcomes[1].error, EventNotQueuedError)
-    assert store.released == [_rid(store, batch, "k2")]
+    assert store.released == []
+    assert store.records[_id("k2")][0] == "INPROGRESS"
+    assert isinstance(batch([_command("k2", amount=2)])[0].error, IdempotencyKeyReusedError)
 
 
 def test_a_key_whose_claim_has_an_unknown_outcome_is_a_503_and_never_queued() -> None:
     store, queue = FakeStore(), FakeQueue()
     batch = _batch(store, queue)
-    store.fail_claim.add(_rid(store, batch, "k1"))
+    store.fail_claim.add(_id("k1"))
 
     outcomes = batch([_command("k1"), _command("k2")])
 

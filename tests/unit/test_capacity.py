@@ -125,7 +125,7 @@ def _measured(**overrides: Any) -> dict[str, Any]:
         "ingest_calls_per_request": 4.0,
         "consumer_cpu_ms_per_event": 10.0,
         "consumer_calls_per_event": 3.0,
-        "wcu_per_event_by_table": {"EventsTable": 3.5, "StateTable": 4.8, "IdempotencyTable": 3.4},
+        "wcu_per_event_by_table": {"EventsTable": 6.9, "StateTable": 4.8},
         "wcu_per_event": 11.7,
         "gsi_wcu_per_event": 0.01,
         "rcu_per_event": 1.6,

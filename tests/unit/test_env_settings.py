@@ -17,7 +17,6 @@ from plutus.settings import Settings
 REQUIRED = {
     "PLUTUS_EVENTS_TABLE": "events",
     "PLUTUS_STATE_TABLE": "state",
-    "PLUTUS_IDEMPOTENCY_TABLE": "idem",
     "PLUTUS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/q",
 }
 

@@ -17,6 +17,7 @@ from plutus.adapters.events_store import (
     poison_update,
     processed_update,
 )
+from plutus.adapters.idempotency_records import Clock, claim_update, completed
 from plutus.consumer.processor import Consumer
 from plutus.core.effects import MAX_NOTE_ATTRIBUTES, MAX_NOTE_TEXT, EventNote, Put, Update, fold_effects
 from plutus.core.envelope import IngestResult, QueuedEvent
@@ -29,7 +30,7 @@ from tests.fakes import FakeDeadLetters, FakeEvents, FakeState, settings
 NOW = "2026-12-01T12:00:00.000Z"
 EVENT = QueuedEvent.model_validate(a_queued_event("evt-1", None, {"amount": 1}, received_at=NOW))
 
-# What the events table's item holds besides notes (the events store's, ingest's and Powertools' idempotency
+# What the events table's item holds besides notes (the events store's and the ingest idempotency record's
 # attribute names), and names that look like notes but are not.
 FORBIDDEN = [
     "status",
@@ -44,10 +45,9 @@ FORBIDDEN = [
     "received_at",
     "processed_at",
     "last_error",
-    "expiration",
-    "in_progress_expiration",
-    "data",
-    "validation",
+    "idem_state",
+    "idem_digest",
+    "idem_deadline",
     "applied",
     "note_",
     "NOTE_applied",
@@ -164,7 +164,8 @@ def test_the_note_is_part_of_the_marker_update_under_its_condition() -> None:
 def test_no_attribute_the_events_store_writes_is_in_the_notes_namespace() -> None:
     result = IngestResult(event_id="evt-1", source="s", event_type="t", schema_version="1.0", received_at=NOW)
     updates = [
-        accepted_update("events", result, Retention()),
+        claim_update("events", "evt-1", "digest", 1, 2, Clock(1, 1)),
+        completed(accepted_update("events", result, Retention())),
         processed_update("events", EVENT, NOW, Retention(), fanout_batch="b"),
         failure_update("events", EVENT, "boom", EventStatus.FAILED, NOW, Retention(), message="{}"),
         poison_update("events", "m-1", "boom", EventStatus.FAILED, NOW, Retention()),
@@ -175,7 +176,7 @@ def test_no_attribute_the_events_store_writes_is_in_the_notes_namespace() -> Non
         # and the bare names (not placeholders, not functions) of the expression
         names |= set(re.findall(r"(?<![#:\w])[a-z][a-z_]*", update["UpdateExpression"])) - {"if_not_exists"}
 
-    assert names and {"status", "attempts", "expires_at", "ops_pk"} <= names
+    assert names and {"status", "attempts", "expires_at", "ops_pk", "idem_state", "idem_digest"} <= names
     assert not [n for n in names if n.startswith("note_")]
 
 

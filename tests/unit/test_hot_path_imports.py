@@ -40,7 +40,6 @@ def test_an_entry_point_imports_no_web_framework_and_no_xray_core(function: str)
         **os.environ,
         "PLUTUS_EVENTS_TABLE": "e",
         "PLUTUS_STATE_TABLE": "s",
-        "PLUTUS_IDEMPOTENCY_TABLE": "i",
         "PLUTUS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/q",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_NAMESPACE": "Plutus",

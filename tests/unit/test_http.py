@@ -24,9 +24,7 @@ from plutus.settings import Settings
 from plutus_dev.emulator.apigw import build_event
 from tests.builders import a_batch, an_event, encoded
 
-SETTINGS = Settings(
-    events_table="e", state_table="s", idempotency_table="i", queue_url="q", max_batch_events=3
-)
+SETTINGS = Settings(events_table="e", state_table="s", queue_url="q", max_batch_events=3)
 REGISTRY = Registry(default_handler=default.handle_record_receipt)
 EVENT = an_event("k-1")
 

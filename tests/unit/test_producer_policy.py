@@ -120,20 +120,17 @@ def test_a_malformed_policy_is_refused_when_the_settings_load(
 ) -> None:
     monkeypatch.setenv("PLUTUS_PRODUCER_POLICY", json.dumps(document))
     with pytest.raises(ValidationError):
-        Settings(events_table="e", state_table="s", idempotency_table="i", queue_url="q")
+        Settings(events_table="e", state_table="s", queue_url="q")
 
 
 def test_the_policy_is_read_from_the_environment_and_empty_means_none(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("PLUTUS_PRODUCER_POLICY", json.dumps({"sources": {"a": ["page_view"]}}))
-    settings = Settings(events_table="e", state_table="s", idempotency_table="i", queue_url="q")
+    settings = Settings(events_table="e", state_table="s", queue_url="q")
     assert settings.producer_policy == ProducerPolicy(sources={"a": ("page_view",)})
     monkeypatch.setenv("PLUTUS_PRODUCER_POLICY", "")
-    assert (
-        Settings(events_table="e", state_table="s", idempotency_table="i", queue_url="q").producer_policy
-        is None
-    )
+    assert Settings(events_table="e", state_table="s", queue_url="q").producer_policy is None
 
 
 @pytest.mark.parametrize(
@@ -227,7 +224,6 @@ def test_the_registry_marks_money_identity_and_clinical_types_restricted() -> No
 SETTINGS = Settings(
     events_table="e",
     state_table="s",
-    idempotency_table="i",
     queue_url="q",
     auth_mode="IAM",
     producer_policy=POLICY,

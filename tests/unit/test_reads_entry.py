@@ -23,7 +23,6 @@ from tests.fakes import FakeState
 ENV = {
     "PLUTUS_EVENTS_TABLE": "e",
     "PLUTUS_STATE_TABLE": "s",
-    "PLUTUS_IDEMPOTENCY_TABLE": "i",
     "PLUTUS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/q",
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_NAMESPACE": "Plutus",
@@ -112,7 +111,7 @@ class NoEvents:
 
 
 def test_an_unknown_event_id_is_a_404_that_does_not_repeat_it() -> None:
-    settings = Settings(events_table="e", state_table="s", idempotency_table="i", queue_url="q")
+    settings = Settings(events_table="e", state_table="s", queue_url="q")
     event_id = str(uuid.uuid4())
 
     app = create_reads_app(settings, NoEvents(), FakeState())  # type: ignore[arg-type]

@@ -11,7 +11,6 @@ from plutus_dev.emulator.template import load_template
 REQUIRED = {
     "events_table": "e",
     "state_table": "s",
-    "idempotency_table": "i",
     "queue_url": "http://localhost/q",
 }
 

@@ -79,7 +79,7 @@ def _operations(app: FastAPI, function: str) -> set[tuple[str, str, str]]:
 
 
 def test_every_route_the_code_serves_reaches_the_function_that_serves_it() -> None:
-    settings = Settings(events_table="e", state_table="s", idempotency_table="i", queue_url="q")
+    settings = Settings(events_table="e", state_table="s", queue_url="q")
     reads = create_reads_app(settings, events=None, state=FakeState())  # type: ignore[arg-type]
     ingest = FastAPI()
     ingest.include_router(ingest_router())

@@ -15,7 +15,7 @@ from plutus.ingest.auth import SigV4Verified, sigv4_signed_headers
 from plutus.ingest.parsing import parse_ingest_body
 from plutus.settings import Settings
 
-SETTINGS = Settings(events_table="e", state_table="s", idempotency_table="i", queue_url="q")
+SETTINGS = Settings(events_table="e", state_table="s", queue_url="q")
 REGISTRY = Registry(default_handler=default.handle_record_receipt)
 WEBHOOK_ID = "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W"
 

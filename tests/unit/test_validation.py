@@ -19,7 +19,7 @@ from plutus.ingest.parsing import parse_ingest_body
 from plutus.settings import Settings
 from tests.builders import an_event
 
-SETTINGS = Settings(events_table="e", state_table="s", idempotency_table="i", queue_url="q")
+SETTINGS = Settings(events_table="e", state_table="s", queue_url="q")
 REGISTRY = Registry(default_handler=default.handle_record_receipt)
 SEED = an_event("evt_123456")
 
@@ -100,9 +100,7 @@ def test_a_key_of_255_characters_is_fine() -> None:
 
 
 def test_oversize_body_is_413() -> None:
-    small = Settings(
-        events_table="e", state_table="s", idempotency_table="i", queue_url="q", max_body_bytes=1024
-    )
+    small = Settings(events_table="e", state_table="s", queue_url="q", max_body_bytes=1024)
     with pytest.raises(BodyTooLargeError):
         parse({**SEED, "payload": {"blob": "x" * 2000}}, settings=small)
 

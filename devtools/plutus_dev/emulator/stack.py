@@ -67,7 +67,6 @@ RESOURCE_SETTINGS = frozenset(
     {
         "events_table",
         "state_table",
-        "idempotency_table",
         "queue_url",
         "max_receive_count",
         "fanout_bus",

@@ -143,7 +143,7 @@ class Root:
         dynamodb, sqs = self.clients("dynamodb"), self.clients("sqs")
         accept_event, config = build_accept_event(settings, dynamodb, sqs, self.retention, self.payloads)
 
-        store = IdempotencyStore(dynamodb, settings.idempotency_table, settings.events_table, self.retention)
+        store = IdempotencyStore(dynamodb, settings.events_table, self.retention)
         queue = EventQueue(sqs, settings.queue_url)
         # An in-progress claim must not outlive the invocation that holds it.
         batch = BatchIngest(settings, store, queue, remaining_ms=config.remaining_ms, payloads=self.payloads)

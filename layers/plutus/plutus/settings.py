@@ -29,7 +29,6 @@ class Settings(EnvSettings):
     environment: str = "dev"
     events_table: str = Field(min_length=1)
     state_table: str = Field(min_length=1)
-    idempotency_table: str = Field(min_length=1)
     queue_url: str = Field(min_length=1)
     # Where a permanent failure is dead-lettered on its first attempt; unset, SQS's redrive policy does it
     # after MaxReceiveCount receives.
@@ -38,10 +37,10 @@ class Settings(EnvSettings):
     # the queue fairly between sources.
     queue_mode: Literal["standard", "fifo"] = "standard"
 
-    idempotency_key_prefix: str = "plutus.ingest"
-    idempotency_expiry_seconds: int = Field(default=86_400, ge=60)
     # Event records' TTL (template parameters EventRetentionDays, FailedRetentionDays): PROCESSED ones after
-    # the first, RECEIVED/PROCESSING/FAILED ones after the second, counted from their last write.
+    # the first, RECEIVED/PROCESSING/FAILED ones after the second, counted from their last write. A key's
+    # idempotency record lives on its event's item (plutus.adapters.idempotency_records), so this is also how
+    # long a duplicate is answered from the event instead of being accepted again.
     event_retention_days: int = Field(default=30, ge=1, le=3_650)
     failed_retention_days: int = Field(default=90, ge=1, le=3_650)
     # The largest request body (template parameter MaxBodyBytes). API Gateway takes 10 MB, but a Lambda
@@ -121,10 +120,6 @@ class Settings(EnvSettings):
 
     @model_validator(mode="after")
     def _retention_is_consistent(self) -> Settings:
-        # An event record outliving its idempotency record keeps a late duplicate from being applied twice
-        # (its consumer's commit finds the event PROCESSED); the other way round it would be applied again.
-        if self.event_retention_days * 86_400 < self.idempotency_expiry_seconds:
-            raise ValueError("event_retention_days must cover idempotency_expiry_seconds")
         if self.failed_retention_days < self.event_retention_days:
             raise ValueError("failed_retention_days must not be shorter than event_retention_days")
         return self

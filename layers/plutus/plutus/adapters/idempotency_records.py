@@ -1,18 +1,30 @@
-"""Idempotency records in exactly the format Powertools' DynamoDB persistence layer reads and writes.
+"""Idempotency records on the event's own item: Powertools' protocol, without a second table.
 
-Both ingest paths write these items themselves (the single path through :mod:`plutus.ingest.idempotent`, the
-batch path through :mod:`plutus.adapters.idempotency_store`), so one (source, idempotency_key) is deduplicated
-across both paths, and against records Powertools itself wrote. Attribute names, key derivation
-(``key_prefix#md5(json.dumps([source, key], sort_keys=True))``), the validation hash (md5 of the JSON-encoded
-content digest), seconds for ``expiration`` and milliseconds for ``in_progress_expiration`` all follow
-``aws_lambda_powertools/utilities/idempotency/persistence/{base,dynamodb}.py``; a unit test compares them with
-Powertools' own output.
+The event id is a name-based UUID of (source, idempotency_key) (:func:`plutus.core.envelope.derive_event_id`),
+so the item that holds an event's status can also hold its key's idempotency record. Ingest then writes one
+item per event instead of two: a claim (1 write unit) and a completion (1 write unit), where a separate
+Powertools table cost a claim (1) and a completion written in a transaction with the event's RECEIVED record
+(2 x 2). The protocol is Powertools' (``aws_lambda_powertools/utilities/idempotency``), on these attributes:
+
+- ``idem_state``: ``INPROGRESS`` from the claim until the event's message is accepted by SQS, then
+  ``COMPLETED`` (Powertools' ``status``; the event's own lifecycle stays in ``status``);
+- ``idem_digest``: the content digest of the request that claimed the key (Powertools' ``validation``): the
+  same key with other content is answered 422, whatever the record's state;
+- ``idem_deadline``: the claim's deadline in epoch milliseconds (Powertools' ``in_progress_expiration``): a
+  claim whose invocation died without completing or releasing it can be taken over by the same content after
+  it, never before.
+
+What Powertools' ``expiration`` did is now the item's own retention (``expires_at``, the table's TTL): a key
+is remembered for as long as its event is (``EventRetentionDays`` after processing, ``FailedRetentionDays``
+otherwise), so a late duplicate is answered from the event instead of being processed again.
+
+Every write here touches only these attributes and the event's immutable metadata (with ``if_not_exists``),
+so it composes with the consumer's writes in any order: the consumer may write the item first (it can win
+the race between SendMessage and the completion), and a claim never erases what the consumer wrote.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,41 +33,22 @@ from typing import Any
 
 from plutus.core.envelope import IngestResult
 
-KEY_ATTR = "id"
-EXPIRY_ATTR = "expiration"
-IN_PROGRESS_EXPIRY_ATTR = "in_progress_expiration"
-STATUS_ATTR = "status"
-DATA_ATTR = "data"
-VALIDATION_ATTR = "validation"
+KEY_ATTR = "event_id"
+STATE_ATTR = "idem_state"
+DIGEST_ATTR = "idem_digest"
+DEADLINE_ATTR = "idem_deadline"
 INPROGRESS = "INPROGRESS"
 COMPLETED = "COMPLETED"
+# The event's own attributes (besides its id) a completed record answers a replay from.
+ANSWER_ATTRS = ("source", "event_type", "schema_version", "received_at")
 
-# Powertools' conditional put: the key is free, or its record expired, or an in-progress record outlived its
-# invocation (a crashed or timed-out Lambda must not lock the key until the record's TTL).
-PUT_CONDITION = (
-    "attribute_not_exists(#id) OR #expiry < :now OR "
-    "(#status = :inprogress AND attribute_exists(#in_progress_expiry) "
-    "AND #in_progress_expiry < :now_in_millis)"
+# The claim's condition: nobody claimed the key, or a claim of the same content outlived its invocation (a
+# crashed or timed-out Lambda must not lock the key for good). A claim of other content is never taken over:
+# its message may be on the queue already, and the key would then name two contents.
+CLAIM_CONDITION = (
+    "attribute_not_exists(#state) OR (#state = :inprogress AND #deadline < :now_ms AND #digest = :digest)"
 )
-
-
-def _md5_json(value: Any) -> str:
-    return hashlib.md5(json.dumps(value, sort_keys=True).encode()).hexdigest()  # noqa: S324 - Powertools' hash
-
-
-def record_id(key_prefix: str, source: str, idempotency_key: str) -> str:
-    """The ``id`` Powertools derives for ``[source, idempotency_key]`` under ``key_prefix``."""
-    return f"{key_prefix}#{_md5_json([source, idempotency_key])}"
-
-
-def validation_hash(digest: str) -> str:
-    """The ``validation`` attribute Powertools stores for a content digest."""
-    return _md5_json(digest)
-
-
-def response_data(result: IngestResult) -> str:
-    """The ``data`` attribute: the result as Powertools' PydanticSerializer + ``json.dumps`` store it."""
-    return json.dumps(result.model_dump(mode="json"), sort_keys=True)
+_CLAIM_NAMES = {"#state": STATE_ATTR, "#deadline": DEADLINE_ATTR, "#digest": DIGEST_ATTR}
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,90 +65,109 @@ class Clock:
         return cls(int(now), int(now * 1000))
 
 
-def in_progress_put(
-    table: str, rid: str, validation: str, expiry: int, in_progress_expiry_ms: int, clock: Clock
+def claim_update(
+    table: str, event_id: str, digest: str, deadline_ms: int, expires_at: int, clock: Clock
 ) -> dict[str, Any]:
-    """The conditional put of an INPROGRESS record, as ``DynamoDBPersistenceLayer._put_record`` sends it.
+    """The conditional ``UpdateItem`` (or transact ``Update``) that claims a key on its event's item.
 
-    ``ReturnValuesOnConditionCheckFailure`` hands back the existing record on a conflict, so classifying it
-    costs no extra read (in a transaction it arrives in the cancellation reasons).
+    An update, not a put: a claim that takes over a dead one must keep what the consumer wrote meanwhile.
+    ``expires_at`` is set only on a new item: a claim that is never completed still leaves with the table's
+    TTL. ``ReturnValuesOnConditionCheckFailure`` hands back the record that holds the key, so answering a
+    duplicate costs no extra read (in a transaction it arrives in the cancellation reasons).
     """
     return {
         "TableName": table,
-        "Item": {
-            KEY_ATTR: {"S": rid},
-            EXPIRY_ATTR: {"N": str(expiry)},
-            STATUS_ATTR: {"S": INPROGRESS},
-            IN_PROGRESS_EXPIRY_ATTR: {"N": str(in_progress_expiry_ms)},
-            VALIDATION_ATTR: {"S": validation},
-        },
-        "ConditionExpression": PUT_CONDITION,
-        "ExpressionAttributeNames": {
-            "#id": KEY_ATTR,
-            "#expiry": EXPIRY_ATTR,
-            "#in_progress_expiry": IN_PROGRESS_EXPIRY_ATTR,
-            "#status": STATUS_ATTR,
-        },
+        "Key": {KEY_ATTR: {"S": event_id}},
+        "UpdateExpression": (
+            "SET #state = :inprogress, #digest = :digest, #deadline = :deadline, "
+            "expires_at = if_not_exists(expires_at, :expires)"
+        ),
+        "ConditionExpression": CLAIM_CONDITION,
+        "ExpressionAttributeNames": _CLAIM_NAMES,
         "ExpressionAttributeValues": {
-            ":now": {"N": str(clock.now)},
-            ":now_in_millis": {"N": str(clock.now_ms)},
             ":inprogress": {"S": INPROGRESS},
+            ":digest": {"S": digest},
+            ":deadline": {"N": str(deadline_ms)},
+            ":now_ms": {"N": str(clock.now_ms)},
+            ":expires": {"N": str(expires_at)},
         },
         "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
     }
 
 
-def completed_update(table: str, rid: str, expiry: int, data: str, validation: str) -> dict[str, Any]:
-    """The update that completes a record, as ``DynamoDBPersistenceLayer._update_record`` sends it."""
+def is_own_claim(item: Mapping[str, Any] | None, digest: str, deadline_ms: int) -> bool:
+    """Whether ``item`` is exactly what this claim writes: an earlier attempt of it landed and its answer was
+    lost (DynamoDB honours a transaction's ClientRequestToken; a retried ``UpdateItem`` meets its own claim).
+    The deadline, in milliseconds of this invocation, is what no other claim writes."""
+    return bool(
+        item
+        and item.get(STATE_ATTR, {}).get("S") == INPROGRESS
+        and item.get(DIGEST_ATTR, {}).get("S") == digest
+        and item.get(DEADLINE_ATTR, {}).get("N") == str(deadline_ms)
+    )
+
+
+def completed(update: dict[str, Any]) -> dict[str, Any]:
+    """``update`` (the event's RECEIVED write, :func:`plutus.adapters.events_store.accepted_update`) also
+    completing the key's record: one write unit instead of a transaction's four.
+
+    Unconditional, as Powertools' completion is: only the holder of the claim gets here.
+    """
+    return {
+        **update,
+        "UpdateExpression": update["UpdateExpression"] + ", #state = :completed",
+        "ExpressionAttributeNames": update["ExpressionAttributeNames"] | {"#state": STATE_ATTR},
+        "ExpressionAttributeValues": update["ExpressionAttributeValues"] | {":completed": {"S": COMPLETED}},
+    }
+
+
+def release_delete(table: str, event_id: str, digest: str) -> dict[str, Any]:
+    """The conditional ``DeleteItem`` that gives up a claim whose event was not queued, so the client's retry
+    is not answered 409.
+
+    Only a bare claim goes: an item the consumer wrote (``status``) holds an event that was queued by an
+    earlier attempt, and deleting it would forget that the event was processed. Such a claim is left to its
+    deadline.
+    """
     return {
         "TableName": table,
-        "Key": {KEY_ATTR: {"S": rid}},
-        "UpdateExpression": (
-            "SET #response_data = :response_data, #expiry = :expiry, #status = :status, "
-            "#validation_key = :validation_key"
-        ),
-        "ExpressionAttributeNames": {
-            "#expiry": EXPIRY_ATTR,
-            "#response_data": DATA_ATTR,
-            "#status": STATUS_ATTR,
-            "#validation_key": VALIDATION_ATTR,
-        },
-        "ExpressionAttributeValues": {
-            ":expiry": {"N": str(expiry)},
-            ":response_data": {"S": data},
-            ":status": {"S": COMPLETED},
-            ":validation_key": {"S": validation},
-        },
+        "Key": {KEY_ATTR: {"S": event_id}},
+        "ConditionExpression": "attribute_not_exists(#status) AND #state = :inprogress AND #digest = :digest",
+        "ExpressionAttributeNames": {"#status": "status", "#state": STATE_ATTR, "#digest": DIGEST_ATTR},
+        "ExpressionAttributeValues": {":inprogress": {"S": INPROGRESS}, ":digest": {"S": digest}},
     }
+
+
+def answer(item: Mapping[str, Any]) -> IngestResult:
+    """The 202 a completed record replays: the event's own metadata."""
+    fields = {name: item[name]["S"] for name in (KEY_ATTR, *ANSWER_ATTRS) if name in item}
+    return IngestResult.model_validate(fields | {"replayed": True})
 
 
 class Seen(Enum):
     """What an existing record means for a request with the same key."""
 
-    FREE = "free"  # no record, or one Powertools would overwrite (expired, or an abandoned INPROGRESS)
+    FREE = "free"  # no record, or a claim of the same content that outlived its invocation
     REPLAY = "replay"  # COMPLETED with the same content: answer its event id
     IN_PROGRESS = "in_progress"  # another request holds the key right now: 409
     REUSED = "reused"  # same key, different content: 422
 
 
-def classify(item: Mapping[str, Any] | None, validation: str, clock: Clock) -> tuple[Seen, str | None]:
-    """Classify a stored record (DynamoDB JSON) the way Powertools' idempotency handler would.
+def classify(item: Mapping[str, Any] | None, digest: str, clock: Clock) -> Seen:
+    """Classify an event's item (DynamoDB JSON) for a request with its key, as Powertools would.
 
-    Returns the verdict and, for a replay, the stored event id.
+    An item without a record (the consumer wrote it first, after an ingest that crashed between SendMessage
+    and completion) is free: the claim takes it, and the event's consumer-side marker absorbs the second
+    message.
     """
-    if not item:
-        return Seen.FREE, None
-    if int(item[EXPIRY_ATTR]["N"]) < clock.now:
-        return Seen.FREE, None
+    if not item or STATE_ATTR not in item:
+        return Seen.FREE
     # Powertools validates the payload before it looks at the status.
-    if item.get(VALIDATION_ATTR, {}).get("S") != validation:
-        return Seen.REUSED, None
-    status = item[STATUS_ATTR]["S"]
-    if status == INPROGRESS:
-        deadline = item.get(IN_PROGRESS_EXPIRY_ATTR, {}).get("N")
-        if deadline is not None and int(deadline) < clock.now_ms:
-            return Seen.FREE, None
-        return Seen.IN_PROGRESS, None
-    stored = item.get(DATA_ATTR, {}).get("S")
-    event_id = json.loads(stored).get("event_id") if stored else None
-    return Seen.REPLAY, event_id
+    if item.get(DIGEST_ATTR, {}).get("S") != digest:
+        return Seen.REUSED
+    if item[STATE_ATTR]["S"] == COMPLETED:
+        return Seen.REPLAY
+    deadline = item.get(DEADLINE_ATTR, {}).get("N")
+    if deadline is not None and int(deadline) < clock.now_ms:
+        return Seen.FREE
+    return Seen.IN_PROGRESS

@@ -1,15 +1,14 @@
-"""The idempotency table as ingest uses it: read, claim, complete and release many keys at once (batch), or
-one (single).
+"""Idempotency records as ingest uses them: read, claim, complete and release many keys at once (batch), or
+one (single), on the events' own items (:mod:`plutus.adapters.idempotency_records`).
 
-Records are Powertools' own (:mod:`plutus.adapters.idempotency_records`), so one (source, idempotency_key) is
-deduplicated across the single and batch paths. Every batch API can fail in part, and each partial failure is
-handled here, through the one retry helper (:func:`plutus.adapters.retry.until_done`):
+Every batch API can fail in part, and each partial failure is handled here, through the one retry helper
+(:func:`plutus.adapters.retry.until_done`):
 
 - ``UnprocessedKeys``: retried; keys still unread are left to the claim, whose condition decides.
 - a cancelled claim: the reasons say which keys conflicted. Keys whose stored record came back are answered
   from it; the rest of the chunk is retried without them; only the conflicting keys are claimed one by one.
-- a failed completion: retried, then per event, so one event cannot hold back the other 49.
-- ``UnprocessedItems`` of a release: retried; what is left expires at ``in_progress_expiration``.
+- a failed completion: retried, then per event, so one event cannot hold back the other 99.
+- a failed release: left to the claim's deadline, as Powertools leaves it.
 """
 
 from __future__ import annotations
@@ -32,29 +31,26 @@ from plutus.observability import logger
 # Service limits per call.
 MAX_GET_KEYS = 100
 MAX_TRANSACT_ITEMS = 100
-MAX_DELETE_REQUESTS = 25
 # The single path's claim, retried while the record it meets looks free (Powertools: 1 + 2 retries).
 MAX_CLAIM_ATTEMPTS = 3
-
-# What a stored record says to a request with the same key (never FREE), and the stored event id.
-Verdict = tuple[Seen, str | None]
+# What a screening read needs of an event's item: never its kept message (up to 300 KB on a FAILED event).
+_SCREEN_PROJECTION = ", ".join(
+    ["#k", "#state", "#digest", "#deadline"] + [f"#a{i}" for i in range(len(records.ANSWER_ATTRS))]
+)
+_SCREEN_NAMES = {
+    "#k": records.KEY_ATTR,
+    "#state": records.STATE_ATTR,
+    "#digest": records.DIGEST_ATTR,
+    "#deadline": records.DEADLINE_ATTR,
+} | {f"#a{i}": name for i, name in enumerate(records.ANSWER_ATTRS)}
 
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """A key to claim with an INPROGRESS record, and the validation hash of the request's content."""
+    """A key to claim on its event's item, with the content digest of the request."""
 
-    rid: str
-    validation: str
-
-
-@dataclass(frozen=True, slots=True)
-class Completion:
-    """A claimed key whose event was queued: its record completes and the event is written RECEIVED."""
-
-    rid: str
-    validation: str
-    result: IngestResult
+    event_id: str
+    digest: str
 
 
 @dataclass
@@ -62,7 +58,7 @@ class Claimed:
     """The outcome of claiming many keys: each key is claimed, answered from a stored record, or unknown."""
 
     claimed: list[str] = field(default_factory=list)
-    answered: dict[str, Verdict] = field(default_factory=dict)
+    answered: dict[str, Seen] = field(default_factory=dict)
     unavailable: list[str] = field(default_factory=list)
 
 
@@ -88,15 +84,19 @@ class _Unavailable(EventNotQueuedError):
 
 
 class IdempotencyStore:
-    """Many Powertools records at once, with a handful of calls."""
+    """The idempotency records of many events at once, with a handful of calls."""
 
-    def __init__(self, client: Any, table: str, events_table: str, retention: Retention) -> None:
+    def __init__(self, client: Any, events_table: str, retention: Retention) -> None:
         self.client = client
-        self.table = table
-        self.events_table = events_table
+        self.table = events_table
         self.retention = retention
 
-    def seen(self, claims: Sequence[Claim], clock: Clock) -> dict[str, Verdict]:
+    def _claim_update(self, claim: Claim, deadline_ms: int, clock: Clock) -> dict[str, Any]:
+        # A bare claim leaves with the TTL a stuck RECEIVED event has (the failed-retention period).
+        expires_at = clock.now + self.retention.failed_seconds
+        return records.claim_update(self.table, claim.event_id, claim.digest, deadline_ms, expires_at, clock)
+
+    def seen(self, claims: Sequence[Claim], clock: Clock) -> dict[str, Seen]:
         """The verdict of every key that has a live record (consistent ``BatchGetItem`` per 100 keys).
 
         A key that could not be read is left out: it is claimed like a new one, and its condition decides.
@@ -110,200 +110,189 @@ class IdempotencyStore:
             left: dict[str, Any] | None = response.get("UnprocessedKeys")
             return left
 
-        for chunk in _chunks([c.rid for c in claims], MAX_GET_KEYS):
-            keys = [{records.KEY_ATTR: {"S": rid}} for rid in chunk]
+        for chunk in _chunks([c.event_id for c in claims], MAX_GET_KEYS):
+            request = {
+                "Keys": [{records.KEY_ATTR: {"S": event_id}} for event_id in chunk],
+                "ConsistentRead": True,
+                "ProjectionExpression": _SCREEN_PROJECTION,
+                "ExpressionAttributeNames": _SCREEN_NAMES,
+            }
             try:
-                until_done(read, {self.table: {"Keys": keys, "ConsistentRead": True}})
+                until_done(read, {self.table: request})
             except (ClientError, BotoCoreError) as exc:
                 logger.warning("batch read failed", extra={"error": type(exc).__name__})
-        verdicts = {}
+        verdicts: dict[str, Seen] = {}
         for claim in claims:
-            verdict = records.classify(found.get(claim.rid), claim.validation, clock)
-            if verdict[0] is not Seen.FREE:
-                verdicts[claim.rid] = verdict
+            verdict = records.classify(found.get(claim.event_id), claim.digest, clock)
+            if verdict is not Seen.FREE:
+                verdicts[claim.event_id] = verdict
         return verdicts
 
-    def claim(self, claims: Sequence[Claim], clock: Clock, expiry: int, deadline_ms: int) -> Claimed:
-        """Write INPROGRESS records in transactions of 100; only keys that conflicted are claimed alone."""
-        puts = {
-            c.rid: records.in_progress_put(self.table, c.rid, c.validation, expiry, deadline_ms, clock)
-            for c in claims
-        }
-        validations = {c.rid: c.validation for c in claims}
+    def claim(self, claims: Sequence[Claim], clock: Clock, deadline_ms: int) -> Claimed:
+        """Claim keys in transactions of 100; only keys that conflicted are claimed alone."""
+        updates = {c.event_id: self._claim_update(c, deadline_ms, clock) for c in claims}
+        digests = {c.event_id: c.digest for c in claims}
         out = Claimed()
         alone: list[str] = []
         current: list[str] = []  # the keys of the attempt under way
 
         def transact(pending: list[str]) -> list[str] | None:
             current[:] = pending
-            error = self._write([{"Put": puts[rid]} for rid in pending], str(uuid.uuid4()))
+            error = self._write([{"Update": updates[key]} for key in pending], str(uuid.uuid4()))
             if error is None:
                 out.claimed.extend(pending)
                 return None
             if not _cancelled(error):
                 logger.warning("claim failed", extra={"error": _name(error)})
                 raise _Unavailable
-            return self._sort_cancelled(error, pending, puts, validations, clock, out, alone)
+            return self._sort_cancelled(error, pending, digests, deadline_ms, clock, out, alone)
 
-        for chunk in _chunks(list(puts), MAX_TRANSACT_ITEMS):
+        for chunk in _chunks(list(updates), MAX_TRANSACT_ITEMS):
             try:
                 left: list[str] | None = until_done(transact, chunk)
             except _Unavailable:
-                # The outcome is unknown: answered 503. A claim that did land expires at
-                # in_progress_expiration.
+                # The outcome is unknown: answered 503. A claim that did land expires at its deadline.
                 out.unavailable += current
                 continue
             alone += left or []  # cancelled again and again: the rest are claimed one by one
-        for rid in alone:
-            self._claim_alone(rid, puts[rid], validations[rid], out)
+        for key in alone:
+            self._claim_alone(Claim(key, digests[key]), deadline_ms, out)
         return out
 
     @staticmethod
     def _sort_cancelled(
         exc: ClientError,
         pending: list[str],
-        puts: dict[str, dict[str, Any]],
-        validations: dict[str, str],
+        digests: dict[str, str],
+        deadline_ms: int,
         clock: Clock,
         out: Claimed,
         alone: list[str],
     ) -> list[str]:
-        """Split a cancelled claim: answer keys whose record came back, set conflicts aside, retry others.
-
-        A record identical to the one this claim writes is this claim's own: an earlier attempt landed and its
-        answer was lost (DynamoDB would have honoured the ClientRequestToken; not every emulator does).
-        """
+        """Split a cancelled claim: answer keys whose record came back, set conflicts aside, retry others."""
         reasons = exc.response.get("CancellationReasons") or []
         if len(reasons) != len(pending):
             alone += pending  # reasons missing: nothing says which keys conflicted
             return []
         retry: list[str] = []
-        for rid, reason in zip(pending, reasons, strict=True):
+        for key, reason in zip(pending, reasons, strict=True):
             code = reason.get("Code") or "None"
             if code == "None":
-                retry.append(rid)  # cancelled only because another key failed
+                retry.append(key)  # cancelled only because another key failed
                 continue
-            if code == "ConditionalCheckFailed" and reason.get("Item") == puts[rid]["Item"]:
-                out.claimed.append(rid)
+            item = reason.get("Item")
+            if code == "ConditionalCheckFailed" and records.is_own_claim(item, digests[key], deadline_ms):
+                out.claimed.append(key)  # an earlier attempt of this very claim landed
                 continue
-            if code == "ConditionalCheckFailed" and reason.get("Item"):
-                verdict = records.classify(reason["Item"], validations[rid], clock)
-                if verdict[0] is not Seen.FREE:
-                    out.answered[rid] = verdict
+            if code == "ConditionalCheckFailed" and item:
+                verdict = records.classify(item, digests[key], clock)
+                if verdict is not Seen.FREE:
+                    out.answered[key] = verdict
                     continue
-            alone.append(rid)  # TransactionConflict, throttling, or a record that changed meanwhile
+            alone.append(key)  # TransactionConflict, throttling, or a record that changed meanwhile
         return retry
 
-    def _claim_alone(self, rid: str, put: dict[str, Any], validation: str, out: Claimed) -> None:
-        """Powertools' own conditional put for one conflicting key."""
+    def _claim_alone(self, claim: Claim, deadline_ms: int, out: Claimed) -> None:
+        """One conflicting key, with the single path's conditional update."""
         try:
-            self.client.put_item(**put)
-            out.claimed.append(rid)
-        except ClientError as exc:
-            if _code(exc) != "ConditionalCheckFailedException":
-                out.unavailable.append(rid)
-                return
-            old: Any = exc.response.get("Item")  # ReturnValuesOnConditionCheckFailure
-            if old == put["Item"]:
-                out.claimed.append(rid)  # this very put landed on an attempt whose answer was lost
-                return
-            seen, event_id = records.classify(old, validation, Clock.read())
-            # A record that exists but looks free was rewritten while we looked: someone holds the key now.
-            out.answered[rid] = (Seen.IN_PROGRESS if seen is Seen.FREE else seen, event_id)
-        except BotoCoreError:
-            out.unavailable.append(rid)
+            held = self.claim_one(claim, deadline_ms)
+        except (ClientError, BotoCoreError, _Unavailable):
+            out.unavailable.append(claim.event_id)
+            return
+        if held is None:
+            out.claimed.append(claim.event_id)
+        else:
+            out.answered[claim.event_id] = held[0]
 
-    def claim_one(self, claim: Claim, expiry: int, deadline_ms: int) -> tuple[Seen, dict[str, Any]] | None:
-        """Claim one key with Powertools' conditional put (the single path): ``None`` once claimed, else the
-        verdict of the live record that holds it, and that record.
+    def claim_one(self, claim: Claim, deadline_ms: int) -> tuple[Seen, dict[str, Any]] | None:
+        """Claim one key with a conditional ``UpdateItem`` (the single path): ``None`` once claimed, else the
+        verdict of the live record that holds it, and the item.
 
-        A refusal whose record looks free (it expired or was released between the condition and the answer)
-        is retried with a fresh clock, as Powertools retries an inconsistent state; the table's own errors
-        propagate (a 503 for the client).
+        A refusal whose record looks free (its claim passed its deadline between the condition and the
+        answer) is retried with a fresh clock, as Powertools retries an inconsistent state; the table's own
+        errors propagate (a 503 for the client).
         """
         for _ in range(MAX_CLAIM_ATTEMPTS):
             clock = Clock.read()
-            put = records.in_progress_put(self.table, claim.rid, claim.validation, expiry, deadline_ms, clock)
             try:
-                self.client.put_item(**put)
+                self.client.update_item(**self._claim_update(claim, deadline_ms, clock))
                 return None
             except ClientError as exc:
                 if _code(exc) != "ConditionalCheckFailedException":
                     raise
                 # ReturnValuesOnConditionCheckFailure; an emulator that omits it costs a consistent read.
                 returned: Any = exc.response.get("Item")
-                old = returned or self._read(claim.rid)
-            if old == put["Item"]:
-                return None  # this very put landed on an attempt whose answer was lost
-            seen, _ = records.classify(old, claim.validation, clock)
+                old = returned or self._read(claim.event_id)
+            if records.is_own_claim(old, claim.digest, deadline_ms):
+                return None  # this very claim landed on an attempt whose answer was lost
+            seen = records.classify(old, claim.digest, clock)
             if old is not None and seen is not Seen.FREE:
                 return seen, old
         raise _Unavailable(f"the key stayed contended for {MAX_CLAIM_ATTEMPTS} attempts")
 
-    def _read(self, rid: str) -> dict[str, Any] | None:
+    def _read(self, event_id: str) -> dict[str, Any] | None:
         item: dict[str, Any] | None = self.client.get_item(
-            TableName=self.table, Key={records.KEY_ATTR: {"S": rid}}, ConsistentRead=True
+            TableName=self.table,
+            Key={records.KEY_ATTR: {"S": event_id}},
+            ConsistentRead=True,
+            ProjectionExpression=_SCREEN_PROJECTION,
+            ExpressionAttributeNames=_SCREEN_NAMES,
         ).get("Item")
         return item
 
-    def complete_one(self, completion: Completion, expiry: int) -> None:
-        """Complete one record and write its event RECEIVED, in one transaction (the single path)."""
-        self.client.transact_write_items(TransactItems=self._completion(completion, expiry))
+    def _completion(self, result: IngestResult) -> dict[str, Any]:
+        return records.completed(accepted_update(self.table, result, self.retention))
 
-    def release_one(self, rid: str) -> None:
-        """Delete one claim whose event was not accepted, as Powertools does when the function raises."""
-        self.client.delete_item(TableName=self.table, Key={records.KEY_ATTR: {"S": rid}})
+    def complete_one(self, result: IngestResult) -> None:
+        """Complete one record and write its event RECEIVED: one ``UpdateItem`` (the single path)."""
+        self.client.update_item(**self._completion(result))
 
-    def complete(self, completions: Sequence[Completion], expiry: int) -> set[str]:
-        """Complete records and write their events RECEIVED (two items per event, 50 events per call).
+    def complete(self, results: Sequence[IngestResult]) -> set[str]:
+        """Complete records and write their events RECEIVED, 100 events per transaction.
 
-        Returns the keys completed.
+        Returns the event ids completed.
         """
         done: set[str] = set()
-        for chunk in _chunks(completions, MAX_TRANSACT_ITEMS // 2):
-            error = self._transact([item for c in chunk for item in self._completion(c, expiry)])
+        for chunk in _chunks(results, MAX_TRANSACT_ITEMS):
+            error = self._transact([{"Update": self._completion(r)} for r in chunk])
             if error is None:
-                done.update(c.rid for c in chunk)
+                done.update(r.event_id for r in chunk)
             elif _cancelled(error):
                 # e.g. a TransactionConflict with a consumer already writing one of the events: each event on
-                # its own, so one event cannot hold back the other 49.
-                done.update(
-                    c.rid for c in chunk if self._transact(self._completion(c, expiry), retries=0) is None
-                )
+                # its own, so one event cannot hold back the other 99.
+                done.update(r.event_id for r in chunk if self._complete_alone(r))
         return done
 
-    def _completion(self, completion: Completion, expiry: int) -> list[dict[str, Any]]:
-        data = records.response_data(completion.result)
-        return [
-            {
-                "Update": records.completed_update(
-                    self.table, completion.rid, expiry, data, completion.validation
-                )
-            },
-            {"Update": accepted_update(self.events_table, completion.result, self.retention)},
-        ]
+    def _complete_alone(self, result: IngestResult) -> bool:
+        try:
+            self.complete_one(result)
+        except (ClientError, BotoCoreError) as exc:
+            logger.warning("completion failed", extra={"error": _name(exc)})
+            return False
+        return True
 
-    def release(self, rids: Sequence[str]) -> None:
-        """Delete claims whose events were not accepted, so the client's retry is not answered 409."""
+    def release(self, claims: Sequence[Claim]) -> None:
+        """Give up claims whose events were not queued, so the client's retry is not answered 409.
 
-        def delete(request: dict[str, Any]) -> dict[str, Any] | None:
-            left: dict[str, Any] | None = self.client.batch_write_item(RequestItems=request).get(
-                "UnprocessedItems"
-            )
-            return left
-
-        for chunk in _chunks(rids, MAX_DELETE_REQUESTS):
-            request = {
-                self.table: [{"DeleteRequest": {"Key": {records.KEY_ATTR: {"S": rid}}}} for rid in chunk]
-            }
+        One conditional ``DeleteItem`` each (a failure path: a batch delete cannot carry the condition). A
+        claim that cannot be released is left to its deadline, as Powertools leaves it.
+        """
+        for claim in claims:
             try:
-                left = until_done(delete, request)
-            except (ClientError, BotoCoreError) as exc:
+                self.client.delete_item(**records.release_delete(self.table, claim.event_id, claim.digest))
+            except ClientError as exc:
+                if _code(exc) != "ConditionalCheckFailedException":
+                    logger.warning("release failed", extra={"error": _code(exc)})
+            except BotoCoreError as exc:
                 logger.warning("release failed", extra={"error": type(exc).__name__})
-                continue
-            if left:
-                # Left to expire at in_progress_expiration (the invocation's deadline), as Powertools' are.
-                logger.warning("claims left to expire", extra={"events": sum(len(v) for v in left.values())})
+
+    def release_one(self, claim: Claim) -> None:
+        """Give up one claim (the single path); the table's errors propagate, a refused condition does not."""
+        try:
+            self.client.delete_item(**records.release_delete(self.table, claim.event_id, claim.digest))
+        except ClientError as exc:
+            if _code(exc) != "ConditionalCheckFailedException":
+                raise
 
     def _write(self, items: list[dict[str, Any]], token: str) -> ClientError | BotoCoreError | None:
         try:

@@ -81,13 +81,16 @@ def content_digest(request: IngestRequest) -> str:
     return hashlib.sha256(canonical_json(body).encode("ascii")).hexdigest()
 
 
-def derive_event_id(source: str, idempotency_key: str, digest: str) -> str:
-    """A name-based UUID (RFC 9562 v5) of (source, key, content digest).
+def derive_event_id(source: str, idempotency_key: str) -> str:
+    """A name-based UUID (RFC 9562 v5) of (source, idempotency key).
 
     Deterministic on purpose: an ingest that crashed after enqueueing and is retried by the client
-    converges on the same event id, so the consumer's per-event idempotency absorbs the second message.
+    converges on the same event id, so the consumer's per-event idempotency absorbs the second message. And
+    one key is one item: the key's idempotency record lives on its event's item
+    (:mod:`plutus.adapters.idempotency_records`), so a key reused with other content meets the record of
+    the first and is refused, for as long as the event is kept.
     """
-    return str(uuid.uuid5(EVENT_ID_NAMESPACE, "\x1f".join((source, idempotency_key, digest))))
+    return str(uuid.uuid5(EVENT_ID_NAMESPACE, "\x1f".join((source, idempotency_key))))
 
 
 def utc_now() -> str:

@@ -27,16 +27,16 @@ from plutus.ingest.idempotent import Invocation, idempotent
 from plutus.observability.tracing import SQS_TRACE_HEADER, outgoing_trace_header
 from plutus.settings import Settings
 
-# The idempotency key is (source, idempotency_key); the stored digest detects a reused key with new content.
-# As Powertools' IdempotencyConfig would say it: tests/unit/test_records.py holds the records to its output.
-EVENT_KEY_JMESPATH = "[source, idempotency_key]"
-VALIDATION_JMESPATH = "digest"
 # SQS's limit on one message, body and attributes (the queues' MaximumMessageSize in template.yaml).
 SQS_MAX_MESSAGE_BYTES = 1_048_576
 
 
 class IngestCommand(BaseModel):
-    """What the idempotent function receives: the key, the content digest and the event."""
+    """What the idempotent function receives: the key, the content digest and the event.
+
+    The idempotency key is (source, idempotency_key), named by ``event_id``; the stored digest detects a key
+    reused with new content.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -59,7 +59,7 @@ def command_for(request: IngestRequest, message_group: str | None = None) -> Ing
         source=request.source,
         idempotency_key=request.idempotency_key,
         digest=digest,
-        event_id=derive_event_id(request.source, request.idempotency_key, digest),
+        event_id=derive_event_id(request.source, request.idempotency_key),
         event_type=request.event_type,
         schema_version=request.schema_version,
         payload=request.payload,
@@ -77,11 +77,10 @@ def build_accept_event(
     """The idempotent ``accept_event(command=...)`` and the invocation to register the Lambda context on.
 
     ``payloads``: where payloads above ``settings.inline_message_max_bytes`` are stored (none: all inline).
-    The key is ``settings.idempotency_key_prefix`` (fixed: renaming the function must not silently reset
-    deduplication) with (source, idempotency_key); the record completes in the transaction that writes the
-    event RECEIVED, so the client never sees a 202 for an event whose status cannot be read.
+    The key's record lives on the event's item; it completes in the ``UpdateItem`` that writes the event
+    RECEIVED, so the client never sees a 202 for an event whose status cannot be read.
     """
-    store = IdempotencyStore(dynamodb, settings.idempotency_table, settings.events_table, retention)
+    store = IdempotencyStore(dynamodb, settings.events_table, retention)
     invocation = Invocation()
 
     def accept_event(command: IngestCommand) -> IngestResult:
@@ -105,7 +104,7 @@ def build_accept_event(
             received_at=received_at,
         )
 
-    return idempotent(accept_event, store, settings, invocation), invocation
+    return idempotent(accept_event, store, invocation), invocation
 
 
 def group_attributes(command: IngestCommand, settings: Settings) -> dict[str, Any]:

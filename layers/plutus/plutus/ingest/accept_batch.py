@@ -1,15 +1,17 @@
 """The batch ingest use case: many events, a handful of AWS calls, one outcome per event, in order.
 
 For N new events it costs one ``BatchGetItem`` (which keys were seen), one ``TransactWriteItems`` claiming the
-new keys (Powertools-format INPROGRESS records), ``SendMessageBatch`` by 10, and one ``TransactWriteItems``
-per 50 events that completes their records and writes them RECEIVED, as the single path does per event. The
+new keys (INPROGRESS records on the events' own items), ``SendMessageBatch`` by 10, and one
+``TransactWriteItems`` per 100 events that completes their records and writes them RECEIVED, as the single
+path does per event. The
 partial failures of those batch calls are the adapters' business (:mod:`plutus.adapters.idempotency_store`,
 :mod:`plutus.adapters.queue`); here each event gets its answer:
 
 - a key already seen is answered from its record (200 replay, 409 in progress, 422 reused with new content);
-- an event that could not be claimed, queued or completed is answered 503 and its claim released (it also
-  expires at ``in_progress_expiration``), so the client's retry works. An event queued but not completed is
-  processed anyway, and a retry converges on the same event id.
+- an event that could not be claimed or queued is answered 503 and its claim released (else it is free again
+  at its deadline), so the client's retry works. An event queued but not completed is answered 503 and
+  processed anyway; its claim is kept until its deadline (a retry is answered 409 until then), because its
+  message may be on the queue: released, the key could be claimed again by other content.
 
 No event is answered 202 unless its message was accepted by SQS and its record completed.
 """
@@ -20,9 +22,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from plutus.adapters import idempotency_records as records
 from plutus.adapters.idempotency_records import Clock, Seen
-from plutus.adapters.idempotency_store import Claim, Completion, IdempotencyStore, Verdict
+from plutus.adapters.idempotency_store import Claim, IdempotencyStore
 from plutus.adapters.payload_store import PayloadStore
 from plutus.adapters.queue import EventQueue, Message
 from plutus.core.envelope import IngestResult, utc_now
@@ -50,8 +51,7 @@ class Outcome:
 @dataclass(frozen=True, slots=True)
 class _Event:
     index: int
-    rid: str
-    validation: str
+    claim: Claim
     result: IngestResult
     message: Outgoing
     # MessageGroupId (and on FIFO MessageDeduplicationId), as the single path sends them.
@@ -62,10 +62,9 @@ def _not_queued() -> Outcome:
     return Outcome(error=EventNotQueuedError("the event could not be stored or queued; retry it"))
 
 
-def _answer(event: _Event, verdict: Verdict) -> Outcome:
-    seen, event_id = verdict
+def _answer(event: _Event, seen: Seen) -> Outcome:
     if seen is Seen.REPLAY:
-        return Outcome(event_id=event_id or event.result.event_id, replayed=True)
+        return Outcome(event_id=event.result.event_id, replayed=True)
     if seen is Seen.REUSED:
         return Outcome(error=IdempotencyKeyReusedError("Payload does not match stored record for this key"))
     return Outcome(error=RequestInProgressError("a request with this key is in progress"))
@@ -101,17 +100,17 @@ class BatchIngest:
             event = self._event(index, item, received_at)
             if isinstance(event, Exception):
                 outcomes[index] = Outcome(error=event)
-            elif event.rid in firsts:
-                followers.append((index, firsts[event.rid], event.validation))
+            elif event.claim.event_id in firsts:
+                followers.append((index, firsts[event.claim.event_id], event.claim.digest))
             else:
-                firsts[event.rid] = event
+                firsts[event.claim.event_id] = event
         clock = Clock.read()
         fresh = self._screen(list(firsts.values()), clock, outcomes)
         claimed = self._claim(fresh, clock, outcomes)
         queued = self._enqueue(self._store_payloads(claimed, outcomes), outcomes)
         self._complete(queued, outcomes)
-        for index, first, validation in followers:
-            outcomes[index] = self._follow(outcomes[first.index], validation == first.validation)
+        for index, first, digest in followers:
+            outcomes[index] = self._follow(outcomes[first.index], digest == first.claim.digest)
         return [outcomes[index] for index in range(len(items))]
 
     def _event(self, index: int, command: IngestCommand, received_at: str) -> _Event | Exception:
@@ -131,8 +130,7 @@ class BatchIngest:
             return exc
         return _Event(
             index,
-            records.record_id(self.settings.idempotency_key_prefix, command.source, command.idempotency_key),
-            records.validation_hash(command.digest),
+            Claim(command.event_id, command.digest),
             result,
             message,
             group_attributes(command, self.settings),
@@ -149,25 +147,24 @@ class BatchIngest:
 
     def _screen(self, events: list[_Event], clock: Clock, outcomes: dict[int, Outcome]) -> list[_Event]:
         """Answer the keys already seen; return the rest."""
-        seen = self.store.seen([Claim(e.rid, e.validation) for e in events], clock)
+        seen = self.store.seen([e.claim for e in events], clock)
         for event in events:
-            if event.rid in seen:
-                outcomes[event.index] = _answer(event, seen[event.rid])
-        return [e for e in events if e.rid not in seen]
+            if event.claim.event_id in seen:
+                outcomes[event.index] = _answer(event, seen[event.claim.event_id])
+        return [e for e in events if e.claim.event_id not in seen]
 
     def _claim(self, events: list[_Event], clock: Clock, outcomes: dict[int, Outcome]) -> list[_Event]:
         """Claim the new keys; answer the ones another request holds or that could not be claimed."""
-        expiry = clock.now + self.settings.idempotency_expiry_seconds
         deadline_ms = clock.now_ms + (self.remaining_ms() or DEFAULT_IN_PROGRESS_MS)
-        result = self.store.claim([Claim(e.rid, e.validation) for e in events], clock, expiry, deadline_ms)
-        unavailable = set(result.unavailable)
+        result = self.store.claim([e.claim for e in events], clock, deadline_ms)
         claimed = set(result.claimed)
         for event in events:
-            if event.rid in result.answered:
-                outcomes[event.index] = _answer(event, result.answered[event.rid])
-            elif event.rid in unavailable or event.rid not in claimed:
+            key = event.claim.event_id
+            if key in result.answered:
+                outcomes[event.index] = _answer(event, result.answered[key])
+            elif key not in claimed:
                 outcomes[event.index] = _not_queued()
-        return [e for e in events if e.rid in claimed]
+        return [e for e in events if e.claim.event_id in claimed]
 
     def _store_payloads(self, events: list[_Event], outcomes: dict[int, Outcome]) -> list[_Event]:
         """Store the payloads of the claimed events that travel as pointers; release those not stored."""
@@ -194,18 +191,21 @@ class BatchIngest:
         return [e for e in events if str(e.index) in sent]
 
     def _complete(self, events: list[_Event], outcomes: dict[int, Outcome]) -> None:
-        """Complete the records and write the events RECEIVED; release those that could not be."""
-        expiry = Clock.read().now + self.settings.idempotency_expiry_seconds
-        done = self.store.complete([Completion(e.rid, e.validation, e.result) for e in events], expiry)
+        """Complete the records and write the events RECEIVED; answer 503 for those that could not be.
+
+        Their messages are queued, so their claims are kept (see the module's docstring).
+        """
+        done = self.store.complete([e.result for e in events])
         for event in events:
-            if event.rid in done:
-                outcomes[event.index] = Outcome(event_id=event.result.event_id)
-        failed = [e for e in events if e.rid not in done]
+            outcomes[event.index] = (
+                Outcome(event_id=event.result.event_id) if event.result.event_id in done else _not_queued()
+            )
+        failed = len(events) - len(done)
         if failed:
-            logger.warning("events queued but not completed", extra={"events": len(failed)})
-            self._give_up(failed, outcomes)
+            logger.warning("events queued but not completed", extra={"events": failed})
 
     def _give_up(self, events: list[_Event], outcomes: dict[int, Outcome]) -> None:
+        """Answer 503 for events that were claimed but not queued, and release their claims."""
         for event in events:
             outcomes[event.index] = _not_queued()
-        self.store.release([e.rid for e in events])
+        self.store.release([e.claim for e in events])

@@ -147,6 +147,6 @@ def provider_command(request: IngestRequest, settings: Settings, registry: Regis
             }
         ).encode("ascii")
     ).hexdigest()
-    event_id = derive_event_id(request.source, request.idempotency_key, digest)
+    event_id = derive_event_id(request.source, request.idempotency_key)
     # The command /api/v1/ingest builds (its FIFO message group included), with the provider's digest.
     return _command(request, settings, registry).model_copy(update={"digest": digest, "event_id": event_id})

@@ -57,7 +57,9 @@ def events_router(events: EventsRepository) -> APIRouter:
             if not event_id.startswith("message:") or len(event_id) > 200:
                 raise EventNotFoundError("no event has this id") from None
         item = events.get(event_id)
-        if item is None:
+        # An item without a status is a key claimed by an ingest that has not answered (or never will): not
+        # an accepted event yet.
+        if item is None or "status" not in item:
             raise EventNotFoundError("no event has this id")
         return public_view(item)
 
