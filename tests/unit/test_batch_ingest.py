@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,15 +54,15 @@ class FakeStore:
                 out.claimed.append(c.event_id)
         return out
 
-    def complete(self, results: Sequence[IngestResult]) -> set[str]:
+    def complete(self, results: Sequence[IngestResult], digests: Mapping[str, str]) -> set[str]:
         done = set()
         for result in results:
             if result.event_id not in self.fail_completion:
-                self.records[result.event_id] = ("COMPLETED", self.records[result.event_id][1])
+                self.records[result.event_id] = ("COMPLETED", digests[result.event_id])
                 done.add(result.event_id)
         return done
 
-    def release(self, claims: Sequence[Claim]) -> None:
+    def release(self, claims: Sequence[Claim], deadline_ms: int) -> None:
         for claim in claims:
             self.records.pop(claim.event_id, None)
             self.released.append(claim.event_id)

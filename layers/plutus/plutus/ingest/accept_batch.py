@@ -105,9 +105,11 @@ class BatchIngest:
             else:
                 firsts[event.claim.event_id] = event
         clock = Clock.read()
+        # The claims' deadline, read with the clock it counts from: the invocation ends then, not later.
+        deadline_ms = clock.now_ms + (self.remaining_ms() or DEFAULT_IN_PROGRESS_MS)
         fresh = self._screen(list(firsts.values()), clock, outcomes)
-        claimed = self._claim(fresh, clock, outcomes)
-        queued = self._enqueue(self._store_payloads(claimed, outcomes), outcomes)
+        claimed = self._claim(fresh, clock, deadline_ms, outcomes)
+        queued = self._enqueue(self._store_payloads(claimed, deadline_ms, outcomes), deadline_ms, outcomes)
         self._complete(queued, outcomes)
         for index, first, digest in followers:
             outcomes[index] = self._follow(outcomes[first.index], digest == first.claim.digest)
@@ -153,9 +155,10 @@ class BatchIngest:
                 outcomes[event.index] = _answer(event, seen[event.claim.event_id])
         return [e for e in events if e.claim.event_id not in seen]
 
-    def _claim(self, events: list[_Event], clock: Clock, outcomes: dict[int, Outcome]) -> list[_Event]:
+    def _claim(
+        self, events: list[_Event], clock: Clock, deadline_ms: int, outcomes: dict[int, Outcome]
+    ) -> list[_Event]:
         """Claim the new keys; answer the ones another request holds or that could not be claimed."""
-        deadline_ms = clock.now_ms + (self.remaining_ms() or DEFAULT_IN_PROGRESS_MS)
         result = self.store.claim([e.claim for e in events], clock, deadline_ms)
         claimed = set(result.claimed)
         for event in events:
@@ -166,7 +169,9 @@ class BatchIngest:
                 outcomes[event.index] = _not_queued()
         return [e for e in events if e.claim.event_id in claimed]
 
-    def _store_payloads(self, events: list[_Event], outcomes: dict[int, Outcome]) -> list[_Event]:
+    def _store_payloads(
+        self, events: list[_Event], deadline_ms: int, outcomes: dict[int, Outcome]
+    ) -> list[_Event]:
         """Store the payloads of the claimed events that travel as pointers; release those not stored."""
         stored: list[_Event] = []
         failed: list[_Event] = []
@@ -174,10 +179,10 @@ class BatchIngest:
             (stored if event.message.stored(self.payloads) else failed).append(event)
         if failed:
             logger.warning("payloads not stored", extra={"events": len(failed)})
-            self._give_up(failed, outcomes)
+            self._give_up(failed, deadline_ms, outcomes)
         return stored
 
-    def _enqueue(self, events: list[_Event], outcomes: dict[int, Outcome]) -> list[_Event]:
+    def _enqueue(self, events: list[_Event], deadline_ms: int, outcomes: dict[int, Outcome]) -> list[_Event]:
         """Queue the claimed events; release the claims of those SQS did not take."""
         # The same X-Ray hand-off as the single path, on every message.
         sent = self.queue.send(
@@ -187,7 +192,7 @@ class BatchIngest:
         failed = [e for e in events if str(e.index) not in sent]
         if failed:
             logger.warning("events not queued", extra={"events": len(failed)})
-            self._give_up(failed, outcomes)
+            self._give_up(failed, deadline_ms, outcomes)
         return [e for e in events if str(e.index) in sent]
 
     def _complete(self, events: list[_Event], outcomes: dict[int, Outcome]) -> None:
@@ -195,7 +200,9 @@ class BatchIngest:
 
         Their messages are queued, so their claims are kept (see the module's docstring).
         """
-        done = self.store.complete([e.result for e in events])
+        done = self.store.complete(
+            [e.result for e in events], {e.claim.event_id: e.claim.digest for e in events}
+        )
         for event in events:
             outcomes[event.index] = (
                 Outcome(event_id=event.result.event_id) if event.result.event_id in done else _not_queued()
@@ -204,8 +211,9 @@ class BatchIngest:
         if failed:
             logger.warning("events queued but not completed", extra={"events": failed})
 
-    def _give_up(self, events: list[_Event], outcomes: dict[int, Outcome]) -> None:
-        """Answer 503 for events that were claimed but not queued, and release their claims."""
+    def _give_up(self, events: list[_Event], deadline_ms: int, outcomes: dict[int, Outcome]) -> None:
+        """Answer 503 for events that were claimed but not queued, and release their claims (those made with
+        ``deadline_ms``: never a retry's that took one over)."""
         for event in events:
             outcomes[event.index] = _not_queued()
-        self.store.release([e.claim for e in events])
+        self.store.release([e.claim for e in events], deadline_ms)

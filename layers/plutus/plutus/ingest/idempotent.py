@@ -87,12 +87,12 @@ def idempotent[C: Keyed](
             result = fn(command)
         except Exception:
             try:
-                store.release_one(claim)
+                store.release_one(claim, deadline_ms)
             except Exception as release_error:
                 # The claim stays until its deadline: the client's retry is answered 409, then succeeds.
                 raise EventNotQueuedError("the event was not accepted; retry it") from release_error
             raise
-        store.complete_one(result)
+        store.complete_one(result, command.digest)
         return result
 
     return accept

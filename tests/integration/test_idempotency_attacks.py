@@ -1,0 +1,101 @@
+"""Attacks on the idempotency records on the events' own items (plutus.adapters.idempotency_records): races
+between a claim, its takeover, a late release and the completion; each test stages the interleaving with the
+adapter's own calls against the moto server, on the events table from template.yaml."""
+
+from __future__ import annotations
+
+import time
+
+from plutus.adapters import idempotency_records as records
+from plutus.adapters.events_store import Retention
+from plutus.adapters.idempotency_records import Seen
+from plutus.adapters.idempotency_store import Claim, IdempotencyStore
+from plutus.core.envelope import IngestRequest, IngestResult, utc_now
+from plutus.ingest.accept import IngestCommand, command_for
+from tests.builders import an_event
+from tests.integration.harness import Harness
+
+
+def _command(event: dict[str, object]) -> IngestCommand:
+    return command_for(IngestRequest.model_validate(event))
+
+
+def _result(command: IngestCommand) -> IngestResult:
+    return IngestResult(
+        event_id=command.event_id,
+        source=command.source,
+        event_type=command.event_type,
+        schema_version=command.schema_version,
+        received_at=utc_now(),
+    )
+
+
+def _store(stack: Harness) -> IdempotencyStore:
+    return IdempotencyStore(stack.client("dynamodb"), stack.stack.refs["EventsTable"], Retention())
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def test_a_late_release_never_deletes_the_claim_that_took_over(stack: Harness) -> None:
+    # Given invocation A claimed a key and outlived its deadline (its release is still to come), and B, the
+    # client's retry with the same content, took the claim over
+    store = _store(stack)
+    command = _command(an_event("takeover-release", payload={"amount": 1}))
+    claim = Claim(command.event_id, command.digest)
+    a_deadline = _now_ms() - 1_000
+    assert store.claim_one(claim, a_deadline) is None
+    b_deadline = _now_ms() + 600_000
+    assert store.claim_one(claim, b_deadline) is None
+
+    # When A's send fails and A gives its claim up, then B completes (its message is queued)
+    store.release_one(claim, a_deadline)
+    store.release([claim], a_deadline)
+    store.complete_one(_result(command), command.digest)
+
+    # Then B's record is intact: the same request again is a replay, other content a reused key
+    held = store.claim_one(claim, _now_ms() + 600_000)
+    assert held is not None and held[0] is Seen.REPLAY
+    other = _command(an_event("takeover-release", payload={"amount": 2}))
+    reused = store.claim_one(Claim(other.event_id, other.digest), _now_ms() + 600_000)
+    assert reused is not None and reused[0] is Seen.REUSED
+
+
+def test_other_content_never_claims_a_key_whose_taken_over_claim_is_still_sending(stack: Harness) -> None:
+    # Given A's dead claim was taken over by B (same content), which is sending its message
+    store = _store(stack)
+    command = _command(an_event("takeover-steal", payload={"amount": 1}))
+    claim = Claim(command.event_id, command.digest)
+    a_deadline = _now_ms() - 1_000
+    assert store.claim_one(claim, a_deadline) is None
+    assert store.claim_one(claim, _now_ms() + 600_000) is None
+
+    # When A gives its claim up late, and a request with other content for the key arrives
+    store.release_one(claim, a_deadline)
+    other = _command(an_event("takeover-steal", payload={"amount": 2}))
+    held = store.claim_one(Claim(other.event_id, other.digest), _now_ms() + 600_000)
+
+    # Then that request is refused: B holds the key (its message may be on the queue already)
+    assert held is not None and held[0] is Seen.REUSED
+
+
+def test_a_completion_whose_claim_vanished_keeps_the_content_digest(stack: Harness) -> None:
+    # Given a claim that is gone by the time its holder completes (whatever removed it: a release, the TTL)
+    store = _store(stack)
+    command = _command(an_event("vanished-claim"))
+    claim = Claim(command.event_id, command.digest)
+    deadline = _now_ms() + 600_000
+    assert store.claim_one(claim, deadline) is None
+    store.release_one(claim, deadline)
+
+    # When the holder completes (its message was queued)
+    store.complete_one(_result(command), command.digest)
+
+    # Then the record it leaves still names its content: the same request is a replay, never a 422
+    item = stack.client("dynamodb").get_item(
+        TableName=stack.stack.refs["EventsTable"], Key={"event_id": {"S": command.event_id}}
+    )["Item"]
+    assert item[records.DIGEST_ATTR]["S"] == command.digest
+    held = store.claim_one(claim, _now_ms() + 600_000)
+    assert held is not None and held[0] is Seen.REPLAY
