@@ -5,6 +5,9 @@ adapter's own calls against the moto server, on the events table from template.y
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+
+import pytest
 
 from plutus.adapters import idempotency_records as records
 from plutus.adapters.events_store import Retention
@@ -12,8 +15,11 @@ from plutus.adapters.idempotency_records import Seen
 from plutus.adapters.idempotency_store import Claim, IdempotencyStore
 from plutus.core.envelope import IngestRequest, IngestResult, utc_now
 from plutus.ingest.accept import IngestCommand, command_for
+from plutus_dev.emulator.lambda_runtime import InProcessFunction
+from plutus_dev.emulator.resources import Emulator
+from plutus_dev.faults.proxy import FaultKind, FaultProxy, Rule
 from tests.builders import an_event
-from tests.integration.harness import Harness
+from tests.integration.harness import Harness, harness
 
 
 def _command(event: dict[str, object]) -> IngestCommand:
@@ -99,3 +105,48 @@ def test_a_completion_whose_claim_vanished_keeps_the_content_digest(stack: Harne
     assert item[records.DIGEST_ATTR]["S"] == command.digest
     held = store.claim_one(claim, _now_ms() + 600_000)
     assert held is not None and held[0] is Seen.REPLAY
+
+
+@pytest.fixture
+def proxy(emulator: Emulator) -> Iterator[FaultProxy]:
+    with FaultProxy(emulator.url, timeout_hold=2.5) as p:
+        yield p
+
+
+@pytest.fixture
+def faulty(proxy: FaultProxy) -> Iterator[Harness]:
+    """Ingest talks to the emulator through the fault proxy, with a short Lambda timeout (claim deadline)."""
+    with harness(proxy.url) as h:
+        h.ingest = InProcessFunction("IngestFunction", h.ingest.handler, timeout=2)
+        yield h
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", ["single", "batch"])
+def test_a_send_whose_outcome_is_unknown_never_frees_the_key_for_other_content(
+    faulty: Harness, proxy: FaultProxy, path: str
+) -> None:
+    # Given SQS applies every SendMessage of an event but each answer is lost (500 after the write), so the
+    # producer gets a 503 while the event's message is on the queue, and the consumer then processes it
+    proxy.add_rule(
+        Rule(lambda c: c.service == "sqs" and c.operation.startswith("SendMessage"), FaultKind.LOST_500)
+    )
+    first = an_event("send-unknown", payload={"amount": 1})
+    if path == "single":
+        assert faulty.post_event(first).status == 503
+    else:
+        response = faulty.post_batch([first])
+        assert response.status == 200 and response.json()["results"][0]["status"] == 503
+    proxy.clear()
+    assert faulty.drain() >= 1
+    event_id = _command(first).event_id
+    assert faulty.get_event(event_id).json()["status"] == "PROCESSED"
+
+    # When the key comes again with other content
+    other = an_event("send-unknown", payload={"amount": 2})
+    response = faulty.post_event(other) if path == "single" else faulty.post_batch([other])
+
+    # Then it is refused as a reused key: a 202 would accept content that is never processed (its message is
+    # absorbed as a duplicate of the first)
+    status = response.status if path == "single" else response.json()["results"][0]["status"]
+    assert status == 422

@@ -8,7 +8,7 @@ from typing import Any
 
 from plutus.adapters.idempotency_records import Clock, Seen
 from plutus.adapters.idempotency_store import Claim, Claimed
-from plutus.adapters.queue import Message
+from plutus.adapters.queue import Message, Sent
 from plutus.core.envelope import IngestRequest, IngestResult
 from plutus.core.errors import (
     EventNotQueuedError,
@@ -73,10 +73,10 @@ class FakeQueue:
     messages: list[Message] = field(default_factory=list)
     refuse: set[str] = field(default_factory=set)  # message bodies containing one of these are not taken
 
-    def send(self, messages: Sequence[Message], extra: dict[str, Any] | None = None) -> set[str]:
+    def send(self, messages: Sequence[Message], extra: dict[str, Any] | None = None) -> Sent:
         taken = [m for m in messages if not any(r in m.body for r in self.refuse)]
         self.messages += taken
-        return {m.id for m in taken}
+        return Sent(accepted={m.id for m in taken})
 
 
 def _command(key: str, amount: int = 1, note: str = "") -> Any:

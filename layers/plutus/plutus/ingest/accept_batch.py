@@ -9,7 +9,8 @@ partial failures of those batch calls are the adapters' business (:mod:`plutus.a
 
 - a key already seen is answered from its record (200 replay, 409 in progress, 422 reused with new content);
 - an event that could not be claimed or queued is answered 503 and its claim released (else it is free again
-  at its deadline), so the client's retry works. An event queued but not completed is answered 503 and
+  at its deadline), so the client's retry works. An event queued but not completed, or whose send failed
+  with an unknown outcome (:func:`plutus.adapters.queue.outcome_unknown`), is answered 503 and may be
   processed anyway; its claim is kept until its deadline (a retry is answered 409 until then), because its
   message may be on the queue: released, the key could be claimed again by other content.
 
@@ -189,11 +190,16 @@ class BatchIngest:
             [Message(str(e.index), e.message.body, e.message.attributes, e.fields) for e in events],
             extra=trace_attributes(),
         )
-        failed = [e for e in events if str(e.index) not in sent]
+        failed = [e for e in events if str(e.index) not in sent.accepted]
         if failed:
             logger.warning("events not queued", extra={"events": len(failed)})
-            self._give_up(failed, deadline_ms, outcomes)
-        return [e for e in events if str(e.index) in sent]
+            # A message whose send failed with an unknown outcome may be on the queue: its claim is kept until
+            # its deadline, as for one queued but not completed; released, the key could be claimed by other
+            # content, answered 202, and dropped as a duplicate of this message.
+            self._give_up([e for e in failed if str(e.index) not in sent.unknown], deadline_ms, outcomes)
+            for event in failed:
+                outcomes[event.index] = _not_queued()
+        return [e for e in events if str(e.index) in sent.accepted]
 
     def _complete(self, events: list[_Event], outcomes: dict[int, Outcome]) -> None:
         """Complete the records and write the events RECEIVED; answer 503 for those that could not be.
