@@ -4,16 +4,19 @@ adapter's own calls against the moto server, on the events table from template.y
 
 from __future__ import annotations
 
+import base64
+import random
 import time
 from collections.abc import Iterator
 
 import pytest
 
 from plutus.adapters import idempotency_records as records
-from plutus.adapters.events_store import Retention
+from plutus.adapters.events_store import KEPT_MESSAGE, Retention
 from plutus.adapters.idempotency_records import Seen
 from plutus.adapters.idempotency_store import Claim, IdempotencyStore
 from plutus.core.envelope import IngestRequest, IngestResult, utc_now
+from plutus.core.registry import EventContext, EventModel, Router
 from plutus.ingest.accept import IngestCommand, command_for
 from plutus_dev.emulator.lambda_runtime import InProcessFunction
 from plutus_dev.emulator.resources import Emulator
@@ -150,3 +153,46 @@ def test_a_send_whose_outcome_is_unknown_never_frees_the_key_for_other_content(
     # absorbed as a duplicate of the first)
     status = response.status if path == "single" else response.json()["results"][0]["status"]
     assert status == 422
+
+
+class AlwaysFailsV1(EventModel):
+    event_type = "test_attack_always_fails"
+    schema_version = "1.0"
+
+
+failing_router = Router("test-attacks")
+
+
+@failing_router.on(AlwaysFailsV1)
+def handle_fail_always(event: AlwaysFailsV1, ctx: EventContext) -> None:
+    raise RuntimeError("downstream unavailable")
+
+
+def test_a_failed_event_keeping_a_large_message_still_answers_its_key(emulator: Emulator) -> None:
+    with harness(emulator.url, parameters={"MaxReceiveCount": "1"}, routers=[failing_router]) as stack:
+        # Given an event that failed for good and keeps its (incompressible, ~150 KB) message for replay
+        blob = base64.b64encode(random.Random(7).randbytes(150_000)).decode()
+        event = an_event("failed-large", "test_attack_always_fails", payload={"blob": blob})
+        accepted = stack.post_event(event)
+        assert accepted.status == 202
+        event_id = accepted.json()["event_id"]
+        stack.drain()
+        assert stack.get_event(event_id).json()["status"] == "FAILED"
+        item = stack.client("dynamodb").get_item(
+            TableName=stack.stack.refs["EventsTable"], Key={"event_id": {"S": event_id}}
+        )["Item"]
+        assert len(item[KEPT_MESSAGE]["B"]) > 100_000
+
+        # When the same request comes again, alone and in a batch, and the key with other content
+        again = stack.post_event(event)
+        batch = stack.post_batch(
+            [event, an_event("failed-large", "test_attack_always_fails", payload={"x": 1})]
+        )
+        reused = stack.post_event(an_event("failed-large", "test_attack_always_fails", payload={"x": 1}))
+
+        # Then the duplicates are replays of the event, the other content a reused key; nothing is queued
+        assert again.status == 200 and again.json()["event_id"] == event_id
+        assert [r["status"] for r in batch.json()["results"]] == [200, 422]
+        assert reused.status == 422
+        assert stack.queue_depth() == 0
+        assert stack.get_event(event_id).json()["status"] == "FAILED"
