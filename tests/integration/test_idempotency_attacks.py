@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from typer.testing import CliRunner
 
 from plutus.adapters import idempotency_records as records
 from plutus.adapters.events_store import KEPT_MESSAGE, Retention
@@ -18,6 +19,8 @@ from plutus.adapters.idempotency_store import Claim, IdempotencyStore
 from plutus.core.envelope import IngestRequest, IngestResult, utc_now
 from plutus.core.registry import EventContext, EventModel, Router
 from plutus.ingest.accept import IngestCommand, command_for
+from plutus_dev.cli import replay
+from plutus_dev.cli.app import app
 from plutus_dev.emulator.lambda_runtime import InProcessFunction
 from plutus_dev.emulator.resources import Emulator
 from plutus_dev.faults.proxy import FaultKind, FaultProxy, Rule
@@ -196,3 +199,19 @@ def test_a_failed_event_keeping_a_large_message_still_answers_its_key(emulator: 
         assert reused.status == 422
         assert stack.queue_depth() == 0
         assert stack.get_event(event_id).json()["status"] == "FAILED"
+
+
+def test_a_bare_claim_is_no_event_to_the_operator_cli(stack: Harness) -> None:
+    # Given a key claimed by an ingest that has not answered (or never will)
+    command = _command(an_event("bare-for-cli"))
+    assert _store(stack).claim_one(Claim(command.event_id, command.digest), _now_ms() + 600_000) is None
+
+    # Then `plutus events get` and replay by id find no event, as GET /api/v1/events/{id} does
+    shown = CliRunner().invoke(app, ["events", "get", command.event_id])
+    assert shown.exit_code == 1 and "no event" in shown.output
+    dynamodb, sqs = stack.client("dynamodb"), stack.client("sqs")
+    (result,) = replay.replay_events(
+        dynamodb, sqs, stack.stack.refs["EventsTable"], stack.queue_url, [command.event_id]
+    )
+    assert result.outcome is replay.Outcome.NOT_FOUND
+    assert stack.queue_depth() == 0
