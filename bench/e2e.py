@@ -229,7 +229,7 @@ class _Floor:
     def marker(self, key: str) -> dict[str, Any]:
         update = self.update(key, "PROCESSED")
         return update | {
-            "ConditionExpression": "#s <> :s",
+            "ConditionExpression": "attribute_not_exists(#s) OR #s <> :s",
         }
 
     def produce(self, worker: int) -> None:

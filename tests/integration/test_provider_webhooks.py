@@ -99,6 +99,15 @@ def post_stripe(stack: Harness, body: bytes, secret: str, source: str = "stripe"
     )
 
 
+def json_line(line: str) -> dict[str, Any]:
+    """A log line's JSON document (Powertools' structured lines, EMF); ``{}`` for any other line."""
+    try:
+        document = json.loads(line)
+    except ValueError:
+        return {}
+    return document if isinstance(document, dict) else {}
+
+
 def usd_balance(stack: Harness) -> Decimal:
     view = stack.request("GET", f"/api/v1/fintech/accounts/{ACCOUNT}")
     assert view.status == 200, view.body
@@ -203,6 +212,51 @@ def test_a_source_that_is_not_configured_is_404_and_no_secret_is_read(stack: Har
 
     assert response.status == 404
     assert_nothing_stored(stack)
+
+
+@pytest.mark.parametrize(
+    ("source", "stored", "reason"),
+    [
+        ("stripe", "whsec_tooshort", "too_short"),
+        ("stripe", "sk_live_" + "x" * 40, "not_whsec"),
+        ("github", b"\xff\xfe not utf-8 \xc3" + b"x" * 20, "not_utf8"),
+    ],
+    ids=["too_short", "an_api_key_not_a_signing_secret", "binary_not_utf8"],
+)
+def test_a_malformed_stored_secret_is_401_logged_and_counted_and_nothing_is_stored_or_queued(
+    stack: Harness, logs: Callable[[], str], source: str, stored: str | bytes, reason: str
+) -> None:
+    # Given a source whose only stored secret is not a usable key (security review F5: this was a 500)
+    name = stack.stack.parameters["WebhookSecretPrefix"] + source
+    value = {"SecretBinary": stored} if isinstance(stored, bytes) else {"SecretString": stored}
+    stack.client("secretsmanager").create_secret(Name=name, **value)
+    body = payment("evt_bad_secret", "pi_bad", 100)
+    key = stored if isinstance(stored, str) else "x" * 32
+
+    # When a request signed with that very value arrives, twice (the second from the cached load)
+    headers = {
+        "stripe": {"Stripe-Signature": stripe.WebhookSignature.generate_signature_header(body.decode(), key)},
+        "github": {
+            "X-Hub-Signature-256": "sha256=" + hmac.new(key.encode(), body, hashlib.sha256).hexdigest(),
+            "X-GitHub-Delivery": str(uuid.uuid4()),
+            "X-GitHub-Event": "ping",
+        },
+    }[source]
+    answers = [stack.request("POST", f"/api/v1/webhooks/{source}", body, headers) for _ in range(2)]
+
+    # Then both are the 401 of a source without a secret, nothing is stored, and the operator is told once
+    assert [a.status for a in answers] == [401, 401]
+    assert answers[0].json()["status"] == 401
+    assert_nothing_stored(stack)
+    text = logs()
+    records = [json_line(line) for line in text.splitlines()]
+    ignored = [r for r in records if r.get("message") == "webhook secrets ignored"]
+    counted = [r for r in records if "webhook_secret_invalid_total" in r]
+    assert [(r["source"], r["rejected"], r["usable"]) for r in ignored] == [
+        (source, [{"position": 1, "reason": reason}], 0)
+    ]
+    assert [(r["source"], r["webhook_secret_invalid_total"]) for r in counted] == [(source, [1.0])]
+    assert key not in text
 
 
 def test_stripe_keeps_verifying_while_its_secret_is_rolled(stack: Harness) -> None:

@@ -20,6 +20,10 @@ COMMANDS = [
     ["dlq", "list"],
     ["dlq", "show"],
     ["dlq", "redrive"],
+    ["webhooks"],
+    ["webhooks", "secret"],
+    ["webhooks", "secret", "put"],
+    ["webhooks", "secret", "remove-old"],
 ]
 
 

@@ -81,6 +81,7 @@ def test_every_alarm_notifies_the_optional_topic() -> None:
         "OldestMessageAgeAlarm",
         "ProcessingLagAlarm",
         "FanOutFailureAlarm",
+        "WebhookSecretInvalidAlarm",
     }
     for props in alarms.values():
         for key in ("AlarmActions", "OKActions"):
@@ -102,6 +103,21 @@ def test_the_fan_out_alarm_reads_the_emitted_failure_count_only_when_fan_out_is_
     assert alarm["Condition"] == "FanOutOn"
     assert props["MetricName"] == telemetry.FANOUT_FAILURE
     assert props["Namespace"].value == "MetricsNamespace"
+    assert {d["Name"] for d in props["Dimensions"]} == {"service", "environment"}
+    assert (props["Statistic"], props["Threshold"], props["ComparisonOperator"]) == (
+        "Sum",
+        0,
+        "GreaterThanThreshold",
+    )
+
+
+def test_the_webhook_secret_alarm_reads_the_emitted_count_only_where_secrets_are_read() -> None:
+    alarm = RESOURCES["WebhookSecretInvalidAlarm"]
+    props = alarm["Properties"]
+    assert alarm["Condition"] == "ReadsWebhookSecrets"
+    assert props["MetricName"] == telemetry.WEBHOOK_SECRET_INVALID
+    assert props["Namespace"].value == "MetricsNamespace"
+    # The {service, environment} set the metric is emitted with, next to the per-source one.
     assert {d["Name"] for d in props["Dimensions"]} == {"service", "environment"}
     assert (props["Statistic"], props["Threshold"], props["ComparisonOperator"]) == (
         "Sum",

@@ -15,11 +15,12 @@ import hmac
 import json
 from typing import Any
 
+from plutus.core.webhook_secrets import load_secrets
 from plutus.domains import build_registry
 from tests.fakes import RecordingAccept
 
 NOW = 1_795_737_600
-SECRET = "review-secret"
+SECRET = "review-secret-of-16-bytes-or-more"
 REGISTRY = build_registry()
 
 
@@ -33,7 +34,7 @@ def endpoint(accept: RecordingAccept) -> Any:
         config,
         REGISTRY,
         accept,
-        lambda _source: SECRET,
+        lambda _source, kind: load_secrets(kind, SECRET).keys,
         ProducerAuthorizer.for_settings(config, REGISTRY),
         clock=lambda: NOW,
     )

@@ -15,13 +15,11 @@ from botocore.exceptions import ClientError
 from standardwebhooks.webhooks import Webhook
 
 from plutus.core.errors import BodyTooLargeError, UnauthenticatedError
+from plutus.core.webhook_secrets import NOT_BASE64, TOO_SHORT, InvalidSecretError, load_secrets, secret_key
 from plutus.ingest.auth import (
     ParameterSecretStore,
     WebhookAuthenticator,
-    WebhookSecretError,
     claimed_source,
-    decode_secret,
-    parse_secrets,
 )
 from tests.builders import an_event, encoded
 
@@ -42,7 +40,9 @@ def signed_headers(
 
 
 def authenticator(secrets: Mapping[str, list[str]], now: int = NOW) -> WebhookAuthenticator:
-    decoded = {source: parse_secrets(" ".join(values)) for source, values in secrets.items()}
+    decoded = {
+        source: load_secrets("standard_webhooks", " ".join(values)).keys for source, values in secrets.items()
+    }
     return WebhookAuthenticator(
         decoded.get, tolerance_seconds=TOLERANCE, max_body_bytes=262_144, clock=lambda: float(now)
     )
@@ -222,14 +222,14 @@ def test_a_body_without_one_usable_source_is_refused(raw: bytes, why: str) -> No
 def test_secrets_are_whsec_base64_with_optional_prefix_and_padding() -> None:
     key = os.urandom(32)
     encoded = base64.b64encode(key).decode()
-    assert decode_secret("whsec_" + encoded) == key
-    assert decode_secret(encoded) == key
-    assert decode_secret("whsec_" + encoded.rstrip("=")) == key
-    assert parse_secrets(f"whsec_{encoded},\n whsec_{encoded}") == [key, key]
-    for bad in ("whsec_", "whsec_not base64!"):
-        with pytest.raises(WebhookSecretError) as exc:
-            decode_secret(bad)
-        assert "not base64!" not in str(exc.value)
+    assert secret_key("standard_webhooks", "whsec_" + encoded) == key
+    assert secret_key("standard_webhooks", encoded) == key
+    assert secret_key("standard_webhooks", "whsec_" + encoded.rstrip("=")) == key
+    assert load_secrets("standard_webhooks", f"whsec_{encoded},\n whsec_{encoded}").keys == (key, key)
+    for bad, why in (("whsec_", TOO_SHORT), ("whsec_not base64!", NOT_BASE64)):
+        with pytest.raises(InvalidSecretError) as exc:
+            secret_key("standard_webhooks", bad)
+        assert exc.value.reason == why and "not base64!" not in str(exc.value)
 
 
 class FakeSecretsManager:
@@ -267,13 +267,14 @@ def test_the_store_caches_found_and_missing_secrets_for_max_age(kind: str) -> No
     now = [0.0]
     provider = SSMProvider(boto3_client=fake) if kind == "ssm" else SecretsProvider(boto3_client=fake)  # type: ignore[arg-type]
     store = ParameterSecretStore(provider, "/p/", 60, decrypt=kind == "ssm", clock=lambda: now[0])
-    assert store("payment_service") == parse_secrets(fake.values["/p/payment_service"])
-    assert store("payment_service") is not None
-    assert store("nobody") is None
-    assert store("nobody") is None
+    stored = fake.values["/p/payment_service"]
+    assert store("payment_service") == load_secrets("standard_webhooks", stored).keys
+    assert len(store("payment_service")) == 2
+    assert store("nobody") == ()
+    assert store("nobody") == ()
     assert fake.calls == 2
     now[0] = 61
-    assert store("nobody") is None
+    assert store("nobody") == ()
     assert fake.calls == 3
 
 

@@ -14,6 +14,7 @@ from plutus_dev.cli import read_command as cli_read
 from plutus_dev.cli import replay_commands as cli_replay
 from plutus_dev.cli import send_commands as cli_send
 from plutus_dev.cli import stats_commands as cli_stats
+from plutus_dev.cli import webhooks_commands as cli_webhooks
 from plutus_dev.cli.common import TYPER_SETTINGS
 
 app = typer.Typer(
@@ -26,6 +27,7 @@ app.add_typer(cli_dev.app, name="dev")
 app.add_typer(cli_stats.app, name="stats")
 app.add_typer(cli_dlq.app, name="dlq")
 app.add_typer(cli_events.app, name="events")
+app.add_typer(cli_webhooks.app, name="webhooks")
 app.command("replay")(cli_replay.replay_command)
 app.command("read")(cli_read.read_command)
 app.command("send")(cli_send.send_command)

@@ -78,6 +78,10 @@ class Target:
     dlq_url: str
     # The stack's HTTP API, when known (an embedded stack's state file, or PLUTUS_API_URL).
     api_url: str | None = None
+    # Where the stack reads webhook secrets, and its WebhookSources JSON, when known (`plutus webhooks`).
+    webhook_secret_prefix: str | None = None
+    webhook_secret_store: str | None = None
+    webhook_sources: str | None = None
 
     def client(self, service: str) -> Any:
         """A client for ``service`` on this target's endpoint."""
@@ -101,7 +105,15 @@ def from_outputs(outputs: Mapping[str, str], source: str, endpoint_url: str | No
     if missing:
         raise TargetError(f"{source} has no output {', '.join(missing)}")
     fields = {OUTPUTS[key]: outputs[key] for key in OUTPUTS}
-    return Target(source=source, endpoint_url=endpoint_url, region=region, **fields)
+    return Target(
+        source=source,
+        endpoint_url=endpoint_url,
+        region=region,
+        webhook_secret_prefix=outputs.get("WebhookSecretPrefix"),
+        webhook_secret_store=outputs.get("WebhookSecretStore"),
+        webhook_sources=outputs.get("WebhookSources"),
+        **fields,
+    )
 
 
 def from_stack(stack: str, endpoint_url: str | None, region: str) -> Target:
@@ -113,6 +125,10 @@ def from_stack(stack: str, endpoint_url: str | None, region: str) -> Target:
     except Exception as exc:
         raise TargetError(f"cannot describe stack {stack!r}: {exc}") from exc
     outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+    # WebhookSources is a parameter, not an output: the kind of each source, for `plutus webhooks secret`.
+    parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in described.get("Parameters", [])}
+    if "WebhookSources" in parameters:
+        outputs.setdefault("WebhookSources", parameters["WebhookSources"])
     return from_outputs(outputs, f"stack {stack}", endpoint_url, region)
 
 
@@ -184,6 +200,9 @@ def from_state(state: statefile.StackState, how: str) -> Target:
         queue_url=state.queue_url,
         dlq_url=state.dlq_url,
         api_url=state.api_url,
+        webhook_secret_prefix=state.webhook_secret_prefix,
+        webhook_secret_store=state.webhook_secret_store,
+        webhook_sources=state.webhook_sources,
     )
 
 

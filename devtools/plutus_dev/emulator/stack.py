@@ -283,6 +283,7 @@ class LocalStack:
     def state(self) -> statefile.StackState:
         """Where this stack runs, for the state file the CLI reads."""
         assert self.stack
+        ingest = self.function_env("IngestFunction")
         return statefile.StackState(
             name=self.config.stack_name,
             pid=os.getpid(),
@@ -295,6 +296,9 @@ class LocalStack:
             dlq_url=self.stack.refs["EventsDeadLetterQueue"],
             log_dir=str(self.config.log_dir),
             emulator_pid=self.emulator.process.pid if self.emulator and self.emulator.process else None,
+            webhook_secret_prefix=ingest.get("PLUTUS_WEBHOOK_SECRET_PREFIX"),
+            webhook_secret_store=ingest.get("PLUTUS_WEBHOOK_SECRET_STORE"),
+            webhook_sources=ingest.get("PLUTUS_WEBHOOK_SOURCES"),
         )
 
     def _metrics_page(self) -> tuple[int, dict[str, str], bytes]:

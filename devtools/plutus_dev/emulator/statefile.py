@@ -39,6 +39,10 @@ class StackState:
     log_dir: str
     # The emulator's own process, when the stack started it (None on an external endpoint).
     emulator_pid: int | None = None
+    # Where its functions read webhook secrets, and its WebhookSources (`plutus webhooks secret`).
+    webhook_secret_prefix: str | None = None
+    webhook_secret_store: str | None = None
+    webhook_sources: str | None = None
 
     def alive(self) -> bool:
         """Whether the process that wrote this file still runs."""

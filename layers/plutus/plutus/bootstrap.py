@@ -166,7 +166,7 @@ class Root:
                 authorizer,
             ),
             ProviderWebhookEndpoint(
-                settings, self.registry, accept_event, secrets.raw if secrets else _no_secrets, authorizer
+                settings, self.registry, accept_event, secrets.keys if secrets else _no_secrets, authorizer
             ),
         )
 
@@ -231,9 +231,9 @@ class Root:
             renewal()
 
 
-def _no_secrets(source: str) -> str | None:
+def _no_secrets(source: str, kind: str) -> tuple[bytes, ...]:
     # No provider source is configured: the webhook route answers 404 before it would ask.
-    return None
+    return ()
 
 
 _root: Root | None = None

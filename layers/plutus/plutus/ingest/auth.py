@@ -6,7 +6,8 @@
 - ``WEBHOOK_SIGNATURE``: Standard Webhooks (https://www.standardwebhooks.com/) signatures, verified here with
   the secrets of the source the body names. The secret of source ``S`` is the Secrets Manager secret or SSM
   parameter named ``<PLUTUS_WEBHOOK_SECRET_PREFIX>S``; it holds one or more ``whsec_`` secrets separated by
-  spaces, commas or newlines, all active at once so a sender can rotate without downtime.
+  spaces, commas or newlines, all active at once so a sender can rotate without downtime. A stored secret
+  that is not a usable key (``plutus.core.webhook_secrets``) is ignored, logged and counted when loaded.
 
 The verification (:func:`verify_signature`, :func:`claimed_source`) is pure; :class:`ParameterSecretStore` is
 the small adapter that fetches secrets through Powertools Parameters, cached for ``max_age`` seconds.
@@ -29,13 +30,16 @@ from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from plutus.core.errors import BodyTooLargeError, PlutusError, UnauthenticatedError
+from plutus.core.errors import BodyTooLargeError, UnauthenticatedError
+from plutus.core.providers import ProviderKind
+from plutus.core.webhook_secrets import LoadedSecrets, load_secrets
+from plutus.observability import logger
+from plutus.observability.telemetry import count_invalid_secrets
 from plutus.settings import Settings
 
 WEBHOOK_ID = "webhook-id"
 WEBHOOK_TIMESTAMP = "webhook-timestamp"
 WEBHOOK_SIGNATURE = "webhook-signature"
-SECRET_PREFIX = "whsec_"
 SIGNATURE_VERSION = "v1"
 
 # What a source name must look like to name a secret: no "/" (it would reach outside the prefix), no spaces.
@@ -44,10 +48,6 @@ SOURCE_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
 TIMESTAMP = re.compile(r"^[0-9]{1,15}$")
 # Unknown sources must be indistinguishable from bad signatures, or the 401 would list the sources.
 NO_MATCH = "no signature matches a secret of the request's source"
-
-
-class WebhookSecretError(PlutusError):
-    """A stored webhook secret is not valid ``whsec_`` base64: a configuration error, answered 500."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,23 +98,6 @@ class SigV4Verified:
     def authenticate(self, headers: Mapping[str, str], body: bytes) -> Caller:
         """A caller whose key header counts only if it was signed."""
         return Caller(key_header_signed=IDEMPOTENCY_KEY in sigv4_signed_headers(headers.get("authorization")))
-
-
-def decode_secret(text: str) -> bytes:
-    """The key of a Standard Webhooks secret: base64 after an optional ``whsec_`` prefix."""
-    encoded = text.strip().removeprefix(SECRET_PREFIX)
-    try:
-        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
-    except (binascii.Error, ValueError):
-        raise WebhookSecretError("a webhook secret is not valid base64") from None
-    if not key:
-        raise WebhookSecretError("a webhook secret is empty")
-    return key
-
-
-def parse_secrets(value: str) -> list[bytes]:
-    """Every secret in a stored value: ``whsec_`` secrets separated by whitespace or commas."""
-    return [decode_secret(part) for part in re.split(r"[\s,]+", value) if part]
 
 
 def claimed_source(body: bytes) -> str:
@@ -250,11 +233,15 @@ def _not_found(exc: BaseException | None) -> bool:
 class ParameterSecretStore:
     """Per-source secrets from Secrets Manager or SSM Parameter Store through Powertools Parameters.
 
-    Found values are cached by Powertools for ``max_age`` seconds; missing ones are remembered here for as
-    long, so a flood of requests naming unknown sources costs one lookup per source and ``max_age``.
+    A source's value is fetched, checked for its kind (:func:`plutus.core.webhook_secrets.load_secrets`) and
+    its usable keys cached here for ``max_age`` seconds: each load of a value holding an entry that is not a
+    usable key logs one line (source, kind, positions and reasons, never a secret) and counts
+    ``webhook_secret_invalid_total``; the entry is ignored, so a source with no usable key is answered like
+    a source with none (401). Missing values are remembered for as long, so a flood of requests naming
+    unknown sources costs one lookup per source and ``max_age``.
     """
 
-    # Bounds the memory of the negative cache under a flood of distinct unknown names.
+    # Bounds the memory of each cache under a flood of distinct names.
     MAX_MISSING = 1024
 
     def __init__(
@@ -272,30 +259,47 @@ class ParameterSecretStore:
         self.options: dict[str, Any] = {"decrypt": True} if decrypt else {}
         self.clock = clock
         self._missing: dict[str, float] = {}
+        self._loaded: dict[tuple[str, str], tuple[float, tuple[bytes, ...]]] = {}
 
     def forget(self) -> None:
         """Drop every cached secret and remembered miss: after a SnapStart restore none may outlive the
         environment that fetched it, and their timestamps are the snapshot's."""
         self._missing.clear()
+        self._loaded.clear()
         self.provider.clear_cache()
 
-    def __call__(self, source: str) -> list[bytes] | None:
-        """The secrets of ``source``, or ``None`` if it has none."""
-        value = self.raw(source)
-        return None if value is None else parse_secrets(value)
+    def __call__(self, source: str) -> tuple[bytes, ...]:
+        """The usable keys of a Standard Webhooks producer ``source`` (none if it has none)."""
+        return self.keys(source, "standard_webhooks")
 
-    def raw(self, source: str) -> str | None:
-        """The stored value of ``source``'s secrets as text, or ``None`` if it has none (provider webhooks
-        read it this way: a Stripe or GitHub secret is used as the text it is, not as ``whsec_`` base64)."""
+    def keys(self, source: str, kind: ProviderKind) -> tuple[bytes, ...]:
+        """The usable keys of ``source``, its secrets read as ``kind`` secrets (none if it has none)."""
+        now = self.clock()
+        cached = self._loaded.get((source, kind))
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        value = self._fetch(source, now)
+        loaded = load_secrets(kind, value)
+        if loaded.rejected:
+            _report_rejected(source, kind, loaded)
+        if value is not None:
+            if len(self._loaded) >= self.MAX_MISSING:
+                self._loaded.clear()
+            self._loaded[(source, kind)] = (now + self.max_age, loaded.keys)
+        return loaded.keys
+
+    def _fetch(self, source: str, now: float) -> str | bytes | None:
+        """The stored value of ``source``'s secrets, as fetched (bytes for a binary secret), or ``None``."""
         # Here: Powertools' parameters package imports boto3 and its providers, which only this mode uses.
         from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
         name = self.prefix + source
-        now = self.clock()
         if self._missing.get(name, 0.0) > now:
             return None
         try:
-            value = self.provider.get(name, max_age=self.max_age, **self.options)
+            # Fetched, not read from Powertools' cache: the checked keys are cached above, so each load is
+            # one fetch and one check (and at most one log line).
+            value = self.provider.get(name, max_age=self.max_age, force_fetch=True, **self.options)
         except GetParameterError as exc:
             cause = exc.__cause__ or exc.__context__
             if _not_found(cause):
@@ -306,9 +310,21 @@ class ParameterSecretStore:
             if isinstance(cause, ClientError | BotoCoreError):
                 raise cause from None  # answered 503 by the problem table, like any unavailable dependency
             raise
-        if isinstance(value, bytes):
-            value = value.decode("utf-8", errors="strict")
-        return str(value or "")
+        return value if isinstance(value, bytes) else str(value or "")
+
+
+def _report_rejected(source: str, kind: str, loaded: LoadedSecrets) -> None:
+    """One log line and one metric per load of a value with unusable entries: where and why, no secret."""
+    logger.warning(
+        "webhook secrets ignored",
+        extra={
+            "source": source,
+            "kind": kind,
+            "rejected": [{"position": r.position, "reason": r.reason} for r in loaded.rejected],
+            "usable": len(loaded.keys),
+        },
+    )
+    count_invalid_secrets(source, len(loaded.rejected))
 
 
 def build_secret_store(settings: Settings, client: Callable[[str], Any]) -> ParameterSecretStore:

@@ -36,7 +36,6 @@ from plutus.ingest.auth import (
     NO_MATCH,
     TIMESTAMP,
     WEBHOOK_ID,
-    parse_secrets,
     read_signature_headers,
     verify_signature,
 )
@@ -74,14 +73,6 @@ class Challenge:
     """Slack's ``url_verification``: answer the challenge, store nothing."""
 
     challenge: str
-
-
-def provider_secrets(value: str | None) -> list[bytes]:
-    """A provider's secrets as stored: one per line (several during a rotation), used as the text they are.
-
-    Lines, not spaces: a secret may hold spaces (GitHub's docs example does).
-    """
-    return [line.strip().encode() for line in (value or "").splitlines() if line.strip()]
 
 
 def _hmac(secret: bytes, content: bytes, algorithm: str = "sha256") -> bytes:
@@ -176,25 +167,25 @@ def _verify_body_hmac(
 
 def verify(
     source: ProviderSource,
-    stored: str | None,
+    keys: Sequence[bytes],
     headers: Mapping[str, str],
     body: bytes,
     *,
     now: float,
     tolerance_seconds: int,
 ) -> None:
-    """Pass if ``body`` is signed with one of the ``stored`` secrets as ``source``'s provider signs it.
+    """Pass if ``body`` is signed with one of the ``keys`` as ``source``'s provider signs it.
 
-    ``headers`` are lower-case; ``stored`` is the secret store's value (``None``: the source has none, which
-    is answered like a bad signature). Raises :class:`UnauthenticatedError`.
+    ``headers`` are lower-case; ``keys`` are the source's usable stored secrets as HMAC keys
+    (:func:`plutus.core.webhook_secrets.load_secrets`: none if it has none, or none usable, which is answered
+    like a bad signature). Raises :class:`UnauthenticatedError`.
     """
     kind = source.kind
     if kind == "standard_webhooks":
         signed = read_signature_headers(headers, now=now, tolerance_seconds=tolerance_seconds)
-        # whsec_ base64, as for Standard Webhooks producers (a malformed stored secret is our 500).
-        verify_signature(parse_secrets(stored or ""), signed, body)
+        verify_signature(keys, signed, body)
         return
-    secrets = provider_secrets(stored)
+    secrets = list(keys)
     if kind == "stripe":
         _verify_stripe(secrets, headers, body, now, tolerance_seconds)
     elif kind == "slack":

@@ -6,7 +6,8 @@ Open at API Gateway in every ``AuthMode`` (a provider cannot sign SigV4), closed
 
 1. a source not configured in ``PLUTUS_WEBHOOK_SOURCES`` is a 404, before any secret is fetched;
 2. the raw body is verified against the source's secrets (``plutus.ingest.providers``): a missing, bad,
-   stale or wrong-secret signature, or a source without a stored secret, is a 401 with nothing stored;
+   stale or wrong-secret signature, or a source without a usable stored secret (none stored, or none that
+   is a valid key for its kind: logged and counted for the operator at load), is a 401 with nothing stored;
 3. the verified JSON becomes an envelope: the source from the path, the provider's delivery or event id as
    the idempotency key, the provider's event type under the source's namespace (``stripe.charge.refunded``),
    the whole provider body as the payload;
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from plutus.core.envelope import IngestRequest, IngestResult, canonical_json, derive_event_id
 from plutus.core.errors import (
@@ -34,6 +35,7 @@ from plutus.core.errors import (
     ResourceNotFoundError,
     UnauthenticatedError,
 )
+from plutus.core.providers import ProviderKind
 from plutus.core.registry import Registry
 from plutus.ingest import providers
 from plutus.ingest.accept import IngestCommand
@@ -50,8 +52,8 @@ WEBHOOKS_PATH = "/api/v1/webhooks/{source}"
 # The payload is the provider's own document; its shape is versioned by the provider (Stripe's api_version).
 PROVIDER_SCHEMA_VERSION = "1.0"
 
-# The stored secret text of a source, or None (ParameterSecretStore.raw).
-RawSecrets = Callable[[str], str | None]
+# The usable keys of a source, its stored secrets read as its kind's (ParameterSecretStore.keys).
+SourceKeys = Callable[[str, ProviderKind], Sequence[bytes]]
 
 
 class ProviderWebhookEndpoint:
@@ -66,7 +68,7 @@ class ProviderWebhookEndpoint:
         settings: Settings,
         registry: Registry,
         accept_event: Callable[..., IngestResult],
-        secrets: RawSecrets,
+        secrets: SourceKeys,
         authorizer: ProducerAuthorizer,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -97,7 +99,7 @@ class ProviderWebhookEndpoint:
             # The raw bytes as they arrived: nothing is parsed before the signature is checked.
             providers.verify(
                 source,
-                self.secrets(name),
+                self.secrets(name, source.kind),
                 request.headers,
                 request.body,
                 now=self.clock(),

@@ -2,16 +2,20 @@
 
 Every metric has the dimensions ``service`` and ``environment``. Only two dimensions are ever added: the
 rejection ``reason`` class (a fixed set) and ``event_type``, which is a registered type or one of three fixed
-labels. A source or an id is never a dimension: each distinct value would be another billed metric.
+labels. A source or an id is never a dimension: each distinct value would be another billed metric. The one
+exception is ``webhook_secret_invalid_total``'s ``source``: only a source whose secret the operator stored
+can have one, so its values are bounded by the secret store, not by requests.
 """
 
 from __future__ import annotations
+
+import json
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
 from plutus.core.registry import Registry
-from plutus.observability import SERVICE
+from plutus.observability import SERVICE, metrics
 
 # Ingest (one EMF document per request, through the shared ``metrics``).
 INGEST_REQUESTS = "ingest_requests_total"
@@ -34,6 +38,8 @@ PROCESSING_LAG = "event_processing_lag_ms"
 # Fan-out (plutus/consumer/fanout.py): announcements published on the bus, and ones left for redelivery.
 FANOUT_PUBLISHED = "fanout_published_total"
 FANOUT_FAILURE = "fanout_failure_total"
+# Stored webhook secrets that are not usable keys, counted at each load (plutus.ingest.auth); by source too.
+WEBHOOK_SECRET_INVALID = "webhook_secret_invalid_total"
 
 # The event_type labels that are not registered types.
 DEFAULT_TYPE = "default"  # no event_type: the default handler's events
@@ -85,3 +91,19 @@ class TypedMetrics:
             emf.flush_metrics()
         self._counts.clear()
         self._samples.clear()
+
+
+def count_invalid_secrets(source: str, count: int) -> None:
+    """Count ``count`` unusable stored secrets of ``source`` (one EMF document, printed now: a load happens
+    inside a request, whose own metrics are flushed with its reply).
+
+    Two dimension sets on the one value: ``{service, environment}`` for the alarm, and ``{service,
+    environment, source}`` to say which source's secret to fix.
+    """
+    emf = AmazonCloudWatchEMFProvider(service=SERVICE, default_dimensions=dict(metrics.default_dimensions))
+    emf.add_dimension(name="source", value=source)
+    emf.add_metric(name=WEBHOOK_SECRET_INVALID, unit=MetricUnit.Count, value=count)
+    document = emf.serialize_metric_set()
+    directive = document["_aws"]["CloudWatchMetrics"][0]
+    directive["Dimensions"].append([name for name in directive["Dimensions"][0] if name != "source"])
+    print(json.dumps(document, separators=(",", ":")))  # noqa: T201 - EMF goes to stdout, as Powertools'
