@@ -21,7 +21,7 @@ from plutus.adapters.events_store import (
     Refused,
 )
 from plutus.consumer.processor import Consumer
-from plutus.core.effects import Effect, Put
+from plutus.core.effects import Effect, EventNote, Put, StateEffect, fold_effects
 from plutus.core.envelope import QueuedEvent, utc_now
 from plutus.core.errors import EffectRejectedError
 from plutus.core.pack_settings import PackSettings
@@ -66,7 +66,7 @@ class FakeState:
             keys.reverse()
         return [copy.deepcopy(self.items[k]) for k in keys[:limit]]
 
-    def _check(self, effect: Effect) -> None:
+    def _check(self, effect: StateEffect) -> None:
         current = self.items.get((effect.pk, effect.sk))
         if isinstance(effect, Put):
             if effect.if_absent and current is not None:
@@ -85,7 +85,7 @@ class FakeState:
             if value < minimum:
                 raise EffectRejectedError(f"{attr} would fall below {minimum}")
 
-    def _apply(self, effect: Effect) -> None:
+    def _apply(self, effect: StateEffect) -> None:
         key = (effect.pk, effect.sk)
         if isinstance(effect, Put):
             self.items[key] = _number({"pk": effect.pk, "sk": effect.sk, **effect.attributes})
@@ -100,7 +100,7 @@ class FakeState:
         if effect.expect_version is not None:
             item["version"] = Decimal(item.get("version", 0)) + 1
 
-    def commit(self, effects: list[Effect]) -> None:
+    def commit(self, effects: list[StateEffect]) -> None:
         """All or nothing, like TransactWriteItems."""
         seen = set()
         for effect in effects:
@@ -137,14 +137,17 @@ class FakeEvents:
         if self.contend:
             self.contend -= 1
             return Contended()
+        note, state = fold_effects(effects)
         try:
-            self.state.commit(effects)
+            self.state.commit(state)
         except VersionConflictError:
             return Contended()
         except EffectRejectedError as exc:
             return Refused((str(exc),))
         item = self.items.setdefault(event.event_id, {"event_id": event.event_id, "attempts": 0})
         item.update(status=EventStatus.PROCESSED, processed_at=now)
+        if note is not None:
+            _note(item, note)
         if fanout_batch is not None:
             item["fanout_batch"] = fanout_batch
         item["attempts"] += 1
@@ -188,6 +191,14 @@ class FakeEvents:
         )
         item.update(status=status, last_error=error, updated_at=now)
         item["attempts"] += 1
+
+
+def _note(item: dict[str, Any], note: EventNote) -> None:
+    # The marker's own update writes the note: it lands exactly when the event becomes PROCESSED.
+    for attr, value in note.set_if_absent.items():
+        item.setdefault(attr, _number(value))
+    for attr, number in note.add.items():
+        item[attr] = Decimal(item.get(attr, 0)) + Decimal(number)
 
 
 class FakeDeadLetters:

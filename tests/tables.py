@@ -29,10 +29,11 @@ def by_key(items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(items, key=lambda i: (i["pk"], i["sk"]))
 
 
-def receipts(state_items: Iterable[dict[str, Any]], event_id: str) -> list[dict[str, Any]]:
-    """The default handler's receipts of ``event_id`` among the state table's items."""
-    pk = default.receipt_key(event_id)[0]
-    return [i for i in state_items if i["pk"] == pk]
+def applied(event_items: Iterable[dict[str, Any]], event_id: str) -> list[int]:
+    """How often the default handler's receipt on ``event_id``'s item (among the events table's items) says
+    it was applied: ``[1]`` once, ``[]`` without a receipt."""
+    counts = (default.applied(i) for i in event_items if i["event_id"] == event_id)
+    return [count for count in counts if count is not None]
 
 
 def queue_depth(sqs: Any, queue_url: str) -> int:

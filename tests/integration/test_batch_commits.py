@@ -14,6 +14,7 @@ import pytest
 from plutus.core.effects import Effect, Update
 from plutus.core.envelope import utc_now
 from plutus.core.registry import EventContext, EventModel, Router
+from plutus.domains import default
 from plutus_dev.emulator.resources import Emulator
 from tests import tables
 from tests.builders import a_queued_event, an_sqs_record
@@ -200,27 +201,41 @@ def test_two_events_on_one_item_keep_their_order(stack: Harness) -> None:
 
 
 def test_a_batch_over_100_items_splits(stack: Harness) -> None:
-    # 60 default-handler events: a marker and a receipt each, 120 items, so two transactions
-    batch = [body(f"evt-{i:02d}") for i in range(60)]
+    # 60 credits: a marker and a balance each, 120 items, so two transactions
+    batch = [credit(f"evt-{i:02d}", f"a{i:02d}") for i in range(60)]
 
     with counting() as calls:
         assert deliver(stack, batch) == []
 
     assert calls == {"dynamodb.TransactWriteItems": 2}
-    receipts = [i for i in stack.scan("StateTable") if i["pk"].startswith("RECEIPT#")]
-    assert sorted(int(r["applied"]) for r in receipts) == [1] * 60
+    assert sorted(int(v["balance"]) for v in state(stack).values()) == [5] * 60
     assert {v["status"] for v in events(stack).values()} == {"PROCESSED"}
 
 
-def test_an_event_without_effects_uses_no_transaction(stack: Harness) -> None:
+def test_default_handler_events_are_one_item_each_and_split_at_100(stack: Harness) -> None:
+    # 150 default-handler events: the receipt folds into the marker, so 150 items in two transactions
+    batch = [body(f"evt-{i:03d}") for i in range(150)]
+
+    with counting() as calls:
+        assert deliver(stack, batch) == []
+
+    assert calls == {"dynamodb.TransactWriteItems": 2}
+    assert {k: (v["status"], default.applied(v)) for k, v in events(stack).items()} == {
+        f"evt-{i:03d}": ("PROCESSED", 1) for i in range(150)
+    }
+    assert stack.scan("StateTable") == []
+
+
+def test_events_without_effects_commit_in_the_batch_transaction(stack: Harness) -> None:
     with counting() as calls:
         assert deliver(stack, [body(f"evt-{i}", "test_noted") for i in range(3)]) == []
 
-    assert calls == {"dynamodb.UpdateItem": 3}
+    # One call for the three markers, one item each (a marker alone would be one UpdateItem each)
+    assert calls == {"dynamodb.TransactWriteItems": 1}
     assert {k: (v["status"], int(v["attempts"])) for k, v in events(stack).items()} == {
         f"evt-{i}": ("PROCESSED", 1) for i in range(3)
     }
-    # and a duplicate of one is found by the condition of its write
+    # and a duplicate of one, alone, is found by the condition of its plain conditional write
     with counting() as calls:
         assert deliver(stack, [body("evt-0", "test_noted")]) == []
     assert calls == {"dynamodb.UpdateItem": 1}

@@ -271,7 +271,8 @@ def test_a_second_run_over_the_same_selection_sends_nothing_and_processed_events
     # And once processed (effects once each) they leave the index: a run selects nothing, sends nothing
     DOWNSTREAM["up"] = True
     ops.drain()
-    applied = {e: [int(i["applied"]) for i in tables.receipts(ops.scan("StateTable"), e)] for e in ids}
+    items = ops.scan("EventsTable")
+    applied = {e: tables.applied(items, e) for e in ids}
     assert applied == {e: [1] for e in ids}
     after = _cli("--type", "test_bulk_posted", "--yes")
     assert after.exit_code == 0 and _figure(after, "events selected") == 0

@@ -49,5 +49,6 @@ def test_a_batch_of_default_handler_events_costs_one_call(stack: Harness) -> Non
     with counting() as calls:
         assert stack.drain() == 5
 
-    # One transaction commits the five markers with their receipts (the poller receives all five at once).
+    # One transaction commits the five markers, each with its receipt folded into it (the poller receives all
+    # five at once).
     assert calls == {"dynamodb.TransactWriteItems": 1}

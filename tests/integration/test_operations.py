@@ -67,7 +67,7 @@ def _post(h: Harness, key: str, event_type: str | None = "test_ledger_posted") -
 
 
 def _applied(h: Harness, event_id: str) -> list[int]:
-    return [int(i["applied"]) for i in tables.receipts(h.scan("StateTable"), event_id)]
+    return tables.applied(h.scan("EventsTable"), event_id)
 
 
 def _dead_letters(h: Harness) -> list[dlq.DeadLetter]:

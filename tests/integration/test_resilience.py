@@ -20,8 +20,9 @@ EVENT = an_event("evt_resilience")
 # The ingest Lambda's remaining time sets Powertools' in-progress expiry: short, so the tests need not wait.
 SHORT_TIMEOUT = 2
 # The crashed invocation's remaining time must outlast the checks between the crash and the retry that
-# expects a 409, even on a loaded machine (2 s did not, at a load average of 12 on 2 cores).
-CRASHED_INVOCATION_TIMEOUT = 8
+# expects a 409, even on a loaded machine (2 s did not, at a load average of 12 on 2 cores; 8 s once did not,
+# at 9 with four agents' tests): the ingest function's own timeout.
+CRASHED_INVOCATION_TIMEOUT = 15
 
 # Slow (2-4 s each: fault proxy, botocore retries and the in-progress expiry): not in `make test-fast`.
 pytestmark = pytest.mark.slow
@@ -149,8 +150,7 @@ def test_a_throttled_completion_is_a_503_and_the_retry_converges_on_one_event(
     assert faulty.drain() == 2
     view = faulty.get_event(event_id).json()
     assert view["status"] == "PROCESSED" and view["attempts"] == 1
-    receipts = tables.receipts(faulty.scan("StateTable"), event_id)
-    assert [int(r["applied"]) for r in receipts] == [1]
+    assert tables.applied(faulty.scan("EventsTable"), event_id) == [1]
     assert len(faulty.scan("EventsTable")) == 1
 
 
@@ -167,21 +167,20 @@ def test_a_lost_send_answer_queues_a_duplicate_that_the_consumer_absorbs(
     assert faulty.queue_depth() == 2
     event_id = response.json()["event_id"]
     assert faulty.drain() == 2
-    receipts = tables.receipts(faulty.scan("StateTable"), event_id)
-    assert [int(r["applied"]) for r in receipts] == [1]
+    assert tables.applied(faulty.scan("EventsTable"), event_id) == [1]
 
 
 def test_a_lost_commit_answer_in_the_consumer_applies_once(faulty: Harness, proxy: FaultProxy) -> None:
     event_id = faulty.post_event(EVENT).json()["event_id"]
-    # Given the consumer's commit is applied but its answer is lost (botocore retries it)
-    proxy.add_rule(Rule(operation_is("dynamodb", "TransactWriteItems"), FaultKind.LOST_500, times=1))
+    # Given the consumer's commit is applied but its answer is lost (botocore retries it). The default
+    # handler's receipt folds into the marker, so the commit is one conditional UpdateItem.
+    proxy.add_rule(Rule(operation_is("dynamodb", "UpdateItem"), FaultKind.LOST_500, times=1))
 
     assert faulty.drain() == 1
 
     view = faulty.get_event(event_id).json()
     assert view["status"] == "PROCESSED"
-    receipts = tables.receipts(faulty.scan("StateTable"), event_id)
-    assert [int(r["applied"]) for r in receipts] == [1]
+    assert tables.applied(faulty.scan("EventsTable"), event_id) == [1]
 
 
 class SimulatedCrash(BaseException):

@@ -61,7 +61,6 @@ class Settings(EnvSettings):
     max_batch_body_bytes: int = Field(default=1_048_576, ge=1_024, le=6_000_000)
     max_receive_count: int = Field(default=5, ge=1)
     allow_unregistered_types: bool = False
-    receipt_ttl_seconds: int = Field(default=7 * 86_400, ge=60)
 
     # The window of a payload's own times around the receive time (plutus/core/times.py); outside it an event
     # is refused with a 422, never clamped. 7 days back covers a device or a handheld scanner that was offline

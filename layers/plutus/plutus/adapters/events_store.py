@@ -31,7 +31,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from plutus.adapters.retry import RETRIES, until_done
 from plutus.adapters.state_store import transact_item
-from plutus.core.effects import Effect
+from plutus.core.effects import Effect, EventNote, NoteValue, StateEffect, fold_effects
 from plutus.core.envelope import EventMetadata, IngestResult, QueuedEvent, parse_timestamp
 from plutus.observability import logger
 
@@ -137,30 +137,71 @@ def accepted_update(table: str, result: IngestResult, retention: Retention) -> d
 
 
 def _attempt_update(
-    table: str, event: EventMetadata, clauses: list[str], values: dict[str, Any], remove: str = ""
+    table: str,
+    event: EventMetadata,
+    clauses: list[str],
+    values: dict[str, Any],
+    remove: str = "",
+    adds: Sequence[str] = (),
+    names: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """An update counting one processing attempt; it never touches an event already PROCESSED."""
-    meta_clauses, meta_values, names = _metadata_update(event)
-    expression = "SET " + ", ".join(meta_clauses + clauses) + " ADD attempts :one"
+    meta_clauses, meta_values, meta_names = _metadata_update(event)
+    expression = "SET " + ", ".join(meta_clauses + clauses) + " ADD " + ", ".join(["attempts :one", *adds])
     return {
         "TableName": table,
         "Key": {"event_id": {"S": event.event_id}},
         "UpdateExpression": expression + (f" REMOVE {remove}" if remove else ""),
         "ConditionExpression": "attribute_not_exists(#status) OR #status <> :processed",
-        "ExpressionAttributeNames": names | {"#status": "status"},
+        "ExpressionAttributeNames": meta_names | (names or {}) | {"#status": "status"},
         "ExpressionAttributeValues": meta_values
         | values
         | {":one": {"N": "1"}, ":processed": {"S": EventStatus.PROCESSED}},
     }
 
 
+def _note_value(value: NoteValue) -> dict[str, Any]:
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, str):
+        return {"S": value}
+    return {"N": str(value)}
+
+
+def _note_clauses(note: EventNote) -> tuple[list[str], list[str], dict[str, str], dict[str, Any]]:
+    """(SET clauses, ADD clauses, names, values) writing ``note`` on the event's item.
+
+    Its own placeholders (``#note<i>``, ``:note<i>``) cannot clash with the marker's; its names are ``note_``
+    attributes only (:class:`EventNote` refuses any other), so it cannot touch what the marker writes.
+    """
+    sets: list[str] = []
+    adds: list[str] = []
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    for i, (name, value) in enumerate([*note.set_if_absent.items(), *note.add.items()]):
+        names[f"#note{i}"] = name
+        values[f":note{i}"] = _note_value(value)
+        if name in note.add:
+            adds.append(f"#note{i} :note{i}")
+        else:
+            sets.append(f"#note{i} = if_not_exists(#note{i}, :note{i})")
+    return sets, adds, names, values
+
+
 def processed_update(
-    table: str, event: QueuedEvent, now: str, retention: Retention, fanout_batch: str | None = None
+    table: str,
+    event: QueuedEvent,
+    now: str,
+    retention: Retention,
+    fanout_batch: str | None = None,
+    note: EventNote | None = None,
 ) -> dict[str, Any]:
     """Transact item moving an event to PROCESSED; its condition is the consumer's exactly-once marker.
 
     It removes the ops-index keys (the event leaves the index) and starts the processed-retention clock.
     With fan-out on, it also names the batch whose publish marker will record the event (no extra write).
+    ``note`` (the handlers' :class:`EventNote`) is written by the same update, under the same condition: it
+    is applied exactly when the event moves to PROCESSED, and never again.
     """
     clauses = ["#status = :processed", "processed_at = :now", "updated_at = :now", f"{EXPIRES_AT} = :expires"]
     values = {
@@ -170,7 +211,16 @@ def processed_update(
     if fanout_batch is not None:
         clauses.append(f"{FANOUT_BATCH} = :fanout_batch")
         values[":fanout_batch"] = {"S": fanout_batch}
-    return _attempt_update(table, event, clauses, values, remove=f"{KEPT_MESSAGE}, {OPS_PK}, {OPS_SK}")
+    sets, adds, names, note_values = _note_clauses(note) if note is not None else ([], [], {}, {})
+    return _attempt_update(
+        table,
+        event,
+        clauses + sets,
+        values | note_values,
+        remove=f"{KEPT_MESSAGE}, {OPS_PK}, {OPS_SK}",
+        adds=adds,
+        names=names,
+    )
 
 
 def compress_message(body: str) -> bytes | None:
@@ -569,12 +619,14 @@ class EventsRepository:
         """Write ``effects`` and move the event to PROCESSED in one transaction.
 
         The first item's condition (not PROCESSED yet) is the exactly-once marker: if it fails, the event was
-        processed before and nothing is written. Without effects there is nothing to make atomic: the marker
-        alone is one conditional ``UpdateItem`` (1 write unit instead of a transaction's 2).
+        processed before and nothing is written. An :class:`EventNote` is part of the marker's own update.
+        Without state-table effects there is nothing to make atomic: the marker (with its note) alone is one
+        conditional ``UpdateItem`` (1 write unit instead of a transaction's 2).
         ``fanout_batch``: see :meth:`committed_batch`.
         """
-        marker = processed_update(self.table, event, now, self.retention, fanout_batch)
-        if not effects:
+        note, state = fold_effects(effects)
+        marker = processed_update(self.table, event, now, self.retention, fanout_batch, note)
+        if not state:
             try:
                 self.client.update_item(**marker)
             except ClientError as exc:
@@ -583,7 +635,7 @@ class EventsRepository:
                 return AlreadyProcessed()
             return Committed()
         items = [{"Update": marker}]
-        items += [transact_item(self.state_table, e) for e in effects]
+        items += [transact_item(self.state_table, e) for e in state]
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as exc:
@@ -592,7 +644,7 @@ class EventsRepository:
             reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
             if reasons and reasons[0] == "ConditionalCheckFailed":
                 return AlreadyProcessed()
-            if "TransactionConflict" in reasons or _version_conflict(effects, reasons[1:]):
+            if "TransactionConflict" in reasons or _version_conflict(state, reasons[1:]):
                 return Contended()
             return Refused(tuple(reasons))
         return Committed()
@@ -602,8 +654,10 @@ class EventsRepository:
 
         The caller hands in events that are independent of each other (distinct ids, no item written by two
         of them): each event's marker and effects go into the same ``TransactWriteItems`` (up to 100 items and
-        4 MB each), so each event stays all-or-nothing exactly as :meth:`commit` makes it. An event without
-        effects is one conditional ``UpdateItem``. When a transaction is cancelled, its
+        4 MB each), so each event stays all-or-nothing exactly as :meth:`commit` makes it. An event whose
+        effects all fold into its marker (notes, or none) is one item of it: a batch of 10 default-handler
+        events is one call of 10 items (20 write units). A transaction that would hold one item only is the
+        plain conditional ``UpdateItem`` instead (1 unit, same call). When a transaction is cancelled, its
         ``CancellationReasons`` say which events' conditions failed: an event whose marker failed was
         processed before (:class:`AlreadyProcessed`); one whose effect failed, conflicted or was throttled is
         answered ``None`` (commit it alone, with :meth:`commit`, after running its handlers again); the
@@ -612,25 +666,27 @@ class EventsRepository:
         event's own commit finds its marker and writes nothing.
         """
         outcomes: list[CommitOutcome | None] = [None] * len(commits)
-        transactional: list[int] = []
-        for index, entry in enumerate(commits):
-            if entry.effects:
-                transactional.append(index)
-                continue
-            try:
-                outcomes[index] = self.commit(entry.event, (), now, entry.fanout_batch)
-            except (ClientError, BotoCoreError) as exc:
-                logger.warning(
-                    "marker write failed; left to the event's own commit", extra={"error": _code(exc)}
-                )
-        for group in _transactions([self._items(commits[i], now) for i in transactional]):
-            self._commit_group(commits, [transactional[g] for g in group], now, outcomes)
+        per_event = [self._items(entry, now) for entry in commits]
+        for group in _transactions(per_event):
+            if len(group) == 1 and len(per_event[group[0]]) == 1:
+                self._commit_marker(commits[group[0]], now, outcomes, group[0])
+            else:
+                self._commit_group(commits, group, now, outcomes)
         return outcomes
 
     def _items(self, entry: Commit, now: str) -> list[dict[str, Any]]:
-        marker = processed_update(self.table, entry.event, now, self.retention, entry.fanout_batch)
-        items = [{"Update": marker}]
-        return items + [transact_item(self.state_table, e) for e in entry.effects]
+        note, state = fold_effects(entry.effects)
+        marker = processed_update(self.table, entry.event, now, self.retention, entry.fanout_batch, note)
+        return [{"Update": marker}] + [transact_item(self.state_table, e) for e in state]
+
+    def _commit_marker(
+        self, entry: Commit, now: str, outcomes: list[CommitOutcome | None], index: int
+    ) -> None:
+        """An event alone in its transaction, with nothing but its marker: one conditional ``UpdateItem``."""
+        try:
+            outcomes[index] = self.commit(entry.event, entry.effects, now, entry.fanout_batch)
+        except (ClientError, BotoCoreError) as exc:
+            logger.warning("marker write failed; left to the event's own commit", extra={"error": _code(exc)})
 
     def _commit_group(
         self, commits: Sequence[Commit], pending: list[int], now: str, outcomes: list[CommitOutcome | None]
@@ -734,7 +790,7 @@ class EventsRepository:
         until_done(send, update, retries=FINAL_FAILURE_WRITE_RETRIES if final else 0)
 
 
-def _version_conflict(effects: Sequence[Effect], reasons: Sequence[str]) -> bool:
+def _version_conflict(effects: Sequence[StateEffect], reasons: Sequence[str]) -> bool:
     # A failed condition on an effect that guards a version means state moved under the handler.
     return any(
         code == "ConditionalCheckFailed" and getattr(effect, "expect_version", None) is not None

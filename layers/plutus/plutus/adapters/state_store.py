@@ -6,7 +6,7 @@ from decimal import Decimal
 from types import ModuleType
 from typing import Any
 
-from plutus.core.effects import Effect, Update
+from plutus.core.effects import StateEffect, Update
 
 
 def _types() -> ModuleType:
@@ -99,7 +99,7 @@ def _update_item(table: str, effect: Update) -> dict[str, Any]:
     return {"Update": item}
 
 
-def transact_item(table: str, effect: Effect) -> dict[str, Any]:
+def transact_item(table: str, effect: StateEffect) -> dict[str, Any]:
     """One ``TransactWriteItems`` entry for ``effect``."""
     if isinstance(effect, Update):
         return _update_item(table, effect)

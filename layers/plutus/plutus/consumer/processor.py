@@ -22,7 +22,7 @@ from plutus.adapters.events_store import (
 )
 from plutus.adapters.payload_store import PayloadStore
 from plutus.consumer.fanout import FanOut
-from plutus.core.effects import Effect, StateReader
+from plutus.core.effects import Effect, EventNote, StateReader, fold_effects
 from plutus.core.envelope import EventMetadata, QueuedEvent, parse_timestamp, utc_now
 from plutus.core.errors import (
     BusinessIdConflictError,
@@ -55,7 +55,7 @@ from plutus.observability.tracing import RecordTrace, record_trace
 from plutus.settings import Settings
 
 REPLAY_ATTRIBUTE = "plutus-replay"
-# Items per TransactWriteItems call; one is the event's own marker.
+# Items per TransactWriteItems call; one is the event's own marker (which its notes are part of).
 MAX_EFFECTS = 99
 OPTIMISTIC_ATTEMPTS = 3
 
@@ -196,7 +196,7 @@ class Consumer:
                 effects = run_handlers(handlers, parsed, self._context(event, reads))
             except Exception:  # noqa: BLE001 - this record is processed (and its failure recorded) alone
                 break
-            writes = {(e.pk, e.sk) for e in effects}
+            writes = {(e.pk, e.sk) for e in effects if not isinstance(e, EventNote)}
             if event.event_id in event_ids or writes & written or reads.saw_any(written):
                 break
             event_ids.add(event.event_id)
@@ -426,10 +426,15 @@ def _first_delivery(record: SQSRecord) -> bool:
 
 
 def run_handlers(handlers: tuple[Handler, ...], parsed: Any, ctx: EventContext) -> list[Effect]:
-    """Every handler's effects for one event, bounded by what one transaction can commit."""
+    """Every handler's effects for one event, bounded by what one transaction can commit.
+
+    Notes fold into the event's marker (they take no item of their own); notes that cannot be combined are
+    refused here, before anything is written.
+    """
     effects: list[Effect] = []
     for handler in handlers:
         effects.extend(handler(parsed, ctx) or ())
-    if len(effects) > MAX_EFFECTS:
-        raise EffectRejectedError(f"{len(effects)} effects exceed one transaction ({MAX_EFFECTS})")
+    _, state = fold_effects(effects)
+    if len(state) > MAX_EFFECTS:
+        raise EffectRejectedError(f"{len(state)} effects exceed one transaction ({MAX_EFFECTS})")
     return effects

@@ -30,13 +30,8 @@ class EventModel(BaseModel):
 
 
 class HandlerSettings(Protocol):
-    """The core settings a handler may read (``plutus.settings.Settings`` has them). Table names, queues and
-    producer secrets are not a handler's business; a pack's own knobs are in its settings model."""
-
-    @property
-    def receipt_ttl_seconds(self) -> int:
-        """How long the default handler's receipts live."""
-        ...
+    """The core settings a handler may read (``plutus.settings.Settings`` has them): none today. Table names,
+    queues and producer secrets are not a handler's business; a pack's own knobs are in its settings model."""
 
 
 @dataclass(frozen=True, slots=True)

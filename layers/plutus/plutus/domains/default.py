@@ -1,35 +1,30 @@
 """The default handler, for events without a registered type.
 
-Its one effect is a receipt per event with a counter of how often it was applied. The receipt commits in the
-same transaction as the event's move to PROCESSED, so ``applied`` can only ever be 1: the fault-injection
-suite audits exactly that.
+Its one effect is a receipt: a counter of how often the event was applied (``note_applied``), kept on the
+event's own item in the events table. It is an :class:`EventNote`, written by the very update that moves the
+event to PROCESSED and under its condition, so ``applied`` can only ever be 1 (the fault-injection suite
+audits exactly that), and it costs no item of its own: the event's item already holds its source and receive
+time, and it expires with it (the processed-event retention).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from typing import Any
 
-from plutus.core.effects import Effect, Update
+from plutus.core.effects import Effect, EventNote
 from plutus.core.registry import EventContext
 
-
-def receipt_key(event_id: str) -> tuple[str, str]:
-    """Where the receipt of ``event_id`` lives in the state table."""
-    return f"RECEIPT#{event_id}", "RECEIPT"
+# The receipt's counter on the event's item.
+APPLIED = "note_applied"
 
 
 def handle_record_receipt(payload: Any, ctx: EventContext) -> Iterable[Effect]:
-    """Record that the event was applied once (and when), without storing its payload."""
-    pk, sk = receipt_key(ctx.event_id)
-    yield Update(
-        pk,
-        sk,
-        add={"applied": 1},
-        set_if_absent={
-            "source": ctx.source,
-            "received_at": ctx.received_at,
-            "expires_at": int(time.time()) + ctx.settings.receipt_ttl_seconds,
-        },
-    )
+    """Record that the event was applied once, without storing its payload."""
+    yield EventNote(add={APPLIED: 1})
+
+
+def applied(event_item: dict[str, Any]) -> int | None:
+    """How often the event of ``event_item`` (its events-table item) was applied; ``None``: no receipt."""
+    count = event_item.get(APPLIED)
+    return None if count is None else int(count)
