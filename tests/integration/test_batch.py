@@ -337,17 +337,40 @@ def test_send_entries_that_fail_are_503_released_and_a_retry_works(stack: Harnes
     assert stack.queue_depth() == 5
 
 
-def test_a_send_that_fails_whole_leaves_nothing_behind(stack: Harness) -> None:
-    def unavailable(**_: Any) -> tuple[_Http, dict[str, Any]]:
-        return _Http(500), {"Error": {"Code": "ServiceUnavailable", "Message": "injected"}}
+def test_a_send_that_sqs_refuses_whole_leaves_nothing_behind(stack: Harness) -> None:
+    def refused(**_: Any) -> tuple[_Http, dict[str, Any]]:
+        # Answered on the call's one attempt with a 4xx: nothing was queued
+        return _Http(403), {
+            "Error": {"Code": "AccessDenied", "Message": "injected"},
+            "ResponseMetadata": {"HTTPStatusCode": 403, "RetryAttempts": 0},
+        }
 
-    with hooked(client("sqs"), "before-call.sqs.SendMessageBatch", unavailable):
+    with hooked(client("sqs"), "before-call.sqs.SendMessageBatch", refused):
         response = stack.post_batch([an_event("down-1"), an_event("down-2")])
 
     assert statuses(response) == [503, 503]
     assert stack.scan("EventsTable") == []
     assert stack.queue_depth() == 0
     assert statuses(stack.post_batch([an_event("down-1"), an_event("down-2")])) == [202, 202]
+
+
+def test_a_send_that_fails_whole_with_an_unknown_outcome_keeps_its_claims(stack: Harness) -> None:
+    def unavailable(**_: Any) -> tuple[_Http, dict[str, Any]]:
+        # A 5xx: an attempt may have queued the messages with its answer lost
+        return _Http(500), {
+            "Error": {"Code": "ServiceUnavailable", "Message": "injected"},
+            "ResponseMetadata": {"HTTPStatusCode": 500, "RetryAttempts": 0},
+        }
+
+    with hooked(client("sqs"), "before-call.sqs.SendMessageBatch", unavailable):
+        response = stack.post_batch([an_event("down-3"), an_event("down-4")])
+
+    # No event, but the keys stay claimed until the invocation's deadline: other content cannot take them
+    assert statuses(response) == [503, 503]
+    assert [i for i in stack.scan("EventsTable") if "status" in i] == []
+    assert stack.queue_depth() == 0
+    reused = an_event("down-3", payload={"amount": 999})
+    assert statuses(stack.post_batch([an_event("down-4"), reused])) == [409, 422]
 
 
 def test_a_cancelled_claim_retries_the_batch_and_claims_only_the_conflicting_key_alone(

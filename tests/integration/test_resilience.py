@@ -104,13 +104,23 @@ def test_a_throttled_idempotency_table_is_a_clean_503_that_stores_nothing(
     assert faulty.post_event(EVENT).status == 202
 
 
-def test_a_failed_send_releases_the_key_at_once(faulty: Harness, proxy: FaultProxy) -> None:
+def test_a_failed_send_keeps_the_key_until_its_deadline_then_the_retry_is_accepted(
+    faulty: Harness, proxy: FaultProxy
+) -> None:
+    # Given SQS answers every attempt of the send with a 5xx (botocore retried it: an attempt may have queued
+    # the message with its answer lost, so ingest cannot tell)
     proxy.add_rule(Rule(operation_is("sqs", "SendMessage"), FaultKind.UNAVAILABLE))
 
+    # Then the producer gets a retryable 503, no event, and the key stays claimed
     _assert_retryable_503(faulty.post_event(EVENT))
-    assert _records(faulty) == {"idempotency": [], "events": []}
+    stored = _records(faulty)
+    assert stored["events"] == []
+    assert [r[records.STATE_ATTR] for r in stored["idempotency"]] == [records.INPROGRESS]
 
+    # And the retry is answered 409 until the claim's deadline, then accepted
     proxy.clear()
+    assert faulty.post_event(EVENT).status == 409
+    _wait_for_in_progress_expiry(faulty)
     assert faulty.post_event(EVENT).status == 202
     assert faulty.queue_depth() == 1
 

@@ -166,7 +166,8 @@ def test_a_release_never_deletes_an_item_the_consumer_wrote(stack: Harness) -> N
     # Given a claim on an item the consumer already wrote (an earlier attempt's message was processed)
     event = an_event("release-guard")
     command = _command(event)
-    _claim(stack, event, int(time.time() * 1000) - 1_000)
+    deadline = int(time.time() * 1000) - 1_000
+    _claim(stack, event, deadline)
     table = stack.stack.refs["EventsTable"]
     dynamodb = stack.client("dynamodb")
     dynamodb.update_item(
@@ -179,12 +180,13 @@ def test_a_release_never_deletes_an_item_the_consumer_wrote(stack: Harness) -> N
     store = IdempotencyStore(dynamodb, table, Retention())
 
     # When a later attempt gives its claim up, alone or in a batch
-    store.release_one(Claim(command.event_id, command.digest))
-    store.release([Claim(command.event_id, command.digest)])
+    store.release_one(Claim(command.event_id, command.digest), deadline)
+    store.release([Claim(command.event_id, command.digest)], deadline)
 
     # Then the event is still there, PROCESSED; a bare claim of another key is released
     assert _item(stack, command.event_id)["status"] == "PROCESSED"
     bare = an_event("release-bare")
-    _claim(stack, bare, int(time.time() * 1000) + 600_000)
-    store.release([Claim(_command(bare).event_id, _command(bare).digest)])
+    bare_deadline = int(time.time() * 1000) + 600_000
+    _claim(stack, bare, bare_deadline)
+    store.release([Claim(_command(bare).event_id, _command(bare).digest)], bare_deadline)
     assert [i for i in stack.scan("EventsTable") if i["event_id"] == _command(bare).event_id] == []

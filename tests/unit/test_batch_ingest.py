@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from plutus.adapters.idempotency_records import Clock, Seen
 from plutus.adapters.idempotency_store import Claim, Claimed
-from plutus.adapters.queue import Message
+from plutus.adapters.queue import Message, Sent
 from plutus.core.envelope import IngestRequest, IngestResult
 from plutus.core.errors import (
     EventNotQueuedError,
@@ -54,15 +54,15 @@ class FakeStore:
                 out.claimed.append(c.event_id)
         return out
 
-    def complete(self, results: Sequence[IngestResult]) -> set[str]:
+    def complete(self, results: Sequence[IngestResult], digests: Mapping[str, str]) -> set[str]:
         done = set()
         for result in results:
             if result.event_id not in self.fail_completion:
-                self.records[result.event_id] = ("COMPLETED", self.records[result.event_id][1])
+                self.records[result.event_id] = ("COMPLETED", digests[result.event_id])
                 done.add(result.event_id)
         return done
 
-    def release(self, claims: Sequence[Claim]) -> None:
+    def release(self, claims: Sequence[Claim], deadline_ms: int) -> None:
         for claim in claims:
             self.records.pop(claim.event_id, None)
             self.released.append(claim.event_id)
@@ -73,10 +73,10 @@ class FakeQueue:
     messages: list[Message] = field(default_factory=list)
     refuse: set[str] = field(default_factory=set)  # message bodies containing one of these are not taken
 
-    def send(self, messages: Sequence[Message], extra: dict[str, Any] | None = None) -> set[str]:
+    def send(self, messages: Sequence[Message], extra: dict[str, Any] | None = None) -> Sent:
         taken = [m for m in messages if not any(r in m.body for r in self.refuse)]
         self.messages += taken
-        return {m.id for m in taken}
+        return Sent(accepted={m.id for m in taken})
 
 
 def _command(key: str, amount: int = 1, note: str = "") -> Any:

@@ -165,7 +165,7 @@ def test_no_attribute_the_events_store_writes_is_in_the_notes_namespace() -> Non
     result = IngestResult(event_id="evt-1", source="s", event_type="t", schema_version="1.0", received_at=NOW)
     updates = [
         claim_update("events", "evt-1", "digest", 1, 2, Clock(1, 1)),
-        completed(accepted_update("events", result, Retention())),
+        completed(accepted_update("events", result, Retention()), "digest"),
         processed_update("events", EVENT, NOW, Retention(), fanout_batch="b"),
         failure_update("events", EVENT, "boom", EventStatus.FAILED, NOW, Retention(), message="{}"),
         poison_update("events", "m-1", "boom", EventStatus.FAILED, NOW, Retention()),

@@ -33,7 +33,8 @@ def get(
     """One event's status, attempts and last error."""
     target = target_or_exit(stack, endpoint_url)
     item = events_store.get_event(target.client("dynamodb"), target.events_table, event_id, consistent=True)
-    if item is None:
+    # An item without a status is a key claimed by an ingest that has not answered: not an event (as the API).
+    if item is None or "status" not in item:
         console.print(f"[red]no event {event_id}[/red]")
         raise typer.Exit(1)
     view = events_store.public_view(item)

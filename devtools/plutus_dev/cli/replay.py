@@ -220,7 +220,7 @@ def replay_one(
     a pointer's stored payload is checked (and its expiry restarted) before re-enqueueing.
     """
     item = events_store.get_event(dynamodb, events_table, event_id, consistent=True)
-    if item is None:
+    if item is None or "status" not in item:  # nothing, or a key claimed by an ingest that has not answered
         return ReplayResult(event_id, Outcome.NOT_FOUND, "no such event")
     status = item.get("status")
     if status == EventStatus.PROCESSED:

@@ -107,34 +107,54 @@ def is_own_claim(item: Mapping[str, Any] | None, digest: str, deadline_ms: int) 
     )
 
 
-def completed(update: dict[str, Any]) -> dict[str, Any]:
+def completed(update: dict[str, Any], digest: str) -> dict[str, Any]:
     """``update`` (the event's RECEIVED write, :func:`plutus.adapters.events_store.accepted_update`) also
     completing the key's record: one write unit instead of a transaction's four.
 
-    Unconditional, as Powertools' completion is: only the holder of the claim gets here.
+    Unconditional, as Powertools' completion is: only the holder of the claim gets here. It writes the
+    content digest if the item lacks one: a claim that vanished before its completion (the item's TTL, or any
+    delete) must not leave a COMPLETED record without a digest, which every later request, the same one
+    included, would meet as a reused key (422).
     """
     return {
         **update,
-        "UpdateExpression": update["UpdateExpression"] + ", #state = :completed",
-        "ExpressionAttributeNames": update["ExpressionAttributeNames"] | {"#state": STATE_ATTR},
-        "ExpressionAttributeValues": update["ExpressionAttributeValues"] | {":completed": {"S": COMPLETED}},
+        "UpdateExpression": update["UpdateExpression"]
+        + ", #state = :completed, #digest = if_not_exists(#digest, :digest)",
+        "ExpressionAttributeNames": update["ExpressionAttributeNames"]
+        | {"#state": STATE_ATTR, "#digest": DIGEST_ATTR},
+        "ExpressionAttributeValues": update["ExpressionAttributeValues"]
+        | {":completed": {"S": COMPLETED}, ":digest": {"S": digest}},
     }
 
 
-def release_delete(table: str, event_id: str, digest: str) -> dict[str, Any]:
+def release_delete(table: str, event_id: str, digest: str, deadline_ms: int) -> dict[str, Any]:
     """The conditional ``DeleteItem`` that gives up a claim whose event was not queued, so the client's retry
     is not answered 409.
 
     Only a bare claim goes: an item the consumer wrote (``status``) holds an event that was queued by an
     earlier attempt, and deleting it would forget that the event was processed. Such a claim is left to its
-    deadline.
+    deadline. And only this request's own claim goes (its deadline, as :func:`is_own_claim` tells it): a
+    claim that outlived its deadline may have been taken over by a retry that is sending its message now, and
+    deleting that one would free the key for other content and leave the retry's completion without a digest.
     """
     return {
         "TableName": table,
         "Key": {KEY_ATTR: {"S": event_id}},
-        "ConditionExpression": "attribute_not_exists(#status) AND #state = :inprogress AND #digest = :digest",
-        "ExpressionAttributeNames": {"#status": "status", "#state": STATE_ATTR, "#digest": DIGEST_ATTR},
-        "ExpressionAttributeValues": {":inprogress": {"S": INPROGRESS}, ":digest": {"S": digest}},
+        "ConditionExpression": (
+            "attribute_not_exists(#status) AND #state = :inprogress AND #digest = :digest "
+            "AND #deadline = :deadline"
+        ),
+        "ExpressionAttributeNames": {
+            "#status": "status",
+            "#state": STATE_ATTR,
+            "#digest": DIGEST_ATTR,
+            "#deadline": DEADLINE_ATTR,
+        },
+        "ExpressionAttributeValues": {
+            ":inprogress": {"S": INPROGRESS},
+            ":digest": {"S": digest},
+            ":deadline": {"N": str(deadline_ms)},
+        },
     }
 
 

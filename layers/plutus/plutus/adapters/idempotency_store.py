@@ -14,7 +14,7 @@ Every batch API can fail in part, and each partial failure is handled here, thro
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
@@ -240,56 +240,64 @@ class IdempotencyStore:
         ).get("Item")
         return item
 
-    def _completion(self, result: IngestResult) -> dict[str, Any]:
-        return records.completed(accepted_update(self.table, result, self.retention))
+    def _completion(self, result: IngestResult, digest: str) -> dict[str, Any]:
+        return records.completed(accepted_update(self.table, result, self.retention), digest)
 
-    def complete_one(self, result: IngestResult) -> None:
-        """Complete one record and write its event RECEIVED: one ``UpdateItem`` (the single path)."""
-        self.client.update_item(**self._completion(result))
+    def complete_one(self, result: IngestResult, digest: str) -> None:
+        """Complete one record (of content ``digest``) and write its event RECEIVED: one ``UpdateItem`` (the
+        single path)."""
+        self.client.update_item(**self._completion(result, digest))
 
-    def complete(self, results: Sequence[IngestResult]) -> set[str]:
-        """Complete records and write their events RECEIVED, 100 events per transaction.
+    def complete(self, results: Sequence[IngestResult], digests: Mapping[str, str]) -> set[str]:
+        """Complete records and write their events RECEIVED, 100 events per transaction; ``digests``: each
+        event id's content digest.
 
         Returns the event ids completed.
         """
         done: set[str] = set()
         for chunk in _chunks(results, MAX_TRANSACT_ITEMS):
-            error = self._transact([{"Update": self._completion(r)} for r in chunk])
+            error = self._transact([{"Update": self._completion(r, digests[r.event_id])} for r in chunk])
             if error is None:
                 done.update(r.event_id for r in chunk)
             elif _cancelled(error):
                 # e.g. a TransactionConflict with a consumer already writing one of the events: each event on
                 # its own, so one event cannot hold back the other 99.
-                done.update(r.event_id for r in chunk if self._complete_alone(r))
+                done.update(r.event_id for r in chunk if self._complete_alone(r, digests[r.event_id]))
         return done
 
-    def _complete_alone(self, result: IngestResult) -> bool:
+    def _complete_alone(self, result: IngestResult, digest: str) -> bool:
         try:
-            self.complete_one(result)
+            self.complete_one(result, digest)
         except (ClientError, BotoCoreError) as exc:
             logger.warning("completion failed", extra={"error": _name(exc)})
             return False
         return True
 
-    def release(self, claims: Sequence[Claim]) -> None:
+    def release(self, claims: Sequence[Claim], deadline_ms: int) -> None:
         """Give up claims whose events were not queued, so the client's retry is not answered 409.
 
-        One conditional ``DeleteItem`` each (a failure path: a batch delete cannot carry the condition). A
-        claim that cannot be released is left to its deadline, as Powertools leaves it.
+        ``deadline_ms`` is the one the claims were made with: only this request's own claims go. One
+        conditional ``DeleteItem`` each (a failure path: a batch delete cannot carry the condition). A claim
+        that cannot be released is left to its deadline, as Powertools leaves it.
         """
         for claim in claims:
             try:
-                self.client.delete_item(**records.release_delete(self.table, claim.event_id, claim.digest))
+                self.client.delete_item(
+                    **records.release_delete(self.table, claim.event_id, claim.digest, deadline_ms)
+                )
             except ClientError as exc:
                 if _code(exc) != "ConditionalCheckFailedException":
                     logger.warning("release failed", extra={"error": _code(exc)})
             except BotoCoreError as exc:
                 logger.warning("release failed", extra={"error": type(exc).__name__})
 
-    def release_one(self, claim: Claim) -> None:
-        """Give up one claim (the single path); the table's errors propagate, a refused condition does not."""
+    def release_one(self, claim: Claim, deadline_ms: int) -> None:
+        """Give up one claim made with ``deadline_ms`` (the single path); the table's errors propagate, a
+        refused condition (the claim is not this request's, or the consumer wrote the item) does not."""
         try:
-            self.client.delete_item(**records.release_delete(self.table, claim.event_id, claim.digest))
+            self.client.delete_item(
+                **records.release_delete(self.table, claim.event_id, claim.digest, deadline_ms)
+            )
         except ClientError as exc:
             if _code(exc) != "ConditionalCheckFailedException":
                 raise

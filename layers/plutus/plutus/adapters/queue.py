@@ -34,6 +34,27 @@ class Message:
         )
 
 
+def outcome_unknown(exc: BaseException) -> bool:
+    """Whether a failed send may have queued its message(s) all the same.
+
+    Only a refusal SQS answered on the call's one attempt (HTTP 4xx, no retry) is known to have queued
+    nothing: botocore retries 5xx answers, throttling and lost connections, and any attempt before the last
+    may have been applied with its answer lost.
+    """
+    if not isinstance(exc, ClientError):
+        return True
+    metadata = exc.response.get("ResponseMetadata", {})
+    return int(metadata.get("HTTPStatusCode", 500)) >= 500 or int(metadata.get("RetryAttempts", 0)) > 0
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """What a send did: the ids SQS accepted, and those it may have (their call failed, outcome unknown)."""
+
+    accepted: set[str] = field(default_factory=set)
+    unknown: set[str] = field(default_factory=set)
+
+
 class EventQueue:
     """Sends messages in batches, retrying entries SQS failed on its side."""
 
@@ -41,11 +62,13 @@ class EventQueue:
         self.client = client
         self.url = url
 
-    def send(self, messages: Sequence[Message], extra: dict[str, Any] | None = None) -> set[str]:
-        """Send ``messages`` (each with the ``extra`` entry fields); returns the ids SQS accepted."""
-        sent: set[str] = set()
+    def send(self, messages: Sequence[Message], extra: dict[str, Any] | None = None) -> Sent:
+        """Send ``messages`` (each with the ``extra`` entry fields): which SQS accepted, which it may have."""
+        out = Sent()
+        current: list[Message] = []  # the entries of the call under way
 
         def send_batch(pending: list[Message]) -> list[Message] | None:
+            current[:] = pending
             entries = [
                 {
                     "Id": m.id,
@@ -57,7 +80,7 @@ class EventQueue:
                 for m in pending
             ]
             response = self.client.send_message_batch(QueueUrl=self.url, Entries=entries)
-            sent.update(entry["Id"] for entry in response.get("Successful", []))
+            out.accepted.update(entry["Id"] for entry in response.get("Successful", []))
             # An entry failed by the sender's fault would fail the same way again.
             again = {f["Id"] for f in response.get("Failed", []) if not f.get("SenderFault")}
             return [m for m in pending if m.id in again]
@@ -67,4 +90,6 @@ class EventQueue:
                 until_done(send_batch, batch)
             except (ClientError, BotoCoreError) as exc:
                 logger.warning("send failed", extra={"error": type(exc).__name__, "events": len(batch)})
-        return sent
+                if outcome_unknown(exc):
+                    out.unknown.update(m.id for m in current)
+        return out

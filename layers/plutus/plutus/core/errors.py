@@ -90,6 +90,11 @@ class EventNotQueuedError(PlutusError):
     """An event of a batch could not be stored or queued; retrying it can succeed."""
 
 
+class SendOutcomeUnknownError(EventNotQueuedError):
+    """The event's message may be queued although sending it failed (an answer lost, a retried 5xx): its key
+    stays claimed until the invocation's deadline, so no other content can take it meanwhile."""
+
+
 class IdempotencyKeyReusedError(PlutusError):
     """The idempotency key was already used with different content (a 422: the client must pick a new key)."""
 

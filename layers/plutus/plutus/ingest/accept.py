@@ -6,11 +6,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict
 
 from plutus.adapters import events_store
 from plutus.adapters.idempotency_store import IdempotencyStore
 from plutus.adapters.payload_store import PayloadStore
+from plutus.adapters.queue import outcome_unknown
 from plutus.core.envelope import (
     IngestRequest,
     IngestResult,
@@ -20,7 +22,7 @@ from plutus.core.envelope import (
     derive_event_id,
     utc_now,
 )
-from plutus.core.errors import InvalidEventError
+from plutus.core.errors import InvalidEventError, SendOutcomeUnknownError
 from plutus.core.ordering import message_group_id
 from plutus.core.payloads import PayloadPointer, payload_bytes, pointer_message
 from plutus.ingest.idempotent import Invocation, idempotent
@@ -89,13 +91,19 @@ def build_accept_event(
         # 422. The payload is stored before its pointer is sent: a consumer never meets a dangling pointer.
         outgoing = queued_message(command, received_at, settings, payloads)
         outgoing.store(payloads)
-        sqs.send_message(
-            QueueUrl=settings.queue_url,
-            MessageBody=outgoing.body,
-            MessageAttributes=outgoing.attributes,
-            **group_attributes(command, settings),
-            **trace_attributes(),
-        )
+        try:
+            sqs.send_message(
+                QueueUrl=settings.queue_url,
+                MessageBody=outgoing.body,
+                MessageAttributes=outgoing.attributes,
+                **group_attributes(command, settings),
+                **trace_attributes(),
+            )
+        except (ClientError, BotoCoreError) as exc:
+            if outcome_unknown(exc):
+                # The message may be queued: its claim must stay (see plutus.ingest.idempotent).
+                raise SendOutcomeUnknownError("the event may be queued; retry it") from exc
+            raise
         return IngestResult(
             event_id=command.event_id,
             source=command.source,

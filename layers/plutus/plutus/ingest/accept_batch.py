@@ -9,7 +9,8 @@ partial failures of those batch calls are the adapters' business (:mod:`plutus.a
 
 - a key already seen is answered from its record (200 replay, 409 in progress, 422 reused with new content);
 - an event that could not be claimed or queued is answered 503 and its claim released (else it is free again
-  at its deadline), so the client's retry works. An event queued but not completed is answered 503 and
+  at its deadline), so the client's retry works. An event queued but not completed, or whose send failed
+  with an unknown outcome (:func:`plutus.adapters.queue.outcome_unknown`), is answered 503 and may be
   processed anyway; its claim is kept until its deadline (a retry is answered 409 until then), because its
   message may be on the queue: released, the key could be claimed again by other content.
 
@@ -105,9 +106,11 @@ class BatchIngest:
             else:
                 firsts[event.claim.event_id] = event
         clock = Clock.read()
+        # The claims' deadline, read with the clock it counts from: the invocation ends then, not later.
+        deadline_ms = clock.now_ms + (self.remaining_ms() or DEFAULT_IN_PROGRESS_MS)
         fresh = self._screen(list(firsts.values()), clock, outcomes)
-        claimed = self._claim(fresh, clock, outcomes)
-        queued = self._enqueue(self._store_payloads(claimed, outcomes), outcomes)
+        claimed = self._claim(fresh, clock, deadline_ms, outcomes)
+        queued = self._enqueue(self._store_payloads(claimed, deadline_ms, outcomes), deadline_ms, outcomes)
         self._complete(queued, outcomes)
         for index, first, digest in followers:
             outcomes[index] = self._follow(outcomes[first.index], digest == first.claim.digest)
@@ -153,9 +156,10 @@ class BatchIngest:
                 outcomes[event.index] = _answer(event, seen[event.claim.event_id])
         return [e for e in events if e.claim.event_id not in seen]
 
-    def _claim(self, events: list[_Event], clock: Clock, outcomes: dict[int, Outcome]) -> list[_Event]:
+    def _claim(
+        self, events: list[_Event], clock: Clock, deadline_ms: int, outcomes: dict[int, Outcome]
+    ) -> list[_Event]:
         """Claim the new keys; answer the ones another request holds or that could not be claimed."""
-        deadline_ms = clock.now_ms + (self.remaining_ms() or DEFAULT_IN_PROGRESS_MS)
         result = self.store.claim([e.claim for e in events], clock, deadline_ms)
         claimed = set(result.claimed)
         for event in events:
@@ -166,7 +170,9 @@ class BatchIngest:
                 outcomes[event.index] = _not_queued()
         return [e for e in events if e.claim.event_id in claimed]
 
-    def _store_payloads(self, events: list[_Event], outcomes: dict[int, Outcome]) -> list[_Event]:
+    def _store_payloads(
+        self, events: list[_Event], deadline_ms: int, outcomes: dict[int, Outcome]
+    ) -> list[_Event]:
         """Store the payloads of the claimed events that travel as pointers; release those not stored."""
         stored: list[_Event] = []
         failed: list[_Event] = []
@@ -174,28 +180,35 @@ class BatchIngest:
             (stored if event.message.stored(self.payloads) else failed).append(event)
         if failed:
             logger.warning("payloads not stored", extra={"events": len(failed)})
-            self._give_up(failed, outcomes)
+            self._give_up(failed, deadline_ms, outcomes)
         return stored
 
-    def _enqueue(self, events: list[_Event], outcomes: dict[int, Outcome]) -> list[_Event]:
+    def _enqueue(self, events: list[_Event], deadline_ms: int, outcomes: dict[int, Outcome]) -> list[_Event]:
         """Queue the claimed events; release the claims of those SQS did not take."""
         # The same X-Ray hand-off as the single path, on every message.
         sent = self.queue.send(
             [Message(str(e.index), e.message.body, e.message.attributes, e.fields) for e in events],
             extra=trace_attributes(),
         )
-        failed = [e for e in events if str(e.index) not in sent]
+        failed = [e for e in events if str(e.index) not in sent.accepted]
         if failed:
             logger.warning("events not queued", extra={"events": len(failed)})
-            self._give_up(failed, outcomes)
-        return [e for e in events if str(e.index) in sent]
+            # A message whose send failed with an unknown outcome may be on the queue: its claim is kept until
+            # its deadline, as for one queued but not completed; released, the key could be claimed by other
+            # content, answered 202, and dropped as a duplicate of this message.
+            self._give_up([e for e in failed if str(e.index) not in sent.unknown], deadline_ms, outcomes)
+            for event in failed:
+                outcomes[event.index] = _not_queued()
+        return [e for e in events if str(e.index) in sent.accepted]
 
     def _complete(self, events: list[_Event], outcomes: dict[int, Outcome]) -> None:
         """Complete the records and write the events RECEIVED; answer 503 for those that could not be.
 
         Their messages are queued, so their claims are kept (see the module's docstring).
         """
-        done = self.store.complete([e.result for e in events])
+        done = self.store.complete(
+            [e.result for e in events], {e.claim.event_id: e.claim.digest for e in events}
+        )
         for event in events:
             outcomes[event.index] = (
                 Outcome(event_id=event.result.event_id) if event.result.event_id in done else _not_queued()
@@ -204,8 +217,9 @@ class BatchIngest:
         if failed:
             logger.warning("events queued but not completed", extra={"events": failed})
 
-    def _give_up(self, events: list[_Event], outcomes: dict[int, Outcome]) -> None:
-        """Answer 503 for events that were claimed but not queued, and release their claims."""
+    def _give_up(self, events: list[_Event], deadline_ms: int, outcomes: dict[int, Outcome]) -> None:
+        """Answer 503 for events that were claimed but not queued, and release their claims (those made with
+        ``deadline_ms``: never a retry's that took one over)."""
         for event in events:
             outcomes[event.index] = _not_queued()
-        self.store.release([e.claim for e in events])
+        self.store.release([e.claim for e in events], deadline_ms)

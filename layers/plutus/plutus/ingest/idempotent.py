@@ -9,7 +9,8 @@ needs: it already derives the key and the content digest itself. The record now 
 
 The protocol, as Powertools runs it: claim the key with a conditional update marking it INPROGRESS (its
 deadline the invocation's); a key held by a live record is answered from it (replay, 409 in progress, 422
-reused with new content); the function runs; if it raises, the claim is released so a retry can succeed; if
+reused with new content); the function runs; if it raises, the claim is released so a retry can succeed
+(unless its message may be queued: :class:`plutus.core.errors.SendOutcomeUnknownError`); if
 it returns, the record completes in the same ``UpdateItem`` that writes the event RECEIVED (so its status is
 readable at 202).
 """
@@ -23,7 +24,12 @@ from plutus.adapters import idempotency_records as records
 from plutus.adapters.idempotency_records import Clock, Seen
 from plutus.adapters.idempotency_store import Claim, IdempotencyStore
 from plutus.core.envelope import IngestResult
-from plutus.core.errors import EventNotQueuedError, IdempotencyKeyReusedError, RequestInProgressError
+from plutus.core.errors import (
+    EventNotQueuedError,
+    IdempotencyKeyReusedError,
+    RequestInProgressError,
+    SendOutcomeUnknownError,
+)
 
 
 class Keyed(Protocol):
@@ -85,14 +91,19 @@ def idempotent[C: Keyed](
             return _answer(*held, command)
         try:
             result = fn(command)
+        except SendOutcomeUnknownError:
+            # Its message may be on the queue: released, the key could be claimed by other content, answered
+            # 202 and dropped as a duplicate of this message. The claim is kept until its deadline (a retry
+            # is answered 409, then the same content takes it over).
+            raise
         except Exception:
             try:
-                store.release_one(claim)
+                store.release_one(claim, deadline_ms)
             except Exception as release_error:
                 # The claim stays until its deadline: the client's retry is answered 409, then succeeds.
                 raise EventNotQueuedError("the event was not accepted; retry it") from release_error
             raise
-        store.complete_one(result)
+        store.complete_one(result, command.digest)
         return result
 
     return accept
