@@ -413,6 +413,7 @@ def hold_key(stack: Harness, body: dict[str, Any]) -> None:
         clock.now_ms + 60_000,
         clock.now + 600,
         clock,
+        records.new_token(),
     )
     del update["ConditionExpression"], update["ReturnValuesOnConditionCheckFailure"]
     del update["ExpressionAttributeValues"][":now_ms"]

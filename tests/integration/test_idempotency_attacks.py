@@ -55,19 +55,17 @@ def test_a_late_release_never_deletes_the_claim_that_took_over(stack: Harness) -
     # client's retry with the same content, took the claim over
     store = _store(stack)
     command = _command(an_event("takeover-release", payload={"amount": 1}))
-    claim = Claim(command.event_id, command.digest)
-    a_deadline = _now_ms() - 1_000
-    assert store.claim_one(claim, a_deadline) is None
-    b_deadline = _now_ms() + 600_000
-    assert store.claim_one(claim, b_deadline) is None
+    claim_a, claim_b = Claim(command.event_id, command.digest), Claim(command.event_id, command.digest)
+    assert store.claim_one(claim_a, _now_ms() - 1_000) is None
+    assert store.claim_one(claim_b, _now_ms() + 600_000) is None
 
     # When A's send fails and A gives its claim up, then B completes (its message is queued)
-    store.release_one(claim, a_deadline)
-    store.release([claim], a_deadline)
+    store.release_one(claim_a)
+    store.release([claim_a])
     store.complete_one(_result(command), command.digest)
 
     # Then B's record is intact: the same request again is a replay, other content a reused key
-    held = store.claim_one(claim, _now_ms() + 600_000)
+    held = store.claim_one(Claim(command.event_id, command.digest), _now_ms() + 600_000)
     assert held is not None and held[0] is Seen.REPLAY
     other = _command(an_event("takeover-release", payload={"amount": 2}))
     reused = store.claim_one(Claim(other.event_id, other.digest), _now_ms() + 600_000)
@@ -78,13 +76,12 @@ def test_other_content_never_claims_a_key_whose_taken_over_claim_is_still_sendin
     # Given A's dead claim was taken over by B (same content), which is sending its message
     store = _store(stack)
     command = _command(an_event("takeover-steal", payload={"amount": 1}))
-    claim = Claim(command.event_id, command.digest)
-    a_deadline = _now_ms() - 1_000
-    assert store.claim_one(claim, a_deadline) is None
-    assert store.claim_one(claim, _now_ms() + 600_000) is None
+    claim_a, claim_b = Claim(command.event_id, command.digest), Claim(command.event_id, command.digest)
+    assert store.claim_one(claim_a, _now_ms() - 1_000) is None
+    assert store.claim_one(claim_b, _now_ms() + 600_000) is None
 
     # When A gives its claim up late, and a request with other content for the key arrives
-    store.release_one(claim, a_deadline)
+    store.release_one(claim_a)
     other = _command(an_event("takeover-steal", payload={"amount": 2}))
     held = store.claim_one(Claim(other.event_id, other.digest), _now_ms() + 600_000)
 
@@ -97,9 +94,8 @@ def test_a_completion_whose_claim_vanished_keeps_the_content_digest(stack: Harne
     store = _store(stack)
     command = _command(an_event("vanished-claim"))
     claim = Claim(command.event_id, command.digest)
-    deadline = _now_ms() + 600_000
-    assert store.claim_one(claim, deadline) is None
-    store.release_one(claim, deadline)
+    assert store.claim_one(claim, _now_ms() + 600_000) is None
+    store.release_one(claim)
 
     # When the holder completes (its message was queued)
     store.complete_one(_result(command), command.digest)
@@ -215,3 +211,22 @@ def test_a_bare_claim_is_no_event_to_the_operator_cli(stack: Harness) -> None:
     )
     assert result.outcome is replay.Outcome.NOT_FOUND
     assert stack.queue_depth() == 0
+
+
+def test_two_requests_with_one_key_and_one_deadline_are_told_apart(stack: Harness) -> None:
+    # Given two requests for one key that started in the same millisecond with the same timeout (concurrent
+    # retries of one webhook): their claims carry the same deadline
+    store = _store(stack)
+    command = _command(an_event("same-deadline"))
+    first, second = Claim(command.event_id, command.digest), Claim(command.event_id, command.digest)
+    deadline = _now_ms() + 600_000
+
+    # When both claim the key
+    assert store.claim_one(first, deadline) is None
+    held = store.claim_one(second, deadline)
+
+    # Then only the first holds it: the second is told it is in progress, never that the claim is its own
+    assert held is not None and held[0] is Seen.IN_PROGRESS
+    store.release_one(second)  # and the second cannot release the first's claim
+    again = store.claim_one(Claim(command.event_id, command.digest), deadline)
+    assert again is not None and again[0] is Seen.IN_PROGRESS

@@ -23,9 +23,11 @@ def _command(event: dict[str, object]) -> IngestCommand:
     return command_for(IngestRequest.model_validate(event))
 
 
-def _claim(stack: Harness, event: dict[str, object], deadline_ms: int) -> None:
-    """An INPROGRESS record for ``event``'s key, as another invocation holding it would have written."""
+def _claim(stack: Harness, event: dict[str, object], deadline_ms: int) -> Claim:
+    """An INPROGRESS record for ``event``'s key, as another invocation holding it would have written; that
+    invocation's claim."""
     command = _command(event)
+    claim = Claim(command.event_id, command.digest)
     clock = Clock.read()
     update = records.claim_update(
         stack.stack.refs["EventsTable"],
@@ -34,12 +36,14 @@ def _claim(stack: Harness, event: dict[str, object], deadline_ms: int) -> None:
         deadline_ms,
         clock.now + 3600,
         clock,
+        claim.token,
     )
     update.pop("ConditionExpression")
     update.pop("ReturnValuesOnConditionCheckFailure")
     values = update["ExpressionAttributeValues"]
     values.pop(":now_ms")
     stack.client("dynamodb").update_item(**update)
+    return claim
 
 
 def _item(stack: Harness, event_id: str) -> dict[str, object]:
@@ -166,8 +170,7 @@ def test_a_release_never_deletes_an_item_the_consumer_wrote(stack: Harness) -> N
     # Given a claim on an item the consumer already wrote (an earlier attempt's message was processed)
     event = an_event("release-guard")
     command = _command(event)
-    deadline = int(time.time() * 1000) - 1_000
-    _claim(stack, event, deadline)
+    claim = _claim(stack, event, int(time.time() * 1000) - 1_000)
     table = stack.stack.refs["EventsTable"]
     dynamodb = stack.client("dynamodb")
     dynamodb.update_item(
@@ -179,14 +182,15 @@ def test_a_release_never_deletes_an_item_the_consumer_wrote(stack: Harness) -> N
     )
     store = IdempotencyStore(dynamodb, table, Retention())
 
-    # When a later attempt gives its claim up, alone or in a batch
-    store.release_one(Claim(command.event_id, command.digest), deadline)
-    store.release([Claim(command.event_id, command.digest)], deadline)
+    # When that attempt gives its claim up, alone or in a batch
+    store.release_one(claim)
+    store.release([claim])
 
-    # Then the event is still there, PROCESSED; a bare claim of another key is released
+    # Then the event is still there, PROCESSED; a bare claim of another key is released by its own holder only
     assert _item(stack, command.event_id)["status"] == "PROCESSED"
     bare = an_event("release-bare")
-    bare_deadline = int(time.time() * 1000) + 600_000
-    _claim(stack, bare, bare_deadline)
-    store.release([Claim(_command(bare).event_id, _command(bare).digest)], bare_deadline)
-    assert [i for i in stack.scan("EventsTable") if i["event_id"] == _command(bare).event_id] == []
+    bare_claim = _claim(stack, bare, int(time.time() * 1000) + 600_000)
+    store.release([Claim(bare_claim.event_id, bare_claim.digest)])  # same key and content, another request
+    assert len([i for i in stack.scan("EventsTable") if i["event_id"] == bare_claim.event_id]) == 1
+    store.release([bare_claim])
+    assert [i for i in stack.scan("EventsTable") if i["event_id"] == bare_claim.event_id] == []

@@ -62,7 +62,7 @@ class FakeStore:
                 done.add(result.event_id)
         return done
 
-    def release(self, claims: Sequence[Claim], deadline_ms: int) -> None:
+    def release(self, claims: Sequence[Claim]) -> None:
         for claim in claims:
             self.records.pop(claim.event_id, None)
             self.released.append(claim.event_id)

@@ -164,7 +164,7 @@ def test_the_note_is_part_of_the_marker_update_under_its_condition() -> None:
 def test_no_attribute_the_events_store_writes_is_in_the_notes_namespace() -> None:
     result = IngestResult(event_id="evt-1", source="s", event_type="t", schema_version="1.0", received_at=NOW)
     updates = [
-        claim_update("events", "evt-1", "digest", 1, 2, Clock(1, 1)),
+        claim_update("events", "evt-1", "digest", 1, 2, Clock(1, 1), "token"),
         completed(accepted_update("events", result, Retention()), "digest"),
         processed_update("events", EVENT, NOW, Retention(), fanout_batch="b"),
         failure_update("events", EVENT, "boom", EventStatus.FAILED, NOW, Retention(), message="{}"),

@@ -12,7 +12,10 @@ Powertools table cost a claim (1) and a completion written in a transaction with
   same key with other content is answered 422, whatever the record's state;
 - ``idem_deadline``: the claim's deadline in epoch milliseconds (Powertools' ``in_progress_expiration``): a
   claim whose invocation died without completing or releasing it can be taken over by the same content after
-  it, never before.
+  it, never before;
+- ``idem_token``: a random token per claim, which tells a request its own claim from any other (a retried
+  write that landed, a release): two requests for one key can start in the same millisecond with the same
+  timeout, so the deadline cannot.
 
 What Powertools' ``expiration`` did is now the item's own retention (``expires_at``, the table's TTL): a key
 is remembered for as long as its event is (``EventRetentionDays`` after processing, ``FailedRetentionDays``
@@ -26,6 +29,7 @@ the race between SendMessage and the completion), and a claim never erases what 
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -37,6 +41,7 @@ KEY_ATTR = "event_id"
 STATE_ATTR = "idem_state"
 DIGEST_ATTR = "idem_digest"
 DEADLINE_ATTR = "idem_deadline"
+TOKEN_ATTR = "idem_token"
 INPROGRESS = "INPROGRESS"
 COMPLETED = "COMPLETED"
 # The event's own attributes (besides its id) a completed record answers a replay from.
@@ -65,8 +70,13 @@ class Clock:
         return cls(int(now), int(now * 1000))
 
 
+def new_token() -> str:
+    """A claim's token: 128 random bits, never shared by two claims."""
+    return uuid.uuid4().hex
+
+
 def claim_update(
-    table: str, event_id: str, digest: str, deadline_ms: int, expires_at: int, clock: Clock
+    table: str, event_id: str, digest: str, deadline_ms: int, expires_at: int, clock: Clock, token: str
 ) -> dict[str, Any]:
     """The conditional ``UpdateItem`` (or transact ``Update``) that claims a key on its event's item.
 
@@ -79,13 +89,14 @@ def claim_update(
         "TableName": table,
         "Key": {KEY_ATTR: {"S": event_id}},
         "UpdateExpression": (
-            "SET #state = :inprogress, #digest = :digest, #deadline = :deadline, "
+            "SET #state = :inprogress, #digest = :digest, #deadline = :deadline, #token = :token, "
             "expires_at = if_not_exists(expires_at, :expires)"
         ),
         "ConditionExpression": CLAIM_CONDITION,
-        "ExpressionAttributeNames": _CLAIM_NAMES,
+        "ExpressionAttributeNames": _CLAIM_NAMES | {"#token": TOKEN_ATTR},
         "ExpressionAttributeValues": {
             ":inprogress": {"S": INPROGRESS},
+            ":token": {"S": token},
             ":digest": {"S": digest},
             ":deadline": {"N": str(deadline_ms)},
             ":now_ms": {"N": str(clock.now_ms)},
@@ -95,15 +106,14 @@ def claim_update(
     }
 
 
-def is_own_claim(item: Mapping[str, Any] | None, digest: str, deadline_ms: int) -> bool:
-    """Whether ``item`` is exactly what this claim writes: an earlier attempt of it landed and its answer was
-    lost (DynamoDB honours a transaction's ClientRequestToken; a retried ``UpdateItem`` meets its own claim).
-    The deadline, in milliseconds of this invocation, is what no other claim writes."""
+def is_own_claim(item: Mapping[str, Any] | None, token: str) -> bool:
+    """Whether ``item`` holds the claim written with ``token``: an earlier attempt of this very claim landed
+    and its answer was lost (DynamoDB honours a transaction's ClientRequestToken; a retried ``UpdateItem``
+    meets its own claim). No other claim writes the token."""
     return bool(
         item
         and item.get(STATE_ATTR, {}).get("S") == INPROGRESS
-        and item.get(DIGEST_ATTR, {}).get("S") == digest
-        and item.get(DEADLINE_ATTR, {}).get("N") == str(deadline_ms)
+        and item.get(TOKEN_ATTR, {}).get("S") == token
     )
 
 
@@ -127,34 +137,22 @@ def completed(update: dict[str, Any], digest: str) -> dict[str, Any]:
     }
 
 
-def release_delete(table: str, event_id: str, digest: str, deadline_ms: int) -> dict[str, Any]:
+def release_delete(table: str, event_id: str, token: str) -> dict[str, Any]:
     """The conditional ``DeleteItem`` that gives up a claim whose event was not queued, so the client's retry
     is not answered 409.
 
     Only a bare claim goes: an item the consumer wrote (``status``) holds an event that was queued by an
     earlier attempt, and deleting it would forget that the event was processed. Such a claim is left to its
-    deadline. And only this request's own claim goes (its deadline, as :func:`is_own_claim` tells it): a
+    deadline. And only this request's own claim goes (its token, as :func:`is_own_claim` tells it): a
     claim that outlived its deadline may have been taken over by a retry that is sending its message now, and
     deleting that one would free the key for other content and leave the retry's completion without a digest.
     """
     return {
         "TableName": table,
         "Key": {KEY_ATTR: {"S": event_id}},
-        "ConditionExpression": (
-            "attribute_not_exists(#status) AND #state = :inprogress AND #digest = :digest "
-            "AND #deadline = :deadline"
-        ),
-        "ExpressionAttributeNames": {
-            "#status": "status",
-            "#state": STATE_ATTR,
-            "#digest": DIGEST_ATTR,
-            "#deadline": DEADLINE_ATTR,
-        },
-        "ExpressionAttributeValues": {
-            ":inprogress": {"S": INPROGRESS},
-            ":digest": {"S": digest},
-            ":deadline": {"N": str(deadline_ms)},
-        },
+        "ConditionExpression": "attribute_not_exists(#status) AND #state = :inprogress AND #token = :token",
+        "ExpressionAttributeNames": {"#status": "status", "#state": STATE_ATTR, "#token": TOKEN_ATTR},
+        "ExpressionAttributeValues": {":inprogress": {"S": INPROGRESS}, ":token": {"S": token}},
     }
 
 

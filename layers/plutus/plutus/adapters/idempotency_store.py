@@ -47,10 +47,12 @@ _SCREEN_NAMES = {
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """A key to claim on its event's item, with the content digest of the request."""
+    """A key to claim on its event's item, with the content digest of the request and the claim's own token
+    (one per request: it tells this claim from any other, see :func:`records.is_own_claim`)."""
 
     event_id: str
     digest: str
+    token: str = field(default_factory=records.new_token)
 
 
 @dataclass
@@ -94,7 +96,9 @@ class IdempotencyStore:
     def _claim_update(self, claim: Claim, deadline_ms: int, clock: Clock) -> dict[str, Any]:
         # A bare claim leaves with the TTL a stuck RECEIVED event has (the failed-retention period).
         expires_at = clock.now + self.retention.failed_seconds
-        return records.claim_update(self.table, claim.event_id, claim.digest, deadline_ms, expires_at, clock)
+        return records.claim_update(
+            self.table, claim.event_id, claim.digest, deadline_ms, expires_at, clock, claim.token
+        )
 
     def seen(self, claims: Sequence[Claim], clock: Clock) -> dict[str, Seen]:
         """The verdict of every key that has a live record (consistent ``BatchGetItem`` per 100 keys).
@@ -131,7 +135,7 @@ class IdempotencyStore:
     def claim(self, claims: Sequence[Claim], clock: Clock, deadline_ms: int) -> Claimed:
         """Claim keys in transactions of 100; only keys that conflicted are claimed alone."""
         updates = {c.event_id: self._claim_update(c, deadline_ms, clock) for c in claims}
-        digests = {c.event_id: c.digest for c in claims}
+        by_key = {c.event_id: c for c in claims}
         out = Claimed()
         alone: list[str] = []
         current: list[str] = []  # the keys of the attempt under way
@@ -145,7 +149,7 @@ class IdempotencyStore:
             if not _cancelled(error):
                 logger.warning("claim failed", extra={"error": _name(error)})
                 raise _Unavailable
-            return self._sort_cancelled(error, pending, digests, deadline_ms, clock, out, alone)
+            return self._sort_cancelled(error, pending, by_key, clock, out, alone)
 
         for chunk in _chunks(list(updates), MAX_TRANSACT_ITEMS):
             try:
@@ -156,15 +160,14 @@ class IdempotencyStore:
                 continue
             alone += left or []  # cancelled again and again: the rest are claimed one by one
         for key in alone:
-            self._claim_alone(Claim(key, digests[key]), deadline_ms, out)
+            self._claim_alone(by_key[key], deadline_ms, out)
         return out
 
     @staticmethod
     def _sort_cancelled(
         exc: ClientError,
         pending: list[str],
-        digests: dict[str, str],
-        deadline_ms: int,
+        by_key: dict[str, Claim],
         clock: Clock,
         out: Claimed,
         alone: list[str],
@@ -181,11 +184,11 @@ class IdempotencyStore:
                 retry.append(key)  # cancelled only because another key failed
                 continue
             item = reason.get("Item")
-            if code == "ConditionalCheckFailed" and records.is_own_claim(item, digests[key], deadline_ms):
+            if code == "ConditionalCheckFailed" and records.is_own_claim(item, by_key[key].token):
                 out.claimed.append(key)  # an earlier attempt of this very claim landed
                 continue
             if code == "ConditionalCheckFailed" and item:
-                verdict = records.classify(item, digests[key], clock)
+                verdict = records.classify(item, by_key[key].digest, clock)
                 if verdict is not Seen.FREE:
                     out.answered[key] = verdict
                     continue
@@ -223,7 +226,7 @@ class IdempotencyStore:
                 # ReturnValuesOnConditionCheckFailure; an emulator that omits it costs a consistent read.
                 returned: Any = exc.response.get("Item")
                 old = returned or self._read(claim.event_id)
-            if records.is_own_claim(old, claim.digest, deadline_ms):
+            if records.is_own_claim(old, claim.token):
                 return None  # this very claim landed on an attempt whose answer was lost
             seen = records.classify(old, claim.digest, clock)
             if old is not None and seen is not Seen.FREE:
@@ -273,31 +276,27 @@ class IdempotencyStore:
             return False
         return True
 
-    def release(self, claims: Sequence[Claim], deadline_ms: int) -> None:
+    def release(self, claims: Sequence[Claim]) -> None:
         """Give up claims whose events were not queued, so the client's retry is not answered 409.
 
-        ``deadline_ms`` is the one the claims were made with: only this request's own claims go. One
-        conditional ``DeleteItem`` each (a failure path: a batch delete cannot carry the condition). A claim
-        that cannot be released is left to its deadline, as Powertools leaves it.
+        Only these very claims go (their tokens). One conditional ``DeleteItem`` each (a failure path: a batch
+        delete cannot carry the condition). A claim that cannot be released is left to its deadline, as
+        Powertools leaves it.
         """
         for claim in claims:
             try:
-                self.client.delete_item(
-                    **records.release_delete(self.table, claim.event_id, claim.digest, deadline_ms)
-                )
+                self.client.delete_item(**records.release_delete(self.table, claim.event_id, claim.token))
             except ClientError as exc:
                 if _code(exc) != "ConditionalCheckFailedException":
                     logger.warning("release failed", extra={"error": _code(exc)})
             except BotoCoreError as exc:
                 logger.warning("release failed", extra={"error": type(exc).__name__})
 
-    def release_one(self, claim: Claim, deadline_ms: int) -> None:
-        """Give up one claim made with ``deadline_ms`` (the single path); the table's errors propagate, a
-        refused condition (the claim is not this request's, or the consumer wrote the item) does not."""
+    def release_one(self, claim: Claim) -> None:
+        """Give up this very claim (the single path); the table's errors propagate, a refused condition (the
+        claim is not this request's any more, or the consumer wrote the item) does not."""
         try:
-            self.client.delete_item(
-                **records.release_delete(self.table, claim.event_id, claim.digest, deadline_ms)
-            )
+            self.client.delete_item(**records.release_delete(self.table, claim.event_id, claim.token))
         except ClientError as exc:
             if _code(exc) != "ConditionalCheckFailedException":
                 raise

@@ -110,7 +110,7 @@ class BatchIngest:
         deadline_ms = clock.now_ms + (self.remaining_ms() or DEFAULT_IN_PROGRESS_MS)
         fresh = self._screen(list(firsts.values()), clock, outcomes)
         claimed = self._claim(fresh, clock, deadline_ms, outcomes)
-        queued = self._enqueue(self._store_payloads(claimed, deadline_ms, outcomes), deadline_ms, outcomes)
+        queued = self._enqueue(self._store_payloads(claimed, outcomes), outcomes)
         self._complete(queued, outcomes)
         for index, first, digest in followers:
             outcomes[index] = self._follow(outcomes[first.index], digest == first.claim.digest)
@@ -170,9 +170,7 @@ class BatchIngest:
                 outcomes[event.index] = _not_queued()
         return [e for e in events if e.claim.event_id in claimed]
 
-    def _store_payloads(
-        self, events: list[_Event], deadline_ms: int, outcomes: dict[int, Outcome]
-    ) -> list[_Event]:
+    def _store_payloads(self, events: list[_Event], outcomes: dict[int, Outcome]) -> list[_Event]:
         """Store the payloads of the claimed events that travel as pointers; release those not stored."""
         stored: list[_Event] = []
         failed: list[_Event] = []
@@ -180,10 +178,10 @@ class BatchIngest:
             (stored if event.message.stored(self.payloads) else failed).append(event)
         if failed:
             logger.warning("payloads not stored", extra={"events": len(failed)})
-            self._give_up(failed, deadline_ms, outcomes)
+            self._give_up(failed, outcomes)
         return stored
 
-    def _enqueue(self, events: list[_Event], deadline_ms: int, outcomes: dict[int, Outcome]) -> list[_Event]:
+    def _enqueue(self, events: list[_Event], outcomes: dict[int, Outcome]) -> list[_Event]:
         """Queue the claimed events; release the claims of those SQS did not take."""
         # The same X-Ray hand-off as the single path, on every message.
         sent = self.queue.send(
@@ -196,7 +194,7 @@ class BatchIngest:
             # A message whose send failed with an unknown outcome may be on the queue: its claim is kept until
             # its deadline, as for one queued but not completed; released, the key could be claimed by other
             # content, answered 202, and dropped as a duplicate of this message.
-            self._give_up([e for e in failed if str(e.index) not in sent.unknown], deadline_ms, outcomes)
+            self._give_up([e for e in failed if str(e.index) not in sent.unknown], outcomes)
             for event in failed:
                 outcomes[event.index] = _not_queued()
         return [e for e in events if str(e.index) in sent.accepted]
@@ -217,9 +215,9 @@ class BatchIngest:
         if failed:
             logger.warning("events queued but not completed", extra={"events": failed})
 
-    def _give_up(self, events: list[_Event], deadline_ms: int, outcomes: dict[int, Outcome]) -> None:
-        """Answer 503 for events that were claimed but not queued, and release their claims (those made with
-        ``deadline_ms``: never a retry's that took one over)."""
+    def _give_up(self, events: list[_Event], outcomes: dict[int, Outcome]) -> None:
+        """Answer 503 for events that were claimed but not queued, and release their claims (these very
+        claims, by their tokens: never a retry's that took one over)."""
         for event in events:
             outcomes[event.index] = _not_queued()
-        self.store.release([e.claim for e in events], deadline_ms)
+        self.store.release([e.claim for e in events])

@@ -98,7 +98,7 @@ def idempotent[C: Keyed](
             raise
         except Exception:
             try:
-                store.release_one(claim, deadline_ms)
+                store.release_one(claim)
             except Exception as release_error:
                 # The claim stays until its deadline: the client's retry is answered 409, then succeeds.
                 raise EventNotQueuedError("the event was not accepted; retry it") from release_error
