@@ -101,6 +101,31 @@ def test_the_size_known_before_serialising_is_the_inline_message_size(payload: d
     assert out.body == body and out.pointer is None
 
 
+@hsettings(max_examples=100, deadline=None)
+@given(
+    st.text(min_size=1).map(lambda t: t + ',"payload":{},'),
+    st.none() | st.text(min_size=1).map(lambda t: ',"payload":{},' + t),
+    st.dictionaries(st.text(max_size=8), json_values, max_size=3),
+)
+def test_the_payload_lands_in_its_own_place_whatever_the_other_fields_hold(
+    source: str, event_type: str | None, payload: dict[str, Any]
+) -> None:
+    # The inline body is spliced from the event's text with an empty payload: a source or type that holds
+    # the splice's own marker text must not move the payload into it.
+    command = _command(payload).model_copy(update={"source": source, "event_type": event_type})
+    out = queued_message(command, RECEIVED_AT, settings())
+    whole = QueuedEvent(
+        event_id=command.event_id,
+        source=source,
+        event_type=event_type,
+        schema_version=command.schema_version,
+        received_at=RECEIVED_AT,
+        payload=payload,
+    ).to_message_body()
+    assert out.body == whole
+    assert json.loads(out.body)["source"] == source
+
+
 def test_at_the_threshold_a_payload_stays_inline_and_one_byte_more_makes_a_pointer() -> None:
     store, _ = _store()
     base = _command({"blob": ""})

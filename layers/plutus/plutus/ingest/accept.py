@@ -193,7 +193,8 @@ def queued_message(
         attributes["event_type"] = {"DataType": "String", "StringValue": command.event_type}
     data = payload_bytes(command.payload)
     # canonical_json writes {"payload":{}} as "{}": the inline body is that text with the payload's in place.
-    inline_size = len(envelope.to_message_body()) - len(canonical_json({})) + len(data)
+    shell = envelope.to_message_body()
+    inline_size = len(shell) - len(canonical_json({})) + len(data)
     # The body is ASCII (non-ASCII escaped as \uXXXX), so its length is its size in bytes: an event within
     # max_body_bytes can still outgrow it once escaped. Refused alike, single or batch, inline or stored.
     if inline_size > settings.max_body_bytes:
@@ -213,5 +214,19 @@ def queued_message(
                 }
             ],
         )
-    body = envelope.model_copy(update={"payload": command.payload}).to_message_body()
-    return Outgoing(body, attributes)
+    return Outgoing(inline_body(shell, data), attributes)
+
+
+# The payload's place in a queued event's canonical text: keys are sorted, so "payload" sits between
+# "event_type" and "received_at", both always present.
+_EMPTY_PAYLOAD = ',"payload":{},'
+
+
+def inline_body(shell: str, data: bytes) -> str:
+    """The inline message: ``shell`` (the event's canonical text with an empty payload) with the payload's
+    canonical text ``data`` in place, so the payload is serialised once per event, not once more for the body.
+
+    The marker cannot occur inside a string value: every ``"`` in one is escaped, so ``,"`` never appears
+    there. ``tests/unit/test_payloads.py`` holds the result to ``to_message_body()`` of the whole event.
+    """
+    return shell.replace(_EMPTY_PAYLOAD, ',"payload":' + data.decode("ascii") + ",", 1)
