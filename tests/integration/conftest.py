@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from plutus_dev.emulator.resources import Emulator
+from plutus_dev.faults.proxy import FaultProxy
 from tests.integration.harness import Harness, harness
 
 
@@ -15,6 +16,14 @@ def stack(emulator: Emulator) -> Iterator[Harness]:
     """Tables and queues from template.yaml (unique names), with both real handlers wired to them."""
     with harness(emulator.url, parameters={"MaxReceiveCount": "3"}) as h:
         yield h
+
+
+@pytest.fixture
+def proxy(emulator: Emulator) -> Iterator[FaultProxy]:
+    """A fault proxy in front of the emulator: it counts every call, and injects only the rules a test adds
+    (a held connection times out after 2.5 s)."""
+    with FaultProxy(emulator.url, timeout_hold=2.5) as p:
+        yield p
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

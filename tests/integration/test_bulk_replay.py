@@ -31,7 +31,6 @@ from plutus_dev.cli import bulk_replay, dlq
 from plutus_dev.cli.app import app
 from plutus_dev.cli.bulk import TokenBucket
 from plutus_dev.cli.bulk_replay import Checkpoint, Selection
-from plutus_dev.emulator.resources import Emulator
 from plutus_dev.faults.proxy import FaultProxy
 from tests import tables
 from tests.builders import a_queued_event, an_event
@@ -66,13 +65,6 @@ def handle_post_bulk(event: BulkPostedV1, ctx: EventContext) -> Any:
 @router.on(BulkReversedV1)
 def handle_reverse_bulk(event: BulkReversedV1, ctx: EventContext) -> Any:
     return handle_post_bulk(event, ctx)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def proxy(emulator: Emulator) -> Iterator[FaultProxy]:
-    """A proxy that injects nothing: it counts the calls."""
-    with FaultProxy(emulator.url) as p:
-        yield p
 
 
 @pytest.fixture

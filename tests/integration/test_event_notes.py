@@ -9,7 +9,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import pytest
 
@@ -21,8 +20,8 @@ from plutus.core.registry import EventContext, EventModel, Router
 from plutus.domains import default
 from plutus_dev.emulator.resources import Emulator
 from tests import tables
-from tests.builders import a_queued_event, an_sqs_record
 from tests.integration.harness import Harness, harness
+from tests.integration.test_batch_commits import body, deliver, events
 from tests.integration.test_call_budget import counting
 
 
@@ -63,25 +62,6 @@ def stack(emulator: Emulator) -> Iterator[Harness]:
     # moto can be slow to serve a transaction on a loaded machine: a long read timeout keeps the batch whole.
     with harness(emulator.url, environment={"PLUTUS_AWS_READ_TIMEOUT": "30"}, routers=[router]) as h:
         yield h
-
-
-def body(
-    event_id: str, event_type: str | None = None, payload: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    return a_queued_event(event_id, event_type, payload, received_at=utc_now())
-
-
-def deliver(stack: Harness, bodies: list[dict[str, Any]], **record: Any) -> list[dict[str, Any]]:
-    """One consumer invocation with ``bodies`` as one SQS batch; returns its batchItemFailures."""
-    records = [an_sqs_record(b, message_id=f"m-{i}-{b['event_id']}", **record) for i, b in enumerate(bodies)]
-    status, result, _ = stack.consumer.invoke({"Records": records})
-    assert status == "ok", result
-    failures: list[dict[str, Any]] = result["batchItemFailures"]
-    return failures
-
-
-def events(stack: Harness) -> dict[str, dict[str, Any]]:
-    return {i["event_id"]: i for i in stack.scan("EventsTable")}
 
 
 def test_a_receipt_is_applied_once_however_often_its_event_arrives(stack: Harness) -> None:

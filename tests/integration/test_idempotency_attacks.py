@@ -110,12 +110,6 @@ def test_a_completion_whose_claim_vanished_keeps_the_content_digest(stack: Harne
 
 
 @pytest.fixture
-def proxy(emulator: Emulator) -> Iterator[FaultProxy]:
-    with FaultProxy(emulator.url, timeout_hold=2.5) as p:
-        yield p
-
-
-@pytest.fixture
 def faulty(proxy: FaultProxy) -> Iterator[Harness]:
     """Ingest talks to the emulator through the fault proxy, with a short Lambda timeout (claim deadline)."""
     with harness(proxy.url) as h:

@@ -15,7 +15,6 @@ from plutus.core.registry import EventContext, EventModel, Router
 from plutus.domains import default
 from plutus_dev.cli import dlq, replay
 from plutus_dev.cli.app import app
-from plutus_dev.emulator.resources import Emulator
 from plutus_dev.faults.proxy import FaultProxy
 from tests import tables
 from tests.builders import a_queued_event, an_event
@@ -40,13 +39,6 @@ def handle_post_ledger(event: LedgerPostedV1, ctx: EventContext) -> Any:
     if not LEDGER["up"]:
         raise RuntimeError("ledger unavailable")
     return default.handle_record_receipt(event, ctx)
-
-
-@pytest.fixture
-def proxy(emulator: Emulator) -> Iterator[FaultProxy]:
-    """A proxy that injects nothing: it counts the calls (to show there is no Scan)."""
-    with FaultProxy(emulator.url) as p:
-        yield p
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import pytest
 
 from plutus.adapters import idempotency_records as records
 from plutus_dev.emulator.lambda_runtime import InProcessFunction
-from plutus_dev.emulator.resources import Emulator
 from plutus_dev.faults.proxy import Call, FaultKind, FaultProxy, Rule, operation_is
 from tests import tables
 from tests.builders import an_event
@@ -26,12 +25,6 @@ CRASHED_INVOCATION_TIMEOUT = 15
 
 # Slow (2-4 s each: fault proxy, botocore retries and the in-progress expiry): not in `make test-fast`.
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def proxy(emulator: Emulator) -> Iterator[FaultProxy]:
-    with FaultProxy(emulator.url, timeout_hold=2.5) as p:
-        yield p
 
 
 @pytest.fixture
