@@ -177,13 +177,15 @@ class FakeEvents:
     def record_failure(
         self, event: QueuedEvent, error: str, status: EventStatus, now: str, message: str | None = None
     ) -> None:
+        # As the table: the message (kept uncompressed here) in its own item, written first, unconditionally.
+        if message is not None:
+            kept = f"kept:{event.event_id}"
+            self.items[kept] = {"event_id": kept, "kept_message": message}
         if self.is_processed(event.event_id):
             return
         item = self.items.setdefault(event.event_id, {"event_id": event.event_id, "attempts": 0})
         item.update(status=status, last_error=error, updated_at=now)
         item["attempts"] += 1
-        if message is not None:
-            item["kept_message"] = message
 
     def record_poison(self, message_id: str, error: str, status: EventStatus, now: str) -> None:
         item = self.items.setdefault(

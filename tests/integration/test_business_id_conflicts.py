@@ -55,11 +55,11 @@ def test_the_same_transaction_id_with_another_amount_is_a_recorded_conflict(stac
         f"BusinessIdConflictError: transaction_id is bound to event {first} with different content; "
         "nothing applied"
     )
-    # and its message is in the DLQ, kept on the event for a replay once an operator has resolved it
+    # and its message is in the DLQ, kept (beside the event) for a replay once an operator has resolved it
     sqs = stack.client("sqs")
     dead = sqs.receive_message(QueueUrl=stack.dlq_url, MaxNumberOfMessages=10)["Messages"]
     assert [json.loads(m["Body"])["event_id"] for m in dead] == [real_id]
-    assert any(i["event_id"] == real_id and "kept_message" in i for i in stack.scan("EventsTable"))
+    assert any(i["event_id"] == f"kept:{real_id}" and "kept_message" in i for i in stack.scan("EventsTable"))
     # and it is counted once, by event type, and logged without its payload
     assert out.total("business_id_conflict_total", event_type="transaction_initiated") == 1
     logged = [line for line in out.lines if "BusinessIdConflictError" in line]

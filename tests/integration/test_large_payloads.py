@@ -237,7 +237,7 @@ def test_a_failed_inline_event_too_large_for_its_item_keeps_a_pointer(emulator: 
         h.drain()
 
         # Then its item keeps a pointer message, and the payload is stored under its own key
-        [item] = [i for i in h.scan("EventsTable") if i["event_id"] == event_id]
+        [item] = [i for i in h.scan("EventsTable") if i["event_id"] == f"kept:{event_id}"]
         kept = json.loads(zlib.decompress(bytes(item["kept_message"])))
         assert kept["payload_ref"]["key"].startswith(payload_prefix(event_id))
         assert json.loads(_objects(h)[kept["payload_ref"]["key"]]) == {"blob": blob}

@@ -131,6 +131,16 @@ def test_what_a_run_does_with_each_event_follows_its_status_message_and_replay_m
     assert classify(item) == expected
 
 
+def test_a_failed_events_message_counts_whether_kept_on_its_own_item_or_on_the_event_legacy() -> None:
+    bare = {"event_id": "e", "status": "FAILED", "attempts": 3}
+    kept = {"event_id": "kept:e", KEPT_MESSAGE: zlib.compress(b"{}")}
+
+    assert classify(bare, kept) is None
+    assert classify(bare, {"event_id": "kept:e"}) == Skip.NO_MESSAGE
+    assert classify({**bare, replay.REPLAYED_ATTEMPT: 3}, kept) == Skip.ALREADY
+    assert classify(_failed(), None) is None  # legacy: the message on the event's item
+
+
 def test_the_index_query_bounds_the_sort_key_and_filters_source_and_type_on_the_projection() -> None:
     # BETWEEN is inclusive, but a sort key is "<received_at>#<id>": one received exactly at --until sorts
     # after the bound, so the range is [since, until).

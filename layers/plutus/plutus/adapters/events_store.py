@@ -42,10 +42,15 @@ OPS_SK = "ops_sk"
 # the shards it drops. 16 shards take 16,000 WCU/s of index writes before one partition reaches 1,000.
 OPS_SHARDS = 16
 EXPIRES_AT = "expires_at"
-# A FAILED event keeps its queued message (compressed) so an operator can replay it by id; a processed
-# event drops it. DynamoDB items stop at 400 KB: a message that does not fit is not kept (redrive it).
+# A FAILED event keeps its queued message (compressed) so an operator can replay it by id. It lives in an item
+# of its own, ``kept:<event_id>`` in this table (never on the event's item: a duplicate request's conditional
+# write or read is billed by the event item's size, which must stay small). It expires with the FAILED event
+# it belongs to. Items written before it moved still hold ``kept_message`` on the event, which readers fall
+# back to and PROCESSED removes. DynamoDB items stop at 400 KB: a message that does not fit is not kept
+# (redrive it). Reads never serve a kept item: its key is not an event id.
 KEPT_MESSAGE = "kept_message"
 KEPT_MESSAGE_MAX_BYTES = 300_000
+KEPT_PREFIX = "kept:"
 # Fan-out's publish marker (plutus/core/fanout.py): a PROCESSED event names its batch, and the batch's marker
 # item, ``fanout:<batch>`` in this table, holds the ids published (a string set). Reads never serve it: its
 # key is not an event id.
@@ -229,12 +234,55 @@ def compress_message(body: str) -> bytes | None:
     return packed if len(packed) <= KEPT_MESSAGE_MAX_BYTES else None
 
 
-def kept_message(item: dict[str, Any]) -> str | None:
-    """The queued message a FAILED event kept (see :func:`failure_update`), if any."""
+def kept_id(event_id: str) -> str:
+    """The key of the item that holds the message a FAILED event kept."""
+    return KEPT_PREFIX + event_id
+
+
+def kept_put(table: str, event_id: str, packed: bytes, expires_at: int) -> dict[str, Any]:
+    """PutItem keeping a FAILED event's compressed message in its own item (unconditional: idempotent)."""
+    return {
+        "TableName": table,
+        "Item": {
+            "event_id": {"S": kept_id(event_id)},
+            KEPT_MESSAGE: {"B": packed},
+            EXPIRES_AT: {"N": str(expires_at)},
+        },
+    }
+
+
+def kept_message(item: dict[str, Any], kept: dict[str, Any] | None = None) -> str | None:
+    """The queued message a FAILED event kept, if any: on its ``kept:`` item, or on the event's (legacy).
+
+    ``item`` is the event's item (plain values), ``kept`` its ``kept:<event_id>`` item if read.
+    """
     packed = item.get(KEPT_MESSAGE)
+    if packed is None and kept is not None:
+        packed = kept.get(KEPT_MESSAGE)
     if packed is None:
         return None
     return zlib.decompress(bytes(packed)).decode("utf-8")
+
+
+def read_kept_message(client: Any, table: str, event_id: str, item: dict[str, Any]) -> str | None:
+    """The message the event ``item`` kept: from the item itself if written so (legacy), else its kept item.
+
+    One strongly consistent GetItem of ``kept:<event_id>`` when the event item holds none.
+    """
+    if KEPT_MESSAGE in item:
+        return kept_message(item)
+    return kept_message(item, get_event(client, table, kept_id(event_id), consistent=True))
+
+
+def read_kept_items(
+    client: Any, table: str, event_ids: Sequence[str], *, consistent: bool = False
+) -> dict[str, dict[str, Any]]:
+    """The ``kept:`` items of ``event_ids`` that exist, by event id (``BatchGetItem`` by 100)."""
+    keys = [kept_id(i) for i in event_ids]
+    return {
+        str(i["event_id"]).removeprefix(KEPT_PREFIX): i
+        for i in _read_items(client, table, keys, consistent=consistent)
+    }
 
 
 def failure_update(
@@ -244,12 +292,11 @@ def failure_update(
     status: EventStatus,
     now: str,
     retention: Retention,
-    message: str | None = None,
 ) -> dict[str, Any]:
     """Update recording a failed attempt: PROCESSING while SQS will retry, FAILED on the last receive.
 
-    ``message`` (the queued body, given on the last receive) is kept so the event can be replayed by id.
-    The event enters (or moves within) the ops index and its failed-retention clock restarts.
+    The event enters (or moves within) the ops index and its failed-retention clock restarts. The message a
+    FAILED event keeps is written apart, before it (:func:`kept_put`).
     """
     pk, sk = ops_keys(status, event.event_id, event.received_at)
     clauses = [
@@ -268,10 +315,6 @@ def failure_update(
         ":ops_sk": {"S": sk},
         ":expires": {"N": str(retention.expiry(status, now))},
     }
-    packed = compress_message(message) if message is not None else None
-    if packed is not None:
-        clauses.append(f"{KEPT_MESSAGE} = :message")
-        values[":message"] = {"B": packed}
     return _attempt_update(table, event, clauses, values)
 
 
@@ -761,9 +804,33 @@ class EventsRepository:
     def record_failure(
         self, event: EventMetadata, error: str, status: EventStatus, now: str, message: str | None = None
     ) -> None:
-        """Count a failed attempt (PROCESSING, or FAILED keeping ``message`` for replay). Never raises."""
-        update = failure_update(self.table, event, error, status, now, self.retention, message=message)
+        """Count a failed attempt (PROCESSING, or FAILED keeping ``message`` for replay). Never raises.
+
+        The kept message goes first, into its own item: written before the status, a FAILED event is never
+        seen without the message it keeps (unless that write failed, which is logged, as a message too large
+        to keep is).
+        """
+        packed = compress_message(message) if message is not None else None
+        if packed is not None:
+            self._keep(event.event_id, packed, self.retention.expiry(EventStatus.FAILED, now))
+        update = failure_update(self.table, event, error, status, now, self.retention)
         self._write_failure(update, final=status is EventStatus.FAILED)
+
+    def _keep(self, event_id: str, packed: bytes, expires_at: int) -> None:
+        def send(pending: dict[str, Any]) -> dict[str, Any] | None:
+            try:
+                self.client.put_item(**pending)
+            except ClientError as exc:
+                logger.warning("could not keep message", extra={"error": exc.response["Error"]["Code"]})
+                return pending
+            except BotoCoreError as exc:
+                logger.warning("could not keep message", extra={"error": type(exc).__name__})
+                return pending
+            return None
+
+        until_done(
+            send, kept_put(self.table, event_id, packed, expires_at), retries=FINAL_FAILURE_WRITE_RETRIES
+        )
 
     def record_poison(self, message_id: str, error: str, status: EventStatus, now: str) -> None:
         """Count a failed attempt of a message that is not an event. Never raises."""

@@ -388,7 +388,7 @@ class Consumer:
         return self._dead_letter(record, exc, early, trace)
 
     def _kept(self, body: str) -> str:
-        # Kept whatever its size: on the item, or as a pointer to a stored copy when too large for it.
+        # Kept whatever its size: in its kept item, or as a pointer to a stored copy when too large for it.
         return self.payloads.keepable(body) if self.payloads is not None else body
 
     def _fail_poison(
