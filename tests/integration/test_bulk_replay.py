@@ -23,7 +23,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from plutus import bootstrap
-from plutus.adapters.events_store import KEPT_MESSAGE, EventStatus, ops_keys
+from plutus.adapters.events_store import KEPT_MESSAGE, EventStatus, kept_id, ops_keys
 from plutus.core.envelope import utc_now
 from plutus.core.registry import EventContext, EventModel, Router
 from plutus.domains import default
@@ -271,13 +271,18 @@ def test_a_second_run_over_the_same_selection_sends_nothing_and_processed_events
     assert ops.queue_depth() == 0
 
 
-def _put_indexed(ops: Harness, event_id: str, status: str, kept_body: str) -> None:
+def _put_indexed(ops: Harness, event_id: str, status: str, kept_body: str, *, legacy: bool = True) -> None:
     """An event item of source ``ledger`` in the ``ops`` index as FAILED (the index may lag its status),
-    holding ``kept_body`` as its kept message."""
+    keeping ``kept_body`` as its message: on the event's item (``legacy``, as written before kept messages
+    moved out) or in its ``kept:`` item."""
     received = utc_now()
     pk, sk = ops_keys(EventStatus.FAILED, event_id, received)
-    ops.client("dynamodb").put_item(
-        TableName=ops.stack.refs["EventsTable"],
+    packed = {KEPT_MESSAGE: {"B": zlib.compress(kept_body.encode())}}
+    dynamodb, table = ops.client("dynamodb"), ops.stack.refs["EventsTable"]
+    if not legacy:
+        dynamodb.put_item(TableName=table, Item={"event_id": {"S": kept_id(event_id)}, **packed})
+    dynamodb.put_item(
+        TableName=table,
         Item={
             "event_id": {"S": event_id},
             "status": {"S": status},
@@ -287,7 +292,7 @@ def _put_indexed(ops: Harness, event_id: str, status: str, kept_body: str) -> No
             "attempts": {"N": "3"},
             "ops_pk": {"S": pk},
             "ops_sk": {"S": sk},
-            KEPT_MESSAGE: {"B": zlib.compress(kept_body.encode())},
+            **(packed if legacy else {}),
         },
     )
 
@@ -313,8 +318,9 @@ def test_processed_events_are_skipped_even_when_the_index_lags_and_a_rerun_is_re
     assert ops.queue_depth() == 0
 
 
+@pytest.mark.parametrize("legacy", [False, True], ids=["kept-item", "on-the-event-item"])
 def test_the_kept_message_is_re_enqueued_byte_for_byte_even_when_it_carries_a_payload_pointer(
-    ops: Harness,
+    ops: Harness, legacy: bool
 ) -> None:
     # Given a FAILED event whose kept message points at its payload in S3 (a large event) and is not in the
     # canonical form the ingest writes (key order, spacing, escapes)
@@ -324,7 +330,7 @@ def test_the_kept_message_is_re_enqueued_byte_for_byte_even_when_it_carries_a_pa
         + event_id
         + '", "source": "ledger", "note": "caf\\u00e9 \u00e9"}'
     )
-    _put_indexed(ops, event_id, "FAILED", body)
+    _put_indexed(ops, event_id, "FAILED", body, legacy=legacy)
 
     # When it is replayed in bulk
     assert _cli("--source", "ledger", "--yes").exit_code == 0

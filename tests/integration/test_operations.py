@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from plutus import bootstrap
-from plutus.adapters.events_store import KEPT_MESSAGE
+from plutus.adapters.events_store import KEPT_MESSAGE, kept_id
 from plutus.core.registry import EventContext, EventModel, Router
 from plutus.domains import default
 from plutus_dev.cli import dlq, replay
@@ -122,7 +123,11 @@ def test_a_failed_event_keeps_its_message_and_replay_applies_it_once(ops: Harnes
     event_id = _post(ops, "k-replay")
     _fail_until_dead_lettered(ops)
     assert ops.get_event(event_id).json()["status"] == "FAILED"
-    assert KEPT_MESSAGE in _event_item(ops, event_id)
+    # kept in an item of its own (the event's item stays small), expiring with the FAILED event
+    failed_item, kept = _event_item(ops, event_id), _event_item(ops, kept_id(event_id))
+    assert KEPT_MESSAGE not in failed_item and KEPT_MESSAGE in kept
+    assert kept["expires_at"] == failed_item["expires_at"]
+    assert set(kept) == {"event_id", KEPT_MESSAGE, "expires_at"}
 
     # When the ledger is back and the operator replays it, twice by mistake, before the consumer runs
     LEDGER["up"] = True
@@ -148,6 +153,33 @@ def test_a_failed_event_keeps_its_message_and_replay_applies_it_once(ops: Harnes
     assert result.moved == 1
     assert ops.drain() == 1
     assert _applied(ops, event_id) == [1]
+
+
+def test_an_event_failed_before_messages_moved_out_of_its_item_still_replays_its_exact_message(
+    ops: Harness,
+) -> None:
+    # Given a FAILED event as written before: the message on the event's item, no kept item
+    event_id = _post(ops, "k-legacy")
+    _fail_until_dead_lettered(ops)
+    dynamodb, sqs = ops.client("dynamodb"), ops.client("sqs")
+    table = ops.stack.refs["EventsTable"]
+    packed = bytes(_event_item(ops, kept_id(event_id))[KEPT_MESSAGE])
+    dynamodb.update_item(
+        TableName=table,
+        Key={"event_id": {"S": event_id}},
+        UpdateExpression=f"SET {KEPT_MESSAGE} = :m",
+        ExpressionAttributeValues={":m": {"B": packed}},
+    )
+    dynamodb.delete_item(TableName=table, Key={"event_id": {"S": kept_id(event_id)}})
+
+    # When it is replayed by id
+    [result] = replay.replay_events(dynamodb, sqs, table, ops.queue_url, [event_id])
+
+    # Then the message re-sent is the one it kept, byte for byte
+    assert result.outcome is replay.Outcome.REPLAYED
+    [message] = tables.receive(sqs, ops.queue_url, 10)
+    assert message["Body"] == zlib.decompress(packed).decode()
+    assert json.loads(message["Body"])["event_id"] == event_id
 
 
 def test_redrive_falls_back_on_moto_and_keeps_message_attributes(ops: Harness) -> None:
@@ -196,6 +228,10 @@ def test_the_cli_lists_failed_events_from_the_index_shows_the_dlq_redrives_and_r
     shown = runner.invoke(app, ["events", "get", failed])
     assert shown.exit_code == 0 and '"status": "FAILED"' in shown.output
     assert '"replayable": true' in shown.output
+    # its kept message's item is no event, to the CLI as to the API
+    not_an_event = runner.invoke(app, ["events", "get", kept_id(failed)])
+    assert not_an_event.exit_code == 1 and "no event" in not_an_event.output
+    assert ops.get_event(kept_id(failed)).status == 404
 
     counted = runner.invoke(app, ["dlq", "list"], env={"COLUMNS": "200"})
     assert counted.exit_code == 0 and "EventsDeadLetterQueue" in counted.output

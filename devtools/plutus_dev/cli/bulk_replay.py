@@ -3,7 +3,8 @@
 The selection is a Query per ops-index shard (never a Scan): ``<STATUS>#<shard>`` as partition key, the
 received_at range on the sort key (``<received_at>#<event_id>``), source and type as a FilterExpression on
 the index's projection. Each shard's page of entries is then read from the table (``BatchGetItem``) for the
-status, attempts and kept message, which decide what happens to each event (:func:`classify`).
+status and attempts, and the FAILED ones' kept messages from their ``kept:`` items (a second
+``BatchGetItem``), which decide what happens to each event (:func:`classify`).
 
 A run walks the shards one after the other and, after each event, writes a local checkpoint: per shard, the
 index key of the last event handled (a valid ``ExclusiveStartKey``) and the counts so far. ``--resume``
@@ -54,8 +55,12 @@ class Skip(StrEnum):
     ALREADY = "re-enqueued by an earlier replay, no attempt since"
 
 
-def classify(item: dict[str, Any] | None) -> Skip | None:
-    """``None`` when the event's kept message is to be re-enqueued, else why not."""
+def classify(item: dict[str, Any] | None, kept: dict[str, Any] | None = None) -> Skip | None:
+    """``None`` when the event's kept message is to be re-enqueued, else why not.
+
+    ``kept`` is the event's ``kept:`` item, if it has one (an item written before the message moved there
+    holds it itself).
+    """
     if item is None:
         return Skip.GONE
     status = item.get("status")
@@ -63,7 +68,7 @@ def classify(item: dict[str, Any] | None) -> Skip | None:
         return Skip.PROCESSED
     if status != EventStatus.FAILED:
         return Skip.RETRYING
-    if events_store.KEPT_MESSAGE not in item:
+    if events_store.KEPT_MESSAGE not in item and events_store.KEPT_MESSAGE not in (kept or {}):
         return Skip.NO_MESSAGE
     marker = item.get(replay.REPLAYED_ATTEMPT)
     if marker is not None and int(marker) == int(item.get("attempts", 0)):
@@ -149,13 +154,16 @@ class Checkpoint:
 
 @dataclass(frozen=True)
 class Page:
-    """One Query page of one shard, with its entries' table items."""
+    """One Query page of one shard, with its entries' table items and their kept items, by event id."""
 
     partition: str
     entries: list[dict[str, Any]]
     items: dict[str, dict[str, Any]]
     scanned: int
     last: bool
+    kept: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The event ids whose kept item was asked for (a FAILED event's item holding no message itself).
+    kept_asked: list[str] = field(default_factory=list)
 
 
 def walk(
@@ -176,13 +184,23 @@ def walk(
             items = (
                 events_store.read_events(dynamodb, events_table, ids, consistent=consistent) if ids else {}
             )
-            after = response.get("LastEvaluatedKey")
-            yield Page(
-                partition, entries, items, int(response.get("ScannedCount", len(entries))), after is None
+            asked = [i for i, item in items.items() if _needs_kept(item)]
+            kept = (
+                events_store.read_kept_items(dynamodb, events_table, asked, consistent=consistent)
+                if asked
+                else {}
             )
+            after = response.get("LastEvaluatedKey")
+            scanned = int(response.get("ScannedCount", len(entries)))
+            yield Page(partition, entries, items, scanned, after is None, kept, asked)
             if after is None:
                 break
             kwargs["ExclusiveStartKey"] = after
+
+
+def _needs_kept(item: dict[str, Any]) -> bool:
+    # Only a FAILED event is re-enqueued, and one written before messages moved holds its own.
+    return item.get("status") == EventStatus.FAILED and events_store.KEPT_MESSAGE not in item
 
 
 @dataclass
@@ -223,17 +241,29 @@ def plan(
             sizes = [item_bytes(i) for i in page.items.values()]
             found.spent.read("BatchGetItem", sizes, consistent=False)
             found.run.read("BatchGetItem", sizes, consistent=True)
+        if page.kept_asked:
+            # A kept item not found still costs its read unit.
+            kept_sizes = [item_bytes(page.kept[i]) if i in page.kept else 0 for i in page.kept_asked]
+            found.spent.read("BatchGetItem", kept_sizes, consistent=False)
+            found.run.read("BatchGetItem", kept_sizes, consistent=True)
         for entry in page.entries:
-            _plan_entry(found, entry, page.items.get(entry["event_id"]["S"]), sample_size)
+            event_id = entry["event_id"]["S"]
+            _plan_entry(found, entry, page.items.get(event_id), page.kept.get(event_id), sample_size)
     return found
 
 
-def _plan_entry(found: Plan, entry: dict[str, Any], item: dict[str, Any] | None, sample_size: int) -> None:
+def _plan_entry(
+    found: Plan,
+    entry: dict[str, Any],
+    item: dict[str, Any] | None,
+    kept: dict[str, Any] | None,
+    sample_size: int,
+) -> None:
     found.selected += 1
     when = received_at(entry)
     found.oldest = min(found.oldest or when, when)
     found.newest = max(found.newest or when, when)
-    reason = classify(item)
+    reason = classify(item, kept)
     if reason is not None:
         found.skipped[reason.name] += 1
         return
@@ -241,7 +271,7 @@ def _plan_entry(found: Plan, entry: dict[str, Any], item: dict[str, Any] | None,
     found.messages += 1
     if len(found.sample) < sample_size:
         found.sample.append(str(item["event_id"]))
-    body = events_store.kept_message(item) or ""
+    body = events_store.kept_message(item, kept) or ""
     found.run.sqs("SendMessage", len(body.encode()))
     found.run.write("UpdateItem", item_bytes(item) + 40)  # the marker adds about 40 bytes
 
@@ -277,10 +307,11 @@ def run(
             if stopped():
                 return False
             item = page.items.get(entry["event_id"]["S"])
-            reason = classify(item)
+            kept = page.kept.get(entry["event_id"]["S"])
+            reason = classify(item, kept)
             if reason is None and not bucket.take():
                 return False  # stopped while waiting for a token: this event was not handled
-            handled = _handle(dynamodb, sqs, events_table, queue_url, entry, item, reason)
+            handled = _handle(dynamodb, sqs, events_table, queue_url, entry, item, kept, reason)
             counts["selected"] += 1
             counts[handled.outcome] += 1
             checkpoint.positions[page.partition] = {key: entry[key] for key in ("event_id", OPS_PK, OPS_SK)}
@@ -304,13 +335,14 @@ def _handle(
     queue_url: str,
     entry: dict[str, Any],
     item: dict[str, Any] | None,
+    kept: dict[str, Any] | None,
     reason: Skip | None,
 ) -> Handled:
     event_id = entry["event_id"]["S"]
     if reason is not None:
         return Handled(event_id, f"skipped:{reason.name}", str(reason))
     assert item is not None
-    body = events_store.kept_message(item)
+    body = events_store.kept_message(item, kept)
     assert body is not None
     try:
         message_id = replay.resend(sqs, queue_url, item, body)

@@ -32,13 +32,19 @@ def get(
 ) -> None:
     """One event's status, attempts and last error."""
     target = target_or_exit(stack, endpoint_url)
-    item = events_store.get_event(target.client("dynamodb"), target.events_table, event_id, consistent=True)
+    dynamodb = target.client("dynamodb")
+    # A ``kept:`` id names the message a FAILED event kept, not an event: never read it as one.
+    item = (
+        None
+        if event_id.startswith(events_store.KEPT_PREFIX)
+        else events_store.get_event(dynamodb, target.events_table, event_id, consistent=True)
+    )
     # An item without a status is a key claimed by an ingest that has not answered: not an event (as the API).
     if item is None or "status" not in item:
         console.print(f"[red]no event {event_id}[/red]")
         raise typer.Exit(1)
     view = events_store.public_view(item)
-    kept = events_store.kept_message(item)
+    kept = events_store.read_kept_message(dynamodb, target.events_table, event_id, item)
     view["replayable"] = kept is not None
     console.print_json(json.dumps(view))
 

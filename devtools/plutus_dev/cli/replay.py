@@ -225,7 +225,7 @@ def replay_one(
     status = item.get("status")
     if status == EventStatus.PROCESSED:
         return ReplayResult(event_id, Outcome.SKIPPED, "already PROCESSED; its effects are applied once")
-    body = events_store.kept_message(item)
+    body = events_store.read_kept_message(dynamodb, events_table, event_id, item)
     if body is None:
         return ReplayResult(
             event_id, Outcome.NOT_REPLAYABLE, f"{status}: {_not_kept(item, datetime.now(UTC))}"
