@@ -109,7 +109,8 @@ def deliver(stack: Harness, bodies: list[dict[str, Any]], **record: Any) -> list
 
 
 def events(stack: Harness) -> dict[str, dict[str, Any]]:
-    return {i["event_id"]: i for i in stack.scan("EventsTable")}
+    # A FAILED event's kept message is an item of its own (kept:<event_id>), not an event.
+    return {i["event_id"]: i for i in stack.scan("EventsTable") if not i["event_id"].startswith("kept:")}
 
 
 def state(stack: Harness) -> dict[str, dict[str, Any]]:
