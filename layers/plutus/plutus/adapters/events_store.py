@@ -817,19 +817,8 @@ class EventsRepository:
         self._write_failure(update, final=status is EventStatus.FAILED)
 
     def _keep(self, event_id: str, packed: bytes, expires_at: int) -> None:
-        def send(pending: dict[str, Any]) -> dict[str, Any] | None:
-            try:
-                self.client.put_item(**pending)
-            except ClientError as exc:
-                logger.warning("could not keep message", extra={"error": exc.response["Error"]["Code"]})
-                return pending
-            except BotoCoreError as exc:
-                logger.warning("could not keep message", extra={"error": type(exc).__name__})
-                return pending
-            return None
-
-        until_done(
-            send, kept_put(self.table, event_id, packed, expires_at), retries=FINAL_FAILURE_WRITE_RETRIES
+        self._retried(
+            self.client.put_item, kept_put(self.table, event_id, packed, expires_at), "keep message", True
         )
 
     def record_poison(self, message_id: str, error: str, status: EventStatus, now: str) -> None:
@@ -840,21 +829,32 @@ class EventsRepository:
         )
 
     def _write_failure(self, update: dict[str, Any], final: bool) -> None:
-        # Whatever happens here, the record is still reported failed and SQS keeps the message.
+        # Whatever happens here, the record is still reported failed and SQS keeps the message. A refused
+        # condition means the event is PROCESSED already: a concurrent delivery won.
+        self._retried(
+            self.client.update_item, update, "record failure", final, "ConditionalCheckFailedException"
+        )
+
+    @staticmethod
+    def _retried(call: Any, request: dict[str, Any], what: str, final: bool, settled_by: str = "") -> None:
+        """``call(**request)``, retried ``FINAL_FAILURE_WRITE_RETRIES`` more times if ``final``; an error is
+        logged, never raised. ``settled_by``: an error code that means there is nothing left to do."""
+
         def send(pending: dict[str, Any]) -> dict[str, Any] | None:
             try:
-                self.client.update_item(**pending)
+                call(**pending)
             except ClientError as exc:
-                if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                    return None  # already PROCESSED: a concurrent delivery won
-                logger.warning("could not record failure", extra={"error": exc.response["Error"]["Code"]})
+                code = exc.response["Error"]["Code"]
+                if code == settled_by:
+                    return None
+                logger.warning(f"could not {what}", extra={"error": code})
                 return pending
             except BotoCoreError as exc:
-                logger.warning("could not record failure", extra={"error": type(exc).__name__})
+                logger.warning(f"could not {what}", extra={"error": type(exc).__name__})
                 return pending
             return None
 
-        until_done(send, update, retries=FINAL_FAILURE_WRITE_RETRIES if final else 0)
+        until_done(send, request, retries=FINAL_FAILURE_WRITE_RETRIES if final else 0)
 
 
 def _version_conflict(effects: Sequence[StateEffect], reasons: Sequence[str]) -> bool:
