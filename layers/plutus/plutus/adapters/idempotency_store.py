@@ -285,12 +285,9 @@ class IdempotencyStore:
         """
         for claim in claims:
             try:
-                self.client.delete_item(**records.release_delete(self.table, claim.event_id, claim.token))
-            except ClientError as exc:
-                if _code(exc) != "ConditionalCheckFailedException":
-                    logger.warning("release failed", extra={"error": _code(exc)})
-            except BotoCoreError as exc:
-                logger.warning("release failed", extra={"error": type(exc).__name__})
+                self.release_one(claim)
+            except (ClientError, BotoCoreError) as exc:
+                logger.warning("release failed", extra={"error": _name(exc)})
 
     def release_one(self, claim: Claim) -> None:
         """Give up this very claim (the single path); the table's errors propagate, a refused condition (the
